@@ -1,0 +1,46 @@
+# Set-up and the two main jobs. `make setup` is idempotent; `assess` and `test` depend on it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+APT_PACKAGES := chromium fonts-noto-cjk tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra
+WORKERS ?= auto
+
+.PHONY: setup system-packages assess test lint bench clean
+
+setup: system-packages $(STAMP)
+
+# Debian packages: installed only when running as root and something is missing.
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "warning: missing system packages:$$missing (install them as root; OCR and probe images need them)"; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,browser]'
+	touch $(STAMP)
+
+# A full assessment of the embedded reference site, with its report under reports/.
+assess: setup
+	$(BIN)/harness assess
+
+# The harness's own tests: unit, plugin, reference site and the detection matrix.
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n $(WORKERS) -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python bench/bench_api.py
+
+clean:
+	rm -rf $(VENV) reports/2* reports/latest

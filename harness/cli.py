@@ -1,0 +1,232 @@
+"""The `harness` command: assess a target, verify a run, inspect the catalog and canaries.
+
+Exit codes of `harness assess`: 0 every gating control passed; 1 a control failed or was
+inconclusive; 2 usage or configuration error (nothing was sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import __version__, controls
+from harness.errors import ConfigError, HarnessError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAIL
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    assess = sub.add_parser("assess", help="run the conformance scenarios against a target")
+    assess.add_argument("--profile", type=Path, help="target profile (default: reference site)")
+    assess.add_argument("--base-url", help="base URL of the target (overrides the profile's)")
+    assess.add_argument("--channel", choices=("api", "browser", "all"), default="api")
+    assess.add_argument("--reference-fault", action="append", default=[], metavar="NAME",
+                        help="start the reference site with this fault (repeatable)")
+    assess.add_argument("--out", type=Path, help="reports directory (default: reports/)")
+    assess.add_argument("--seed", type=int, help="run seed (default: random)")
+    assess.add_argument("--policy", type=Path, help="assessment policy file")
+    assess.add_argument("-n", "--workers", default="0",
+                        help="parallel workers (pytest-xdist): a number or 'auto' (default: 0)")
+    assess.add_argument("pytest_args", nargs="*", metavar="-- PYTEST-ARGS",
+                        help="extra arguments for pytest (after --)")
+    assess.set_defaults(func=cmd_assess)
+
+    verify = sub.add_parser("verify", help="check that a run's evidence is intact")
+    verify.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    verify.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    verify.set_defaults(func=cmd_verify)
+
+    report = sub.add_parser("report", help="print a run's per-control summary from its evidence")
+    report.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    report.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    report.add_argument("--junit", type=Path, help="also write JUnit XML here")
+    report.set_defaults(func=cmd_report)
+
+    ctl = sub.add_parser("controls", help="print the control catalog")
+    ctl.add_argument("--automated", action="store_true", help="only controls checked today")
+    ctl.set_defaults(func=cmd_controls)
+
+    canaries = sub.add_parser("canaries", help="print the canary lexicon for a keyword library")
+    canaries.set_defaults(func=cmd_canaries)
+
+    serve = sub.add_parser("serve-reference", help="run the embedded reference site")
+    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME")
+    serve.add_argument("--list-faults", action="store_true", help="print the faults and exit")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    """Validate everything, start the reference site if needed, run scenarios, judge the run."""
+    import pytest  # noqa: PLC0415
+
+    from harness import reference  # noqa: PLC0415
+    from harness.evidence import new_run_id, read_entries  # noqa: PLC0415
+    from harness.policy import load_policy  # noqa: PLC0415
+    from harness.pytest_plugin import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
+    from harness.targets.profile import REFERENCE_PROFILE, load_profile  # noqa: PLC0415
+
+    if args.channel != "api":
+        raise ConfigError(f"--channel {args.channel}: only the api channel is available yet")
+    load_policy(args.policy)
+    profile_path = args.profile or REFERENCE_PROFILE
+    is_reference = profile_path.resolve() == REFERENCE_PROFILE.resolve()
+    if args.reference_fault and (not is_reference or args.base_url):
+        raise ConfigError("--reference-fault applies only when the harness starts the "
+                          "reference site (no --profile, no --base-url)")
+    site = None
+    base_url = args.base_url
+    if is_reference and not base_url:
+        known = reference.list_faults()
+        unknown = [name for name in args.reference_fault if name not in known]
+        if unknown:
+            raise ConfigError(f"unknown reference fault(s) {unknown}; see "
+                              "`harness serve-reference --list-faults`")
+    else:
+        load_profile(profile_path, base_url=base_url)  # refuse a bad profile before anything
+    run_dir = (args.out or REPORTS_DIR) / new_run_id()
+    try:
+        if is_reference and not base_url:
+            site = reference.start(args.reference_fault)
+            os.environ[reference.ADMIN_TOKEN_ENV] = site.admin_token
+            base_url = site.url
+            print(f"reference site: {base_url} faults: {', '.join(site.faults) or 'none'}")
+        load_profile(profile_path, base_url=base_url)
+        pytest_args = [
+            str(SCENARIOS_DIR), "--target-profile", str(profile_path), "--base-url", base_url,
+            "--run-dir", str(run_dir), "--channel", args.channel, "-p", "no:cacheprovider",
+            "--rootdir", str(SCENARIOS_DIR.parent),
+        ]
+        for fault in args.reference_fault:
+            pytest_args += ["--reference-fault", fault]
+        if args.seed is not None:
+            pytest_args += ["--seed", str(args.seed)]
+        if args.policy:
+            pytest_args += ["--policy", str(args.policy)]
+        if args.workers not in ("0", ""):
+            pytest_args += ["-n", args.workers]
+        code = pytest.main([*pytest_args, *args.pytest_args])
+    finally:
+        if site is not None:
+            site.stop()
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    if not (run_dir / "evidence.jsonl").is_file():
+        print(f"harness: no evidence was written (pytest exit {int(code)})", file=sys.stderr)
+        return EXIT_FAIL
+    verdicts = {e["control"]: e["verdict"] for e in read_entries(run_dir)
+                if e["entry_type"] == "control"}
+    return _judge_run(verdicts, run_dir)
+
+
+def _judge_run(verdicts: dict[str, str], run_dir: Path) -> int:
+    """0 when every automated gating control has a passing verdict; missing ones fail closed."""
+    failing = []
+    for control in controls.catalog().values():
+        if not control.automated or not control.gating:
+            continue
+        verdict = verdicts.get(control.id, "inconclusive (not assessed)")
+        if verdict not in ("pass", "not_applicable", "waived"):
+            failing.append(f"{control.id}: {verdict}")
+    print(f"\nrun: {run_dir}")
+    if failing:
+        print("gating controls not passed:\n  " + "\n  ".join(failing))
+        return EXIT_FAIL
+    print("every gating control passed")
+    return EXIT_OK
+
+
+def _resolve(args: argparse.Namespace) -> Path:
+    from harness.evidence import resolve_run  # noqa: PLC0415
+    from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
+
+    return resolve_run(args.run, args.reports or REPORTS_DIR)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from harness.evidence import verify_run  # noqa: PLC0415
+
+    run_dir = _resolve(args)
+    result = verify_run(run_dir)
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    if result.ok:
+        print(f"{run_dir}: intact ({result.lines} evidence lines)")
+        return EXIT_OK
+    print(f"{run_dir}: NOT intact: {result.problems[0]}")
+    for problem in result.problems[1:]:
+        print(f"  also: {problem}")
+    return EXIT_FAIL
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.evidence import read_entries  # noqa: PLC0415
+    from harness.report.junit import write_junit  # noqa: PLC0415
+    from harness.report.summary import control_table  # noqa: PLC0415
+
+    run_dir = _resolve(args)
+    rows = [(e["control"], e["verdict"], e.get("reason", "")) for e in read_entries(run_dir)
+            if e["entry_type"] == "control"]
+    for line in control_table(rows):
+        print(line)
+    if args.junit:
+        print(f"junit: {write_junit(run_dir, args.junit)}")
+    verdicts = {control: verdict for control, verdict, _ in rows}
+    return _judge_run(verdicts, run_dir)
+
+
+def cmd_controls(args: argparse.Namespace) -> int:
+    for control in controls.catalog().values():
+        if args.automated and not control.automated:
+            continue
+        state = "automated" if control.automated else "planned"
+        print(f"{control.id:<26} {control.clause:<5} {state:<9} {control.title}")
+        print(f"{'':<26} criterion: {control.criterion}")
+        print(f"{'':<26} source: {control.source}")
+    return EXIT_OK
+
+
+def cmd_canaries(args: argparse.Namespace) -> int:
+    from harness.probes.canaries import lexicon  # noqa: PLC0415
+
+    for canary in lexicon().values():
+        print(canary.text)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    command = [sys.executable, "-m", "reference_site", "--port", str(args.port)]
+    for fault in args.fault:
+        command += ["--fault", fault]
+    if args.list_faults:
+        command.append("--list-faults")
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,423 @@
+"""The run store: one directory per run with a hash-chained log, artifacts and a manifest.
+
+Layout of `reports/<run-id>/`:
+
+- `run.json`: run metadata, pretty-printed.
+- `evidence.jsonl`: append-only, one canonical JSON object per line, each carrying `seq`, `time`,
+  `prev` (hash of the previous line) and `hash`, so altering, removing, reordering or inserting a
+  line breaks the chain.
+- `artifacts/...`: screenshots, request logs and other files written through the store.
+- `manifest.json`: SHA-256 of every other file, the chain head and line count, and an optional
+  HMAC (`HARNESS_EVIDENCE_KEY`) so an assessor can prove nothing changed after the run.
+
+Reports that live inside the run directory (for example `junit.xml`) must be written before
+`finalize()`, or `finalize()` called again, so that the manifest covers them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PureWindowsPath
+from typing import Any
+
+from harness.errors import EvidenceError
+
+from .chain import (
+    ARTIFACTS_DIR,
+    EVIDENCE_FILE,
+    GENESIS_HASH,
+    MANIFEST_FILE,
+    MANIFEST_VERSION,
+    RESERVED_FIELDS,
+    RUN_INFO_FILE,
+    atomic_write,
+    canonical_json,
+    entry_hash,
+    evidence_key,
+    file_sha256,
+    fsync_dir,
+    list_run_files,
+    manifest_hmac,
+    pretty_json,
+    read_latest,
+    to_json_value,
+    update_latest,
+    utc_now_iso,
+    validate_run_id,
+)
+from .redact import Redactor
+from .verify import verify_with_tail
+
+# Artifacts are redacted as text by suffix first; unknown suffixes are sniffed (NUL-free UTF-8).
+# fmt: off
+_TEXT_SUFFIXES = frozenset({
+    ".txt", ".log", ".json", ".jsonl", ".har", ".html", ".htm", ".xml", ".csv", ".md",
+    ".yaml", ".yml", ".js", ".css", ".svg", ".ini", ".toml", ".eml", ".http",
+})
+_BINARY_SUFFIXES = frozenset({
+    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".pdf", ".zip", ".gz",
+    ".webm", ".mp4", ".ogg", ".wav", ".bin", ".sqlite", ".db",
+})
+# fmt: on
+
+
+def new_run_id() -> str:
+    """A fresh run id: UTC time `YYYYmmdd-HHMMSS-` plus 6 random hex digits."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def read_entries(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """Yield the entries of `run_dir/evidence.jsonl` in order, without checking the chain.
+
+    Renderers use this; `verify_run` is what proves the entries are intact.
+    """
+    return _read_lines(Path(run_dir) / EVIDENCE_FILE, limit=None)
+
+
+def _read_lines(path: Path, limit: int | None) -> Iterator[dict[str, Any]]:
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError as exc:
+        raise EvidenceError(f"{path}: missing; is this a run directory?") from exc
+    with handle:
+        consumed = 0
+        for number, raw in enumerate(handle, start=1):
+            if limit is not None and consumed >= limit:
+                return
+            consumed += len(raw)
+            try:
+                entry = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise EvidenceError(
+                    f"{EVIDENCE_FILE} line {number}: not valid JSON ({exc}); "
+                    "run verify to see whether the run was altered"
+                ) from exc
+            if not isinstance(entry, dict):
+                raise EvidenceError(f"{EVIDENCE_FILE} line {number}: not a JSON object")
+            yield entry
+
+
+class RunStore:
+    """Writes one run's evidence: `run.json`, the hash-chained `evidence.jsonl`, artifacts and
+    the manifest. Build it with `create()` or `open()`; all methods are thread-safe.
+    """
+
+    path: Path
+    run_id: str
+    redactor: Redactor
+
+    def __init__(
+        self,
+        path: Path,
+        redactor: Redactor,
+        *,
+        reports_dir: Path,
+        next_seq: int,
+        last_hash: str,
+        size: int,
+        created: bool,
+    ) -> None:
+        """Internal: use `RunStore.create()` or `RunStore.open()`."""
+        self.path = path
+        self.run_id = path.name
+        self.redactor = redactor
+        self._reports_dir = reports_dir
+        self._next_seq = next_seq
+        self._last_hash = last_hash
+        self._size = size
+        self._created = created
+        self._lock = threading.RLock()
+        self._artifact_lock = threading.Lock()
+
+    @classmethod
+    def create(
+        cls, reports_dir: Path, run_id: str | None = None, redactor: Redactor | None = None
+    ) -> RunStore:
+        """Create `reports_dir/<run_id>` with an empty evidence log; refuse an existing one."""
+        reports_dir = Path(reports_dir).absolute()
+        run_id = validate_run_id(run_id) if run_id is not None else new_run_id()
+        path = reports_dir / run_id
+        try:
+            reports_dir.mkdir(parents=True, exist_ok=True)
+            path.mkdir()
+        except FileExistsError as exc:
+            raise EvidenceError(
+                f"run directory {path} already exists; pick another run id or use "
+                "RunStore.open() to append to a finalized run"
+            ) from exc
+        except OSError as exc:
+            raise EvidenceError(f"cannot create run directory {path}: {exc}") from exc
+        (path / EVIDENCE_FILE).touch(exist_ok=False)
+        fsync_dir(reports_dir)
+        return cls(
+            path,
+            redactor if redactor is not None else Redactor(),
+            reports_dir=reports_dir,
+            next_seq=0,
+            last_hash=GENESIS_HASH,
+            size=0,
+            created=True,
+        )
+
+    @classmethod
+    def open(cls, run_dir: Path, redactor: Redactor | None = None) -> RunStore:
+        """Reopen a finalized run to append more entries, continuing its chain.
+
+        The whole run is verified first (chain, manifest, artifacts): a later `finalize()`
+        re-hashes every file, so appending to a tampered run would launder the tampering.
+        """
+        run_dir = Path(run_dir).absolute()
+        if not run_dir.is_dir():
+            raise EvidenceError(f"cannot reopen {run_dir}: not a directory")
+        result, tail = verify_with_tail(run_dir)
+        if not result.ok:
+            more = len(result.problems) - 1
+            extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+            raise EvidenceError(
+                f"cannot reopen {run_dir}: it does not verify: {result.problems[0]}{extra}; "
+                "a broken run cannot be extended, start a new run"
+            )
+        return cls(
+            run_dir,
+            redactor if redactor is not None else Redactor(),
+            reports_dir=run_dir.parent,
+            next_seq=tail.lines,
+            last_hash=tail.last_hash,
+            size=tail.size,
+            created=False,
+        )
+
+    @property
+    def chain_head(self) -> str:
+        """Hash of the last line written (64 zeros before the first)."""
+        with self._lock:
+            return self._last_hash
+
+    @property
+    def lines(self) -> int:
+        """Number of lines in the evidence log."""
+        with self._lock:
+            return self._next_seq
+
+    def write_run_info(self, info: Mapping[str, Any]) -> None:
+        """Write `run.json` (redacted, pretty-printed), replacing any earlier version."""
+        value = self.redactor.redact(to_json_value(dict(info), what="run info"))
+        with self._lock:
+            self._write_file(self.path / RUN_INFO_FILE, pretty_json(value).encode("utf-8"))
+
+    def read_run_info(self) -> dict[str, Any]:
+        """The contents of `run.json`."""
+        path = self.path / RUN_INFO_FILE
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise EvidenceError(f"{path}: missing; call write_run_info() first") from exc
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise EvidenceError(f"{path}: not valid JSON ({exc})") from exc
+        if not isinstance(value, dict):
+            raise EvidenceError(f"{path}: expected a JSON object, got {type(value).__name__}")
+        return value
+
+    def append(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """Redact `entry`, chain it (`seq`, `time` if absent, `prev`, `hash`) and write it durably.
+
+        Returns the entry exactly as stored. `entry_type` is required; `seq`, `prev` and `hash`
+        belong to the store and are refused.
+        """
+        if not isinstance(entry, Mapping):
+            raise EvidenceError(f"an entry must be a mapping, got {type(entry).__name__}")
+        entry_type = entry.get("entry_type")
+        if not isinstance(entry_type, str) or not entry_type:
+            raise EvidenceError(
+                f"an entry needs a non-empty string 'entry_type', got {entry_type!r}"
+            )
+        clash = sorted(RESERVED_FIELDS.intersection(entry))
+        if clash:
+            raise EvidenceError(f"entry fields {clash} are set by the store; remove them")
+        stored: dict[str, Any] = self.redactor.redact(to_json_value(dict(entry)))
+        with self._lock:
+            if stored.get("time") is None:
+                stored["time"] = utc_now_iso()
+            stored["seq"] = self._next_seq
+            stored["prev"] = self._last_hash
+            stored["hash"] = entry_hash(stored)
+            line = (canonical_json(stored) + "\n").encode("utf-8")
+            self._append_line(line)
+            self._size += len(line)
+            self._next_seq += 1
+            self._last_hash = stored["hash"]
+        return stored
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Yield the entries written so far (a snapshot: later appends are not included)."""
+        with self._lock:
+            size = self._size
+        return _read_lines(self.path / EVIDENCE_FILE, limit=size)
+
+    def artifact_path(self, *parts: str) -> Path:
+        """A path under `artifacts/` for a file the caller writes itself; parents are created.
+
+        Parts may contain `/`; `..`, absolute parts and paths that escape the run are refused.
+        """
+        components = _safe_components(parts)
+        root = self.path / ARTIFACTS_DIR
+        path = root.joinpath(*components)
+        # Checked before mkdir, so a planted symlink cannot make us create directories outside.
+        if not path.parent.resolve().is_relative_to(root.resolve()):
+            raise EvidenceError(f"artifact path {'/'.join(components)!r} escapes {root}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EvidenceError(f"cannot create {path.parent}: {exc}") from exc
+        return path
+
+    def write_artifact(
+        self,
+        relpath: str,
+        data: bytes | str,
+        *,
+        text: bool | None = None,
+        overwrite: bool = False,
+    ) -> str:
+        """Write an artifact under `artifacts/` and return its run-relative path.
+
+        Text artifacts are redacted. `text=None` decides from the data: str is text; bytes are
+        text when the suffix is a text one (.txt, .json, .har, .html, ...) or, for unknown
+        suffixes, when they are NUL-free UTF-8. Existing artifacts are kept unless `overwrite`.
+        """
+        path = self.artifact_path(relpath)
+        payload = self._artifact_payload(path, data, text)
+        with self._artifact_lock:
+            if path.exists() and not overwrite:
+                raise EvidenceError(
+                    f"artifact {path.relative_to(self.path).as_posix()} already exists; "
+                    "use a distinct name or overwrite=True"
+                )
+            self._write_file(path, payload)
+        return path.relative_to(self.path).as_posix()
+
+    def finalize(self) -> dict[str, Any]:
+        """Write `manifest.json` over every file of the run and update `reports/latest`.
+
+        `latest` moves to a created run always, and to a reopened run only when it already
+        named that run or did not exist, so reopening an old run never hides a newer one.
+        May be called again after more appends. Returns the manifest.
+        """
+        with self._lock, self._artifact_lock:
+            self._check_log_untouched()
+            files = {
+                relpath: file_sha256(path) for relpath, path in list_run_files(self.path).items()
+            }
+            manifest: dict[str, Any] = {
+                "version": MANIFEST_VERSION,
+                "files": files,
+                "chain_head": self._last_hash,
+                "lines": self._next_seq,
+            }
+            key = evidence_key()
+            if key is not None:
+                manifest["hmac"] = manifest_hmac(manifest, key)
+            self._write_file(self.path / MANIFEST_FILE, pretty_json(manifest).encode("utf-8"))
+            if self._should_update_latest():
+                update_latest(self._reports_dir, self.run_id)
+        return manifest
+
+    def _should_update_latest(self) -> bool:
+        if self.path.parent != self._reports_dir:
+            return False
+        if self._created:
+            return True
+        current = read_latest(self._reports_dir)
+        return current is None or current == self.run_id
+
+    def _append_line(self, line: bytes) -> None:
+        path = self.path / EVIDENCE_FILE
+        try:
+            with path.open("ab") as handle:
+                actual = os.fstat(handle.fileno()).st_size
+                if actual != self._size:
+                    raise EvidenceError(
+                        f"{path} is {actual} bytes but this store wrote {self._size}: another "
+                        "writer touched the log; only one RunStore may write a run"
+                    )
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise EvidenceError(f"cannot append to {path}: {exc}") from exc
+
+    def _check_log_untouched(self) -> None:
+        path = self.path / EVIDENCE_FILE
+        try:
+            actual = path.stat().st_size
+        except OSError as exc:
+            raise EvidenceError(f"cannot read {path}: {exc}") from exc
+        if actual != self._size:
+            raise EvidenceError(
+                f"{path} is {actual} bytes but this store wrote {self._size}; refusing to "
+                "seal a log that changed outside the store"
+            )
+
+    def _artifact_payload(self, path: Path, data: bytes | str, text: bool | None) -> bytes:
+        if isinstance(data, str):
+            if text is False:
+                raise EvidenceError(
+                    f"artifact {path.name}: text=False but data is str; pass bytes for binary data"
+                )
+            return self.redactor.redact_text(data).encode("utf-8")
+        if isinstance(data, bytes | bytearray | memoryview):
+            raw = bytes(data)
+            if text is None:
+                text = _looks_textual(path, raw)
+            return self.redactor.redact_bytes(raw) if text else raw
+        raise EvidenceError(
+            f"artifact {path.name}: expected bytes or str, got {type(data).__name__}"
+        )
+
+    @staticmethod
+    def _write_file(path: Path, data: bytes) -> None:
+        try:
+            atomic_write(path, data)
+        except OSError as exc:
+            raise EvidenceError(f"cannot write {path}: {exc}") from exc
+
+
+def _safe_components(parts: tuple[str, ...]) -> list[str]:
+    components: list[str] = []
+    for part in parts:
+        if not isinstance(part, str) or not part:
+            raise EvidenceError(f"artifact path part {part!r}: expected a non-empty string")
+        if "\x00" in part:
+            raise EvidenceError(f"artifact path part {part!r}: contains a NUL character")
+        if part.startswith(("/", "\\")) or PureWindowsPath(part).drive:
+            raise EvidenceError(
+                f"artifact path part {part!r} is absolute; give a path relative to artifacts/"
+            )
+        for component in re.split(r"[\\/]", part):
+            if component == "..":
+                raise EvidenceError(f"artifact path part {part!r}: '..' is not allowed")
+            if component not in ("", "."):
+                components.append(component)
+    if not components:
+        raise EvidenceError(f"artifact path {parts!r} names no file")
+    return components
+
+
+def _looks_textual(path: Path, data: bytes) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in _TEXT_SUFFIXES:
+        return True
+    if suffix in _BINARY_SUFFIXES or b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -1,0 +1,103 @@
+"""Finding the target's audit record of a write and checking its Article 5(3) fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from harness.policy import Policy
+from harness.targets.api import Exchange
+from harness.targets.templates import lookup
+
+LOG_FIELDS = ("account", "time", "operation", "source_ip", "source_port", "dest_ip", "dest_port",
+              "device")
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """The outcome of checking one record against the request it should describe."""
+
+    missing: tuple[str, ...]
+    mismatched: tuple[str, ...]
+    details: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.mismatched
+
+
+def records_in(document: Any, audit: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Audit records of a read, re-keyed to the harness's field names."""
+    fields = audit["fields"]
+    records = []
+    for raw in lookup(document, audit["records"]):
+        if isinstance(raw, list):
+            candidates = raw
+        else:
+            candidates = [raw]
+        for record in candidates:
+            if isinstance(record, Mapping):
+                records.append({name: record.get(key) for name, key in fields.items()})
+    return records
+
+
+def find_record(
+    records: Sequence[Mapping[str, Any]], *, content_sha256: str | None, exchange: Exchange,
+    account: str | None,
+) -> Mapping[str, Any] | None:
+    """The record of this write: same content hash (when kept), best the same source port."""
+    if content_sha256 is not None:
+        candidates = [r for r in records if r.get("content_hash") == content_sha256]
+    else:
+        candidates = [r for r in records if account is not None and r.get("account") == account]
+    same_port = [r for r in candidates if _as_int(r.get("source_port")) == exchange.client_port]
+    chosen = same_port or candidates
+    return chosen[-1] if chosen else None
+
+
+def check_fields(
+    record: Mapping[str, Any], exchange: Exchange, *, device_id: str, account: str | None,
+    policy: Policy,
+) -> FieldCheck:
+    """Every 5(3) field present; those the policy names equal what the harness used."""
+    missing = tuple(name for name in LOG_FIELDS if record.get(name) in (None, ""))
+    expected: dict[str, Any] = {
+        "source_ip": exchange.client_ip, "source_port": exchange.client_port,
+        "dest_ip": exchange.server_ip, "dest_port": exchange.server_port,
+        "device": device_id, "account": account,
+    }
+    mismatched = []
+    for name in policy.log_fields_must_match:
+        want, got = expected.get(name), record.get(name)
+        if want is None or got in (None, ""):
+            continue
+        same = _as_int(got) == want if name.endswith("_port") else str(got) == str(want)
+        if not same:
+            mismatched.append(name)
+    if "time" not in missing and not _time_plausible(record["time"], exchange, policy):
+        mismatched.append("time")
+    return FieldCheck(
+        missing=missing, mismatched=tuple(mismatched),
+        details={"expected": expected, "record": dict(record)},
+    )
+
+
+def _time_plausible(value: Any, exchange: Exchange, policy: Policy) -> bool:
+    try:
+        logged = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        sent = datetime.fromisoformat(exchange.started.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if logged.tzinfo is None:
+        return False
+    skew = timedelta(seconds=policy.clock_skew_seconds)
+    return sent - skew <= logged <= sent + timedelta(seconds=exchange.elapsed_s) + skew
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

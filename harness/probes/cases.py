@@ -1,0 +1,137 @@
+"""Cases: one probe on one surface in one mode, with everything a target needs to submit it.
+
+Case identity (surface, mode, probe) is fixed at collection time so that parallel workers collect
+the same tests; the content is derived from the run seed when the case runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+
+from harness.probes import images
+from harness.probes.benign import benign_text
+from harness.probes.canaries import lexicon
+
+MODES = ("create", "edit")
+IMAGE_SURFACES = ("avatar", "group_logo")
+MUST_BLOCK = "must_block"
+MUST_ALLOW = "must_allow"
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A probe a surface is tested with: the direct form of a canary, or a benign control."""
+
+    id: str
+    expect: str
+    lang: str
+    variant: str = "identity"
+    canary: str | None = None
+
+
+TEXT_PROBES = (
+    ProbeSpec("canary-zh-a", MUST_BLOCK, "zh", canary="canary-zh-a"),
+    ProbeSpec("canary-latin-a", MUST_BLOCK, "en", canary="canary-latin-a"),
+    ProbeSpec("benign-zh", MUST_ALLOW, "zh"),
+    ProbeSpec("benign-en", MUST_ALLOW, "en"),
+)
+IMAGE_PROBES = (
+    ProbeSpec("image-text-canary-zh-a", MUST_BLOCK, "zh", "image_text", "canary-zh-a"),
+    ProbeSpec("image-text-canary-latin-a", MUST_BLOCK, "en", "image_text", "canary-latin-a"),
+    ProbeSpec("qr-canary-zh-b", MUST_BLOCK, "zh", "qr_code", "canary-zh-b"),
+    ProbeSpec("image-text-benign-zh", MUST_ALLOW, "zh", "image_text"),
+)
+
+
+def probes_for(surface: str) -> tuple[ProbeSpec, ...]:
+    """The direct probes of a surface: canaries that must be blocked, controls that must show."""
+    return IMAGE_PROBES if surface in IMAGE_SURFACES else TEXT_PROBES
+
+
+def derive_seed(run_seed: int, key: str) -> int:
+    """A per-test seed from the run seed and a stable key (the test id)."""
+    return int.from_bytes(hashlib.sha256(f"{run_seed}:{key}".encode()).digest()[:8], "big")
+
+
+@dataclass(frozen=True)
+class Case:
+    """Concrete content for one (surface, mode, probe), ready to submit."""
+
+    surface: str
+    mode: str
+    probe: ProbeSpec
+    text: str
+    tag: str
+    original: str
+    filler: str
+    category: str | None = None
+    term: str | None = None
+    image: bytes | None = field(default=None, repr=False)
+    original_image: bytes | None = field(default=None, repr=False)
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.surface}/{self.mode}/{self.probe.id}"
+
+    @property
+    def expect(self) -> str:
+        return self.probe.expect
+
+    @property
+    def content_sha256(self) -> str:
+        """SHA-256 of what is submitted: the image bytes, or the UTF-8 text."""
+        payload = self.image if self.image is not None else self.text.encode("utf-8")
+        return hashlib.sha256(payload).hexdigest()
+
+    def variables(self) -> dict[str, object]:
+        """The case's template variables (see the profile format)."""
+        return {
+            "content": self.text,
+            "image": self.image,
+            "original": self.original,
+            "original_image": self.original_image,
+            "filler": self.filler,
+            "tag": self.tag,
+        }
+
+    def evidence(self) -> dict[str, object]:
+        """What evidence records of the case (images are stored as artifacts, by hash)."""
+        return {
+            "case_id": self.case_id,
+            "surface": self.surface,
+            "mode": self.mode,
+            "probe": self.probe.id,
+            "variant": self.probe.variant,
+            "expect": self.expect,
+            "lang": self.probe.lang,
+            "category": self.category,
+            "content": self.text,
+            "content_sha256": self.content_sha256,
+            "tag": self.tag,
+        }
+
+
+def build_case(surface: str, mode: str, probe: ProbeSpec, seed: int, joiner: str = " ") -> Case:
+    """Make the case's content from its seed."""
+    tag = base64.b32encode(seed.to_bytes(8, "big")).decode("ascii").lower()[:6]
+    filler = benign_text("bio", probe.lang, seed + 1)
+    original = benign_text(surface, probe.lang, seed + 2)
+    if probe.canary is not None:
+        canary = lexicon()[probe.canary]
+        term, category, body = canary.text, canary.category, canary.text
+    else:
+        term, category, body = None, None, benign_text(surface, probe.lang, seed)
+    text = f"{body}{joiner}{tag}"
+    if mode == "edit":
+        original = f"{original}{joiner}{tag}o"
+    image = original_image = None
+    if surface in IMAGE_SURFACES:
+        image = (images.qr_image(text) if probe.variant == "qr_code"
+                 else images.text_image([body, tag]))
+        original_image = images.text_image([benign_text("remark", probe.lang, seed + 3), tag + "o"])
+    return Case(
+        surface=surface, mode=mode, probe=probe, text=text, tag=tag, original=original,
+        filler=filler, category=category, term=term, image=image, original_image=original_image,
+    )

@@ -1,0 +1,391 @@
+"""The pytest plugin: options, markers, fixtures, the inconclusive status and the run's evidence.
+
+Scenarios ask for `target`, `actors` and `evidence`; the plugin writes what they observe to the
+run directory. Under pytest-xdist, workers write artifacts and hand their observations to the
+controller through `user_properties`; only the controller writes the hash-chained evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import random
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness import __version__, controls
+from harness.errors import HarnessError
+from harness.evidence import Redactor, RunStore, new_run_id
+from harness.policy import Policy, load_policy
+from harness.probes.cases import derive_seed
+from harness.report.junit import write_junit
+from harness.report.summary import control_table
+from harness.targets.profile import REFERENCE_PROFILE, Profile, load_profile
+from harness.verdicts import Observation, Verdict, rollup
+
+SCENARIOS_DIR = Path(__file__).parents[1] / "scenarios"
+REPORTS_DIR = Path(__file__).parents[1] / "reports"
+CHANNELS = ("api", "browser", "all")
+OBSERVATION = "harness.observation"
+CONTROLS = "harness.controls"
+STATUS = "harness.status"
+RUN_DIR_KEY = pytest.StashKey[Path]()
+SEED_KEY = pytest.StashKey[int]()
+RECORDER_KEY = pytest.StashKey["RunRecorder"]()
+PROFILE_KEY = pytest.StashKey[Profile]()
+
+
+class Inconclusive(Exception):
+    """Raised by a scenario when the harness could not observe; reported as INCONCLUSIVE."""
+
+
+# --- options and configuration --------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    group = parser.getgroup("harness", "moderation conformance harness")
+    group.addoption("--target-profile", dest="harness_profile", metavar="FILE",
+                    help="target profile (YAML); default: the embedded reference site")
+    # pytest-playwright registers --base-url itself (dest base_url); share it, don't twin it.
+    if pluginmanager.is_blocked("playwright") or importlib.util.find_spec(
+            "pytest_playwright") is None:
+        group.addoption("--base-url", dest="base_url", metavar="URL",
+                        help="base URL of the target (overrides the profile's)")
+    group.addoption("--seed", dest="harness_seed", type=int, metavar="N",
+                    help="run seed (default: random, printed in the header)")
+    group.addoption("--run-dir", dest="harness_run_dir", metavar="DIR",
+                    help="write the run's evidence here (default: reports/<run-id>)")
+    group.addoption("--channel", dest="harness_channel", choices=CHANNELS,
+                    help="channel(s) to assess through (default: api)")
+    group.addoption("--policy", dest="harness_policy", metavar="FILE",
+                    help="assessment policy (default: fixtures/policies/default.yaml)")
+    group.addoption("--reference-fault", dest="harness_faults", action="append", default=[],
+                    metavar="NAME", help="start the reference site with this fault (repeatable)")
+    for name, help_text in (
+        ("harness_target_profile", "default for --target-profile"),
+        ("harness_channel", "default for --channel"),
+        ("harness_policy", "default for --policy"),
+    ):
+        parser.addini(name, help_text, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "control(id): the catalog control a scenario gives evidence for",
+        "surface(name): the Article 5(4) surface a scenario submits to",
+        "channel(name): the channel a scenario drives the target through",
+    ):
+        config.addinivalue_line("markers", line)
+    channel = _option(config, "harness_channel") or "api"
+    if channel != "api":
+        raise pytest.UsageError(
+            f"--channel {channel}: only the api channel is available in this version"
+        )
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.stash[SEED_KEY] = int(workerinput["harness_seed"])
+        if workerinput.get("harness_run_dir"):
+            config.stash[RUN_DIR_KEY] = Path(workerinput["harness_run_dir"])
+        return
+    seed = config.getoption("harness_seed")
+    config.stash[SEED_KEY] = seed if seed is not None else random.SystemRandom().randrange(10**9)
+    if _wants_run(config) and not config.option.collectonly:
+        run_dir = config.getoption("harness_run_dir")
+        path = Path(run_dir) if run_dir else REPORTS_DIR / new_run_id()
+        config.stash[RUN_DIR_KEY] = path.resolve()
+        recorder = RunRecorder(config, config.stash[RUN_DIR_KEY])
+        config.stash[RECORDER_KEY] = recorder
+        config.pluginmanager.register(recorder, "harness-recorder")
+
+
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist hook: hand the run seed and run directory to each worker."""
+    node.workerinput["harness_seed"] = node.config.stash[SEED_KEY]
+    run_dir = node.config.stash.get(RUN_DIR_KEY, None)
+    node.workerinput["harness_run_dir"] = str(run_dir) if run_dir else ""
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"harness {__version__}, run seed: {config.stash[SEED_KEY]}"]
+    if RUN_DIR_KEY in config.stash:
+        lines.append(f"harness evidence: {config.stash[RUN_DIR_KEY]}")
+    return lines
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name, default=None)
+    return value if value is not None else config.getini(name.replace(
+        "harness_profile", "harness_target_profile"))
+
+
+def _wants_run(config: pytest.Config) -> bool:
+    """A run is recorded for conformance invocations: scenarios/ paths or harness options."""
+    if config.getoption("harness_run_dir") or config.getoption("harness_profile"):
+        return True
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path == SCENARIOS_DIR or SCENARIOS_DIR in path.parents:
+            return True
+    return False
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def run_seed(pytestconfig: pytest.Config) -> int:
+    """The run seed; every random choice derives from it."""
+    return pytestconfig.stash[SEED_KEY]
+
+
+@pytest.fixture
+def case_seed(request: pytest.FixtureRequest, run_seed: int) -> int:
+    """A per-test seed from the run seed and the test id (stable across workers)."""
+    return derive_seed(run_seed, request.node.nodeid)
+
+
+@pytest.fixture(scope="session")
+def harness_policy(pytestconfig: pytest.Config) -> Policy:
+    """The assessment policy."""
+    try:
+        return load_policy(_option(pytestconfig, "harness_policy"))
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def target_profile(pytestconfig: pytest.Config) -> Iterator[Profile]:
+    """The validated target profile; with none given, a reference site started for the session."""
+    from harness import reference  # noqa: PLC0415 (only when the reference site is needed)
+
+    path = _option(pytestconfig, "harness_profile") or REFERENCE_PROFILE
+    base_url = pytestconfig.getoption("base_url", default=None)
+    site = None
+    if not base_url and Path(path).resolve() == REFERENCE_PROFILE.resolve():
+        site = reference.start(pytestconfig.getoption("harness_faults"))
+        os.environ[reference.ADMIN_TOKEN_ENV] = site.admin_token
+        base_url = site.url
+    try:
+        profile = load_profile(path, base_url=base_url)
+    except HarnessError as exc:
+        if site is not None:
+            site.stop()
+        raise pytest.UsageError(str(exc)) from None
+    pytestconfig.stash[PROFILE_KEY] = profile
+    yield profile
+    if site is not None:
+        site.stop()
+
+
+@pytest.fixture(scope="session")
+def target(target_profile: Profile) -> Iterator[Any]:
+    """The target, driven through the API channel."""
+    from harness.targets.api import ApiTarget  # noqa: PLC0415
+
+    with ApiTarget(target_profile) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def actors(target: Any, run_seed: int) -> Any:
+    """The personas shared by this worker's cases (viewer, anonymous)."""
+    from harness.observe.flow import Session  # noqa: PLC0415
+
+    nonce = secrets.token_hex(2)
+    return Session.open(target, derive_seed(run_seed, f"actors:{nonce}"), nonce)
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest, target_profile: Profile) -> Iterator[CaseEvidence]:
+    """Collects a test's observations and artifacts; judged at the end of the test."""
+    recorder = CaseEvidence(request.node, request.config.stash.get(RUN_DIR_KEY, None))
+    recorder.add_secrets(list(target_profile.secrets))
+    yield recorder
+    recorder.flush()
+
+
+class CaseEvidence:
+    """One test's evidence: observations go to the controller, artifacts to the run directory."""
+
+    def __init__(self, item: pytest.Item, run_dir: Path | None) -> None:
+        self.item = item
+        self.run_dir = run_dir
+        self.redactor = Redactor()
+        self.observations: list[Observation] = []
+        self._flushed = 0
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.item.nodeid).strip("-")[:180]
+
+    def add_secrets(self, values: list[str]) -> None:
+        for value in values:
+            self.redactor.add_secret(value)
+
+    def artifact(self, name: str, data: bytes | str, *, text: bool = True) -> str | None:
+        """Write a (redacted) artifact for this test; returns its run-relative path."""
+        if self.run_dir is None:
+            return None
+        relative = Path("artifacts") / self.slug / name
+        path = self.run_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text:
+            raw = data if isinstance(data, str) else data.decode("utf-8")
+            data = self.redactor.redact(raw).encode("utf-8")
+        path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        return relative.as_posix()
+
+    def record(self, observations: list[Observation]) -> None:
+        self.observations.extend(observations)
+
+    def flush(self) -> None:
+        for observation in self.observations[self._flushed:]:
+            line = self.redactor.redact(observation.evidence())
+            line["test"] = self.item.nodeid
+            self.item.user_properties.append((OBSERVATION, json.dumps(line, ensure_ascii=False)))
+        self._flushed = len(self.observations)
+
+    def judge(self) -> None:
+        """Fail the test on any fail; mark it inconclusive when nothing failed but some could
+        not be observed."""
+        failed = [o for o in self.observations if o.verdict is Verdict.FAIL]
+        unclear = [o for o in self.observations if o.verdict is Verdict.INCONCLUSIVE]
+        if failed:
+            pytest.fail("; ".join(f"{o.control}: {o.reason}" for o in failed), pytrace=False)
+        if unclear:
+            raise Inconclusive("; ".join(f"{o.control}: {o.reason}" for o in unclear))
+        if not self.observations:
+            raise Inconclusive("the scenario made no observation")
+
+
+# --- status and reports ---------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if call.when == "setup":
+        ids = [m.args[0] for m in item.iter_markers("control")]
+        if ids:
+            item.user_properties.append((CONTROLS, json.dumps(ids)))
+            report.user_properties = list(item.user_properties)
+    if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
+        report.outcome = "failed"
+        report.longrepr = f"INCONCLUSIVE: {call.excinfo.value}"
+        report.user_properties.append((STATUS, "inconclusive"))
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    if (report.when == "call"
+            and (STATUS, "inconclusive") in getattr(report, "user_properties", [])):
+        return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
+    return None
+
+
+class RunRecorder:
+    """Controller-only: writes the run's evidence from the reports of every test."""
+
+    def __init__(self, config: pytest.Config, run_dir: Path) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.store: RunStore | None = None
+        self.started = datetime.now(timezone.utc)
+        self.controls_seen: dict[str, None] = {}
+        self.verdicts: dict[str, list[Verdict]] = defaultdict(list)
+        self.observed_tests: set[str] = set()
+        self.problems: dict[str, str] = {}
+        self.table: list[tuple[str, str, str]] = []
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise pytest.UsageError(f"--run-dir {self.run_dir} is not empty; give a new directory")
+        self.store = RunStore.create(self.run_dir.parent, self.run_dir.name)
+        self.store.append({"entry_type": "run_start", "seed": self.config.stash[SEED_KEY]})
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        assert self.store is not None
+        props = dict(report.user_properties) if report.user_properties else {}
+        ids = json.loads(props[CONTROLS]) if CONTROLS in props else []
+        for control_id in ids:
+            self.controls_seen.setdefault(control_id)
+        if report.failed and report.when != "call":
+            self.problems[report.nodeid] = f"{report.when} error: {_short(report)}"
+        if report.when != "teardown":
+            return
+        lines = [json.loads(value) for name, value in report.user_properties
+                 if name == OBSERVATION]
+        for line in lines:
+            self.store.append(line)
+            self.verdicts[line["control"]].append(Verdict(line["verdict"]))
+        if not lines and ids:
+            reason = self.problems.get(report.nodeid, "the test made no observation")
+            for control_id in ids:
+                line = Observation(control=control_id, surface=None, channel="api",
+                                   case_id=report.nodeid, expect=None,
+                                   verdict=Verdict.INCONCLUSIVE, reason=reason).evidence()
+                line["test"] = report.nodeid
+                self.store.append(line)
+                self.verdicts[control_id].append(Verdict.INCONCLUSIVE)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.store is None:
+            return
+        for control_id in self.controls_seen:
+            control = controls.get(control_id)
+            verdict, summary = rollup(self.verdicts.get(control_id, []))
+            self.store.append({
+                "entry_type": "control", "control": control_id, "clause": control.clause,
+                "title": control.title, "verdict": verdict.value, "reason": summary,
+                "gating": control.gating,
+            })
+            self.table.append((control_id, verdict.value, summary))
+        finished = datetime.now(timezone.utc)
+        self.store.append({"entry_type": "run_end", "exit_status": int(exitstatus)})
+        self.store.write_run_info(self._run_info(finished))
+        write_junit(self.store.path)
+        self.store.finalize()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.table:
+            return
+        terminalreporter.section("harness: controls")
+        for line in control_table(self.table):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"evidence: {self.run_dir}")
+
+    def _run_info(self, finished: datetime) -> dict[str, Any]:
+        path = Path(_option(self.config, "harness_profile") or REFERENCE_PROFILE)
+        profile = self.config.stash.get(PROFILE_KEY, None)
+        base_url = profile.base_url if profile else self.config.getoption("base_url", None)
+        raw = path.read_bytes() if path.is_file() else b""
+        return {
+            "run_id": self.run_dir.name,
+            "seed": self.config.stash[SEED_KEY],
+            "started": self.started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+            "target": {"name": (yaml.safe_load(raw) or {}).get("name") if raw else None,
+                       "base_url": base_url},
+            "profile": {"path": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest()},
+            "channel": _option(self.config, "harness_channel") or "api",
+            "reference_faults": self.config.getoption("harness_faults"),
+            "versions": {"harness": __version__, "python": platform.python_version(),
+                         "pytest": pytest.__version__, "platform": platform.platform()},
+            "args": list(self.config.invocation_params.args),
+        }
+
+
+def _short(report: pytest.TestReport) -> str:
+    text = str(report.longrepr or "").strip().splitlines()
+    return text[-1][:300] if text else "unknown error"

@@ -1,0 +1,1 @@
+"""Renderers that derive reports from a run's evidence only (see harness.evidence)."""

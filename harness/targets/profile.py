@@ -1,0 +1,174 @@
+"""Target profiles: declarative YAML that tells the harness how to drive one service.
+
+A profile is validated against `harness/data/profile.schema.yaml` before any request: a
+misspelt or missing key is refused with the key, where it is, and the file named.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import ValidationError, best_match
+
+from harness.errors import ConfigError, UnsafeTargetError
+
+SCHEMA_PATH = Path(__file__).parents[1] / "data" / "profile.schema.yaml"
+PROFILES_DIR = Path(__file__).parents[2] / "fixtures" / "targets"
+REFERENCE_PROFILE = PROFILES_DIR / "reference.yaml"
+SURFACES = (
+    "account_name", "nickname", "bio", "remark", "avatar", "group_name",
+    "group_intro", "group_logo", "post", "comment", "forward", "group_message",
+)
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated profile with environment references resolved."""
+
+    path: Path
+    sha256: str
+    data: dict[str, Any]
+    base_url: str
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def api(self) -> dict[str, Any]:
+        return self.data["api"]
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        return tuple(self.data["allowed_hosts"])
+
+    def surface(self, name: str) -> dict[str, Any] | None:
+        """The API section of a surface, or None when the profile does not describe it."""
+        return self.api["surfaces"].get(name)
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def load_profile(path: Path | str, *, base_url: str | None = None) -> Profile:
+    """Read, validate and resolve a profile; `base_url` overrides the file's own."""
+    path = Path(path)
+    try:
+        raw_text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read target profile {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a profile is a mapping with name, allowed_hosts and api")
+    _validate(data, path)
+    data = copy.deepcopy(data)
+    if base_url:
+        data["base_url"] = base_url
+    if not data.get("base_url"):
+        raise ConfigError(
+            f"{path}: no base_url; give one with --base-url (or set base_url in the profile)"
+        )
+    secrets: list[str] = []
+    data = _resolve_env(data, path, secrets, where="")
+    data["base_url"] = data["base_url"].rstrip("/")
+    check_allowed(data["base_url"], data["allowed_hosts"], path)
+    return Profile(
+        path=path.resolve(),
+        sha256=hashlib.sha256(raw_text).hexdigest(),
+        data=data,
+        base_url=data["base_url"],
+        secrets=tuple(secrets),
+    )
+
+
+def check_allowed(url: str, allowed_hosts: list[str] | tuple[str, ...], path: Path | str) -> None:
+    """Refuse a URL whose host is not in the profile's allowed_hosts."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{path}: base_url {url!r} is not an http(s) URL")
+    if parts.hostname not in allowed_hosts:
+        raise UnsafeTargetError(
+            f"{path}: host {parts.hostname!r} is not in allowed_hosts {list(allowed_hosts)}; "
+            "the harness sends content only to hosts the profile allows"
+        )
+
+
+def _validate(data: dict[str, Any], path: Path) -> None:
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = list(validator.iter_errors(data))
+    if not errors:
+        return
+    # A misspelt key also shows as a missing one; naming the misspelling helps more.
+    unknown = [e for e in errors if e.validator == "additionalProperties"]
+    error = unknown[0] if unknown else best_match(errors)
+    raise ConfigError(f"{path}: {_describe(error)}")
+
+
+def _describe(error: ValidationError) -> str:
+    """A one-line message naming the offending key and where it is."""
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        error = best_match(error.context)
+    where = _where(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        unknown = [key for key in error.instance if key not in allowed]
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return f"unknown key {', '.join(hints)} in {where}; allowed: {', '.join(allowed)}"
+    if error.validator == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        key = missing.group(1) if missing else error.message
+        return f"missing key {key!r} in {where}"
+    if error.validator == "propertyNames":
+        return f"unknown name {error.instance!r} in {where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def _where(path: Iterator[Any] | Any) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "the top level"
+
+
+def _resolve_env(value: Any, path: Path, secrets: list[str], where: str) -> Any:
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            resolved = os.environ.get(name)
+            if resolved is None:
+                raise ConfigError(
+                    f"{path}: environment variable {name} is not set (used at {where})"
+                )
+            secrets.append(resolved)
+            return resolved
+        return _ENV.sub(substitute, value)
+    if isinstance(value, dict):
+        return {
+            key: _resolve_env(item, path, secrets, f"{where}.{key}" if where else str(key))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve_env(item, path, secrets, f"{where}[{i}]") for i, item in enumerate(value)]
+    return value

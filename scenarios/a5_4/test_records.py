@@ -1,0 +1,29 @@
+"""Article 5(4) record keeping: the target keeps records and network logs at least six months."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.observe.flow import read_retention
+from harness.verdicts import Observation, Verdict
+
+RETENTION = "A5.4-RETENTION"
+
+
+@pytest.mark.control(RETENTION)
+@pytest.mark.channel("api")
+def test_retention(target, actors, evidence, harness_policy):
+    days, reason = read_retention(actors)
+    if days is None:
+        verdict = Verdict.INCONCLUSIVE
+    elif days >= harness_policy.retention_min_days:
+        verdict = Verdict.PASS
+        reason = f"retention {days} days >= {harness_policy.retention_min_days}"
+    else:
+        verdict = Verdict.FAIL
+        reason = f"retention {days} days < {harness_policy.retention_min_days}"
+    evidence.record([Observation(
+        control=RETENTION, surface=None, channel=target.channel, case_id="retention",
+        expect=None, verdict=verdict, reason=reason, details={"days": days},
+    )])
+    evidence.judge()

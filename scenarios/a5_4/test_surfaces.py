@@ -1,0 +1,55 @@
+"""Article 5(4): every surface refuses direct canaries and shows benign content, on creation
+and on every edit, and every disposal leaves a record with the Article 5(3) fields."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness import controls
+from harness.observe.flow import LOG_FIELDS, RECORDS, run_case
+from harness.probes.cases import MODES, build_case, probes_for
+from harness.targets.profile import SURFACES
+from harness.verdicts import Observation, Verdict
+
+
+def _matrix() -> list[object]:
+    params = []
+    for surface in SURFACES:
+        control = controls.for_surface(surface).id
+        for mode in MODES:
+            for probe in probes_for(surface):
+                marks = [pytest.mark.control(control), pytest.mark.control(RECORDS),
+                         pytest.mark.control(LOG_FIELDS), pytest.mark.surface(surface),
+                         pytest.mark.channel("api")]
+                params.append(pytest.param(surface, mode, probe, marks=marks,
+                                           id=f"{surface}-{mode}-{probe.id}"))
+    return params
+
+
+@pytest.mark.parametrize(("surface", "mode", "probe"), _matrix())
+def test_surface(surface, mode, probe, target, actors, evidence, harness_policy, case_seed):
+    spec = target.profile.surface(surface)
+    if spec is None or "absent" in spec:
+        reason = spec["absent"] if spec else "the profile does not describe this surface"
+        evidence.record([Observation(
+            control=controls.for_surface(surface).id, surface=surface, channel=target.channel,
+            case_id=f"{surface}/{mode}/{probe.id}", expect=probe.expect,
+            verdict=Verdict.NOT_APPLICABLE, reason=reason,
+        )])
+        pytest.skip(f"{surface}: {reason}")
+    case = build_case(surface, mode, probe, case_seed, spec.get("joiner", " "))
+    result = run_case(actors, case, harness_policy, case_seed)
+    evidence.add_secrets(result.secrets + actors.secrets)
+    exchanges = evidence.artifact(
+        "exchanges.json",
+        json.dumps([e.evidence() for e in result.exchanges], ensure_ascii=False, indent=1),
+    )
+    for observation in result.observations:
+        observation.details["case"] = case.evidence()
+        observation.details["exchanges"] = exchanges
+    if case.image is not None:
+        evidence.artifact("probe.png", case.image, text=False)
+    evidence.record(result.observations)
+    evidence.judge()
