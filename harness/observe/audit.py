@@ -33,11 +33,7 @@ def records_in(document: Any, audit: Mapping[str, Any]) -> list[dict[str, Any]]:
     fields = audit["fields"]
     records = []
     for raw in lookup(document, audit["records"]):
-        if isinstance(raw, list):
-            candidates = raw
-        else:
-            candidates = [raw]
-        for record in candidates:
+        for record in raw if isinstance(raw, list) else [raw]:
             if isinstance(record, Mapping):
                 records.append({name: record.get(key) for name, key in fields.items()})
     return records

@@ -28,6 +28,7 @@ from harness.verdicts import Observation, Verdict
 POLL_SECONDS = 0.2
 RECORDS = "A5.4-RECORDS"
 LOG_FIELDS = "A5.3-LOG-FIELDS"
+DISPOSALS = ("rejected", "held", "removed", "masked")
 
 
 def new_account(role: str, seed: int, nonce: str) -> dict[str, str]:
@@ -84,69 +85,7 @@ class CaseResult:
 
 def run_case(session: Session, case: Case, policy: Policy, seed: int) -> CaseResult:
     """Submit one case through the API channel and judge it from the outside."""
-    target = session.target
-    surface = target.profile.surface(case.surface)
-    assert surface is not None, f"profile has no surface {case.surface}"
-    control = controls.for_surface(case.surface).id
-    result = CaseResult(case=case)
-    started = datetime.now(timezone.utc) - timedelta(seconds=policy.clock_skew_seconds)
-    variables: dict[str, Any] = {
-        **case.variables(),
-        "case_started": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
-    }
-    author = Actor("author", device_id("author", seed))
-    actors = {**session.actors, "author": author}
-    account = new_account("author", seed, session.nonce)
-    result.secrets.append(account["password"])
-    for actor in session.actors.values():
-        variables.update(actor_variables(actor))
-
-    def observe(verdict: Verdict, reason: str, disposition: str | None = None,
-                **details: Any) -> None:
-        result.observations.append(Observation(
-            control=control, surface=case.surface, channel=target.channel, case_id=case.case_id,
-            expect=case.expect, verdict=verdict, reason=reason, disposition=disposition,
-            details=details,
-        ))
-
-    # Set up: a fresh author, then whatever the surface needs before the submission.
-    if surface.get("author", "fresh") == "fresh":
-        exchange = target.register(author, account)
-        result.exchanges.append(exchange)
-        if not exchange.ok:
-            observe(Verdict.INCONCLUSIVE, f"could not register the author: {_outcome(exchange)}")
-            return result
-        variables.update(actor_variables(author))
-    steps = target.run_steps(
-        [*surface.get("prepare", []), *surface[case.mode]], variables, actors,
-        {"author": account},
-    )
-    result.exchanges.extend(steps)
-    if author.token:
-        result.secrets.append(author.token)
-    submission = steps[-1] if steps else None
-    expected_steps = len(surface.get("prepare", [])) + len(surface[case.mode])
-    if submission is None or len(steps) < expected_steps:
-        failed = steps[-1] if steps else None
-        observe(Verdict.INCONCLUSIVE, f"setup failed before the submission: {_outcome(failed)}")
-        return result
-    if not submission.ok and submission.status not in target.reject_status:
-        observe(Verdict.INCONCLUSIVE, f"the submission did not complete: {_outcome(submission)}")
-        return result
-    accepted = submission.ok
-
-    # Watch what the others see.
-    first, sightings = _watch(target, surface, case, variables, actors, accepted, policy)
-    result.exchanges.extend(s.exchange for s in sightings if s.exchange is not None)
-    verdict, reason, disposition = judge(case, accepted, first, sightings, surface, policy)
-    observe(verdict, reason, disposition, submission=submission.evidence(),
-            sightings=[s.evidence() for s in sightings])
-
-    # Records of the write.
-    if "audit" in target.profile.api:
-        _judge_records(result, session, case, submission, author, accepted, disposition, policy,
-                       variables, actors)
-    return result
+    return CaseRun(session, case, policy, seed).run()
 
 
 @dataclass
@@ -169,179 +108,246 @@ class Sighting:
         }
 
 
-def _watch(
-    target: ApiTarget, surface: Mapping[str, Any], case: Case, variables: Mapping[str, Any],
-    actors: Mapping[str, Actor], accepted: bool, policy: Policy,
-) -> tuple[list[Sighting], list[Sighting]]:
-    """Read as every observer: the first reads, and the final ones after the grace window.
+class CaseRun:
+    """The state of one case while it runs: its variables, its author, what it has seen."""
 
-    A refused must_block case is read once. An accepted one is read after the target's settle
-    time and, while it shows, again until the grace window ends (a later removal counts).
-    A must_allow case is read until it shows or the settle time ends.
-    """
-    if accepted:
-        time.sleep(target.settle_seconds)
-    first = _read_all(target, surface, case, variables, actors)
-    current = first
-    if case.expect == MUST_BLOCK:
-        deadline = time.monotonic() + policy.grace_seconds
-        while accepted and _any_visible(current) and time.monotonic() < deadline:
-            time.sleep(POLL_SECONDS)
-            current = _read_all(target, surface, case, variables, actors)
-    else:
-        deadline = time.monotonic() + max(target.settle_seconds, POLL_SECONDS * 5)
-        while accepted and not _all_roles_see(current) and time.monotonic() < deadline:
-            time.sleep(POLL_SECONDS)
-            current = _read_all(target, surface, case, variables, actors)
-    return first, current
+    def __init__(self, session: Session, case: Case, policy: Policy, seed: int) -> None:
+        self.session = session
+        self.target = session.target
+        self.case = case
+        self.policy = policy
+        surface = self.target.profile.surface(case.surface)
+        if surface is None:
+            raise KeyError(f"the profile has no surface {case.surface}")
+        self.surface = surface
+        self.control = controls.for_surface(case.surface).id
+        self.result = CaseResult(case=case)
+        started = datetime.now(timezone.utc) - timedelta(seconds=policy.clock_skew_seconds)
+        self.variables: dict[str, Any] = {
+            **case.variables(),
+            "case_started": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        }
+        for actor in session.actors.values():
+            self.variables.update(actor_variables(actor))
+        self.author = Actor("author", device_id("author", seed))
+        self.actors = {**session.actors, "author": self.author}
+        self.account = new_account("author", seed, session.nonce)
+        self.result.secrets.append(self.account["password"])
+        self.roles = sorted({role for spec in surface["observe"] for role in spec["as"]})
 
-
-def _read_all(
-    target: ApiTarget, surface: Mapping[str, Any], case: Case, variables: Mapping[str, Any],
-    actors: Mapping[str, Actor],
-) -> list[Sighting]:
-    sightings = []
-    for spec in surface["observe"]:
-        for role in spec["as"]:
-            label = f"{spec['method']} {spec['path']}"
-            exchange = target.read(spec, variables, actors, role)
-            if exchange is None:
-                continue  # the item this read needs does not exist (e.g. it was refused)
-            if not exchange.ok:
-                sightings.append(Sighting(role, label, exchange, None, note=_outcome(exchange)))
-                continue
-            if "images" in spec:
-                sightings.append(_image_sighting(target, spec, case, exchange, role, actors, label))
-            else:
-                found = match_text(exchange.document if exchange.document is not None
-                                   else exchange.response_body, case)
-                sightings.append(Sighting(role, label, exchange, found.visible, found.tag_only))
-    return sightings
-
-
-def _image_sighting(
-    target: ApiTarget, spec: Mapping[str, Any], case: Case, exchange: Exchange, role: str,
-    actors: Mapping[str, Actor], label: str,
-) -> Sighting:
-    urls = [url for path in spec["images"] for url in lookup(exchange.document, path)
-            if isinstance(url, str)]
-    for url in urls:
-        image = target.fetch(url, role, actors)
-        if not image.ok or image.content is None:
-            return Sighting(role, label, exchange, None, note=f"image {url}: {_outcome(image)}")
-        if hashlib.sha256(image.content).hexdigest() == case.content_sha256:
-            return Sighting(role, label, exchange, True, note=f"image {url} is the probe image")
-    return Sighting(role, label, exchange, False, note=f"{len(urls)} image(s), none the probe")
-
-
-def _any_visible(sightings: list[Sighting]) -> bool:
-    return any(s.visible for s in sightings)
-
-
-def _all_roles_see(sightings: list[Sighting]) -> bool:
-    roles = {s.role for s in sightings}
-    return bool(roles) and all(any(s.visible for s in sightings if s.role == r) for r in roles)
-
-
-def judge(
-    case: Case, accepted: bool, first: list[Sighting], final: list[Sighting],
-    surface: Mapping[str, Any], policy: Policy,
-) -> tuple[Verdict, str, str | None]:
-    """Verdict, reason and disposition of a case from what the observers saw."""
-    roles = sorted({role for spec in surface["observe"] for role in spec["as"]})
-    unread = [r for r in roles if not any(s.visible is not None for s in final if s.role == r)]
-    if case.expect == MUST_BLOCK:
-        seen = [s for s in final if s.visible]
-        if seen:
-            where = "; ".join(f"{s.role} at {s.exchange.url if s.exchange else s.request}"
-                              for s in seen)
-            return Verdict.FAIL, f"prohibited content shown to others: {where}", "published"
-        if unread:
-            return (Verdict.INCONCLUSIVE,
-                    f"could not read as {', '.join(unread)}: " + _notes(final, unread), None)
-        if not accepted:
-            disposition = "rejected"
-        elif _any_visible(first):
-            disposition = "removed"
-        elif any(s.tag_only for s in final):
-            disposition = "masked"
-        else:
-            disposition = "held"
-        if disposition not in policy.acceptable_dispositions:
-            return Verdict.FAIL, f"disposition {disposition} is not acceptable by policy", disposition
-        return Verdict.PASS, f"{disposition}; not shown to {', '.join(roles)}", disposition
-    if not accepted:
-        return Verdict.FAIL, "benign content was refused at submission (over-blocking)", "rejected"
-    blind = [r for r in roles if not any(s.visible for s in final if s.role == r)]
-    if not blind:
-        return Verdict.PASS, f"shown to {', '.join(roles)}", "published"
-    if unread and set(blind) <= set(unread):
-        return (Verdict.INCONCLUSIVE,
-                f"could not read as {', '.join(unread)}: " + _notes(final, unread), None)
-    return Verdict.FAIL, f"benign content not shown to {', '.join(blind)} (over-blocking)", "held"
-
-
-def _judge_records(
-    result: CaseResult, session: Session, case: Case, submission: Exchange, author: Actor,
-    accepted: bool, disposition: str | None, policy: Policy, variables: Mapping[str, Any],
-    actors: Mapping[str, Actor],
-) -> None:
-    """A5.4-RECORDS for a disposal; A5.3-LOG-FIELDS for the submission's log record."""
-    target = session.target
-    audit = target.profile.api["audit"]
-    disposed = disposition in ("rejected", "held", "removed", "masked")
-    content_sha = case.content_sha256 if audit.get("content_hash", "sha256") == "sha256" else None
-    account = author.variables.get("account_name") or (
-        case.text if case.surface == "account_name" and case.mode == "create" else None)
-    deadline = time.monotonic() + policy.audit_wait_seconds
-    while True:
-        read = target.request(audit["request"], variables, actors)
-        result.exchanges.append(read)
-        record = None
-        if read.ok:
-            record = find_record(records_in(read.document, audit), content_sha256=content_sha,
-                                 exchange=submission, account=account)
-        if record is not None or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_SECONDS * 2)
-
-    def observe(control: str, verdict: Verdict, reason: str, **details: Any) -> None:
-        result.observations.append(Observation(
-            control=control, surface=case.surface, channel=target.channel, case_id=case.case_id,
-            expect=case.expect, verdict=verdict, reason=reason, disposition=disposition,
-            details=details,
+    def observe(self, verdict: Verdict, reason: str, disposition: str | None = None, *,
+                control: str | None = None, **details: Any) -> None:
+        self.result.observations.append(Observation(
+            control=control or self.control, surface=self.case.surface,
+            channel=self.target.channel, case_id=self.case.case_id, expect=self.case.expect,
+            verdict=verdict, reason=reason, disposition=disposition, details=details,
         ))
 
-    if not read.ok:
-        reason = f"audit interface unreadable: {_outcome(read)}"
-        if disposed:
-            observe(RECORDS, Verdict.INCONCLUSIVE, reason)
-        observe(LOG_FIELDS, Verdict.INCONCLUSIVE, reason)
-        return
-    if disposed:
-        decisions = set(audit.get("disposal_decisions", ()))
-        if record is None:
-            observe(RECORDS, Verdict.FAIL, f"no record of the {disposition} write "
-                    f"within {policy.audit_wait_seconds:g}s")
-        elif decisions and record.get("decision") not in decisions:
-            observe(RECORDS, Verdict.FAIL,
-                    f"record decision {record.get('decision')!r} is not a disposal", record=record)
-        else:
-            observe(RECORDS, Verdict.PASS, f"record kept with decision {record.get('decision')!r}",
-                    record=record)
-    if record is None:
+    def run(self) -> CaseResult:
+        submission = self.submit()
+        if submission is None:
+            return self.result
+        accepted = submission.ok
+        first, final = self.watch(accepted)
+        self.result.exchanges.extend(s.exchange for s in final if s.exchange is not None)
+        verdict, reason, disposition = self.judge(accepted, first, final)
+        self.observe(verdict, reason, disposition, submission=submission.evidence(),
+                     sightings=[s.evidence() for s in final])
+        if "audit" in self.target.profile.api:
+            self.judge_records(submission, accepted, disposition)
+        return self.result
+
+    def submit(self) -> Exchange | None:
+        """Set up (a fresh author, the surface's preparation) and submit; None if it could not."""
+        target, surface, case = self.target, self.surface, self.case
+        if surface.get("author", "fresh") == "fresh":
+            exchange = target.register(self.author, self.account)
+            self.result.exchanges.append(exchange)
+            if not exchange.ok:
+                self.observe(Verdict.INCONCLUSIVE,
+                             f"could not register the author: {_outcome(exchange)}")
+                return None
+            self.variables.update(actor_variables(self.author))
+        planned = [*surface.get("prepare", []), *surface[case.mode]]
+        steps = target.run_steps(planned, self.variables, self.actors, {"author": self.account})
+        self.result.exchanges.extend(steps)
+        if self.author.token:
+            self.result.secrets.append(self.author.token)
+        if len(steps) < len(planned) or not steps:
+            self.observe(Verdict.INCONCLUSIVE, "setup failed before the submission: "
+                         + _outcome(steps[-1] if steps else None))
+            return None
+        submission = steps[-1]
+        if not submission.ok and submission.status not in target.reject_status:
+            self.observe(Verdict.INCONCLUSIVE,
+                         f"the submission did not complete: {_outcome(submission)}")
+            return None
+        return submission
+
+    def watch(self, accepted: bool) -> tuple[list[Sighting], list[Sighting]]:
+        """Read as every observer: the first reads, and the final ones.
+
+        A refused must_block case is read once. An accepted one is read after the target's
+        settle time and, while it shows, again until the grace window ends (a later removal
+        counts). A must_allow case is read until every observer sees it or the settle time ends.
+        """
         if accepted:
-            observe(LOG_FIELDS, Verdict.FAIL, "no log record of an accepted write")
-        return  # a disposal without a record is judged under A5.4-RECORDS
-    check = check_fields(record, submission, device_id=author.device_id,
-                         account=author.variables.get("account_name"), policy=policy)
-    if check.ok:
-        observe(LOG_FIELDS, Verdict.PASS, "all 5(3) fields present and matching", **check.details)
-    else:
+            time.sleep(self.target.settle_seconds)
+        first = current = self.read_all()
+        if self.case.expect == MUST_BLOCK:
+            deadline = time.monotonic() + self.policy.grace_seconds
+            while accepted and _any_visible(current) and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                current = self.read_all()
+        else:
+            deadline = time.monotonic() + max(self.target.settle_seconds, POLL_SECONDS * 5)
+            while accepted and not self.all_see(current) and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                current = self.read_all()
+        return first, current
+
+    def all_see(self, sightings: list[Sighting]) -> bool:
+        """Every observing role saw the case in at least one of its reads."""
+        return all(any(s.visible for s in sightings if s.role == r) for r in self.roles)
+
+    def read_all(self) -> list[Sighting]:
+        sightings = []
+        for spec in self.surface["observe"]:
+            for role in spec["as"]:
+                label = f"{spec['method']} {spec['path']}"
+                exchange = self.target.read(spec, self.variables, self.actors, role)
+                if exchange is None:
+                    continue  # the item this read needs does not exist (e.g. it was refused)
+                if not exchange.ok:
+                    sightings.append(Sighting(role, label, exchange, None,
+                                              note=_outcome(exchange)))
+                elif "images" in spec:
+                    sightings.append(self.image_sighting(spec, exchange, role, label))
+                else:
+                    document = (exchange.document if exchange.document is not None
+                                else exchange.response_body)
+                    found = match_text(document, self.case)
+                    sightings.append(Sighting(role, label, exchange, found.visible,
+                                              found.tag_only))
+        return sightings
+
+    def image_sighting(self, spec: Mapping[str, Any], exchange: Exchange, role: str,
+                       label: str) -> Sighting:
+        urls = [url for path in spec["images"] for url in lookup(exchange.document, path)
+                if isinstance(url, str)]
+        for url in urls:
+            image = self.target.fetch(url, role, self.actors)
+            if not image.ok or image.content is None:
+                return Sighting(role, label, exchange, None, note=f"image {url}: {_outcome(image)}")
+            if hashlib.sha256(image.content).hexdigest() == self.case.content_sha256:
+                return Sighting(role, label, exchange, True, note=f"image {url} is the probe image")
+        return Sighting(role, label, exchange, False, note=f"{len(urls)} image(s), none the probe")
+
+    def judge(self, accepted: bool, first: list[Sighting],
+              final: list[Sighting]) -> tuple[Verdict, str, str | None]:
+        """Verdict, reason and disposition of the case from what the observers saw."""
+        roles = self.roles
+        unread = [r for r in roles if not any(s.visible is not None for s in final if s.role == r)]
+        unread_note = f"could not read as {', '.join(unread)}: {_notes(final, unread)}"
+        if self.case.expect == MUST_BLOCK:
+            seen = [s for s in final if s.visible]
+            if seen:
+                where = "; ".join(f"{s.role} at {s.exchange.url if s.exchange else s.request}"
+                                  for s in seen)
+                return Verdict.FAIL, f"prohibited content shown to others: {where}", "published"
+            if unread:
+                return Verdict.INCONCLUSIVE, unread_note, None
+            if not accepted:
+                disposition = "rejected"
+            elif _any_visible(first):
+                disposition = "removed"
+            elif any(s.tag_only for s in final):
+                disposition = "masked"
+            else:
+                disposition = "held"
+            if disposition not in self.policy.acceptable_dispositions:
+                return (Verdict.FAIL, f"disposition {disposition} is not acceptable by policy",
+                        disposition)
+            return Verdict.PASS, f"{disposition}; not shown to {', '.join(roles)}", disposition
+        if not accepted:
+            return Verdict.FAIL, "benign content was refused at submission (over-blocking)", \
+                "rejected"
+        blind = [r for r in roles if not any(s.visible for s in final if s.role == r)]
+        if not blind:
+            return Verdict.PASS, f"shown to {', '.join(roles)}", "published"
+        if unread and set(blind) <= set(unread):
+            return Verdict.INCONCLUSIVE, unread_note, None
+        return Verdict.FAIL, f"benign content not shown to {', '.join(blind)} (over-blocking)", \
+            "held"
+
+    def find_record(self, submission: Exchange) -> tuple[Exchange, Mapping[str, Any] | None]:
+        """Poll the audit interface for the submission's record until found or the deadline."""
+        audit = self.target.profile.api["audit"]
+        keeps_hash = audit.get("content_hash", "sha256") == "sha256"
+        account = self.author.variables.get("account_name")
+        deadline = time.monotonic() + self.policy.audit_wait_seconds
+        while True:
+            read = self.target.request(audit["request"], self.variables, self.actors)
+            self.result.exchanges.append(read)
+            record = None
+            if read.ok:
+                record = find_record(
+                    records_in(read.document, audit),
+                    content_sha256=self.case.content_sha256 if keeps_hash else None,
+                    exchange=submission, account=account,
+                )
+            if record is not None or time.monotonic() >= deadline:
+                return read, record
+            time.sleep(POLL_SECONDS * 2)
+
+    def judge_records(self, submission: Exchange, accepted: bool,
+                      disposition: str | None) -> None:
+        """A5.4-RECORDS for a disposal; A5.3-LOG-FIELDS for the submission's log record."""
+        disposed = disposition in DISPOSALS
+        read, record = self.find_record(submission)
+
+        def observe(control: str, verdict: Verdict, reason: str, **details: Any) -> None:
+            self.observe(verdict, reason, disposition, control=control, **details)
+
+        if not read.ok:
+            reason = f"audit interface unreadable: {_outcome(read)}"
+            if disposed:
+                observe(RECORDS, Verdict.INCONCLUSIVE, reason)
+            observe(LOG_FIELDS, Verdict.INCONCLUSIVE, reason)
+            return
+        if disposed:
+            decisions = set(self.target.profile.api["audit"].get("disposal_decisions", ()))
+            if record is None:
+                observe(RECORDS, Verdict.FAIL, f"no record of the {disposition} write "
+                        f"within {self.policy.audit_wait_seconds:g}s")
+            elif decisions and record.get("decision") not in decisions:
+                observe(RECORDS, Verdict.FAIL,
+                        f"record decision {record.get('decision')!r} is not a disposal",
+                        record=record)
+            else:
+                observe(RECORDS, Verdict.PASS,
+                        f"record kept with decision {record.get('decision')!r}", record=record)
+        if record is None:
+            if accepted:
+                observe(LOG_FIELDS, Verdict.FAIL, "no log record of an accepted write")
+            return  # a disposal without a record is judged under A5.4-RECORDS
+        # An account renamed by the case itself may be logged under either name.
+        account = None if self.case.surface == "account_name" else \
+            self.author.variables.get("account_name")
+        check = check_fields(record, submission, device_id=self.author.device_id,
+                             account=account, policy=self.policy)
+        if check.ok:
+            observe(LOG_FIELDS, Verdict.PASS, "all 5(3) fields present and matching",
+                    **check.details)
+            return
         problems = [f"missing {', '.join(check.missing)}"] if check.missing else []
         if check.mismatched:
             problems.append(f"not what the harness used: {', '.join(check.mismatched)}")
         observe(LOG_FIELDS, Verdict.FAIL, "; ".join(problems), **check.details)
+
+
+def _any_visible(sightings: list[Sighting]) -> bool:
+    return any(s.visible for s in sightings)
 
 
 def _notes(sightings: list[Sighting], roles: list[str]) -> str:

@@ -84,7 +84,8 @@ class ApiTarget:
 
     channel = "api"
 
-    def __init__(self, profile: Profile, *, timeout: float | None = None) -> None:
+    def __init__(self, profile: Profile, *, timeout: float | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.profile = profile
         api = profile.api
         self.reject_status = frozenset(api.get("reject_status", (400, 403, 409, 422)))
@@ -95,6 +96,7 @@ class ApiTarget:
             headers={"User-Agent": USER_AGENT},
             event_hooks={"response": [_remember_addresses]},
             follow_redirects=False,
+            transport=transport,
         )
 
     def close(self) -> None:

@@ -1,0 +1,91 @@
+"""The detection matrix: the clean reference site passes every automated control, and each
+fault makes exactly its own control fail. Each case runs `harness assess` end to end in a
+subprocess, as a user would, and reads the verdicts back from the run's evidence."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from harness import controls, reference
+from harness.evidence import read_entries, verify_run
+
+AUTOMATED = {c.id for c in controls.catalog().values() if c.automated}
+SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
+FAULTS = reference.list_faults()
+MATRIX = sorted(name for name, (control, _) in FAULTS.items() if control in AUTOMATED)
+
+
+def assess(out: Path, *args: str) -> tuple[int, Path | None, str]:
+    """Run `harness assess` into `out`; returns exit code, run dir and output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "assess", "--out", str(out), "--seed", "7", *args],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
+    return done.returncode, (runs[0] if runs else None), done.stdout + done.stderr
+
+
+def control_verdicts(run_dir: Path) -> dict[str, str]:
+    return {e["control"]: e["verdict"] for e in read_entries(run_dir)
+            if e["entry_type"] == "control"}
+
+
+def test_every_automated_control_has_a_fault():
+    covered = {control for control, _ in FAULTS.values()}
+    assert AUTOMATED <= covered, f"controls without a fault: {sorted(AUTOMATED - covered)}"
+
+
+def test_clean_site_passes_every_control_and_its_run_verifies(tmp_path):
+    code, run_dir, output = assess(tmp_path / "reports")
+    assert code == 0, output
+    assert run_dir is not None
+    verdicts = control_verdicts(run_dir)
+    assert {c: verdicts.get(c) for c in AUTOMATED} == dict.fromkeys(AUTOMATED, "pass")
+    passing = defaultdict(set)
+    for entry in read_entries(run_dir):
+        if entry["entry_type"] == "observation" and entry["control"] in SURFACE_CONTROLS:
+            passing[entry["verdict"]].add(entry["surface"])
+    assert passing["pass"] == set(SURFACE_CONTROLS.values())
+    assert verify_run(run_dir).ok
+
+    copy = tmp_path / "tampered"
+    shutil.copytree(run_dir, copy)
+    lines = (copy / "evidence.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].replace('"pass"', '"fail"', 1)
+    (copy / "evidence.jsonl").write_text("".join(lines), encoding="utf-8")
+    result = verify_run(copy)
+    assert not result.ok
+    assert "line 4" in result.problems[0]
+    verify = subprocess.run([sys.executable, "-m", "harness.cli", "verify", str(copy)],
+                            capture_output=True, text=True, check=False)
+    assert verify.returncode == 1
+    assert "line 4" in verify.stdout
+
+
+@pytest.mark.parametrize("fault", MATRIX)
+def test_fault_fails_exactly_its_control(fault, tmp_path):
+    expected = FAULTS[fault][0]
+    code, run_dir, output = assess(tmp_path / "reports", "--reference-fault", fault)
+    assert code == 1, output
+    assert run_dir is not None
+    verdicts = control_verdicts(run_dir)
+    failing = {c for c in AUTOMATED if verdicts.get(c) != "pass"}
+    assert failing == {expected}, output[-3000:]
+    assert verdicts[expected] == "fail"
+
+
+def test_dead_target_is_inconclusive_never_pass(tmp_path, monkeypatch):
+    monkeypatch.setenv(reference.ADMIN_TOKEN_ENV, "not-a-real-token")
+    code, run_dir, output = assess(tmp_path / "reports", "--base-url", "http://127.0.0.1:9")
+    assert code == 1, output
+    assert run_dir is not None
+    observations = [e for e in read_entries(run_dir) if e["entry_type"] == "observation"]
+    assert observations
+    assert {o["verdict"] for o in observations} == {"inconclusive"}
+    assert set(control_verdicts(run_dir).values()) == {"inconclusive"}

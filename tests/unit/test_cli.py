@@ -1,0 +1,215 @@
+"""The `harness` command: catalog and canary listings, verify, and assess's refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import cli, controls
+from harness.evidence import EVIDENCE_KEY_ENV, RunStore
+from harness.probes.canaries import lexicon
+
+
+@pytest.fixture(autouse=True)
+def _no_evidence_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(EVIDENCE_KEY_ENV, raising=False)
+
+
+@pytest.fixture
+def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make starting the reference site, listing its faults or running pytest a recorded error."""
+    from harness import reference
+
+    started: list[str] = []
+
+    def refuse(name: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started.append(name)
+            raise AssertionError(f"{name} must not be called")
+        return call
+
+    monkeypatch.setattr(reference, "start", refuse("reference.start"))
+    monkeypatch.setattr(reference, "list_faults", refuse("reference.list_faults"))
+    monkeypatch.setattr(pytest, "main", refuse("pytest.main"))
+    return started
+
+
+def _run(reports: Path) -> Path:
+    store = RunStore.create(reports, run_id="run-cli")
+    store.write_run_info({"seed": 7})
+    for i in range(4):
+        store.append({"entry_type": "observation", "control": "A5.4-POST", "case_id": f"c{i}",
+                      "verdict": "pass"})
+    store.append({"entry_type": "control", "control": "A5.4-POST", "verdict": "pass",
+                  "reason": "4 pass"})
+    store.finalize()
+    return store.path
+
+
+# --- catalog and canaries ---------------------------------------------------------------------
+
+
+def test_controls_prints_every_control_id(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["controls"]) == 0
+    out = capsys.readouterr().out
+    for control_id in controls.catalog():
+        assert control_id in out
+
+
+def test_controls_automated_filters_planned_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["controls", "--automated"]) == 0
+    out = capsys.readouterr().out
+    for control in controls.catalog().values():
+        listed = any(line.split()[0] == control.id for line in out.splitlines() if line.strip())
+        assert listed == control.automated, control.id
+
+
+def test_canaries_prints_the_four_terms(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["canaries"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [canary.text for canary in lexicon().values()]
+    assert len(lines) == 4
+    assert "审核金丝雀甲" in lines
+    assert "MODHARNESS-CANARY-BRAVO" in lines
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert "harness" in capsys.readouterr().out
+
+
+# --- verify -----------------------------------------------------------------------------------
+
+
+def test_verify_intact_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = _run(tmp_path / "reports")
+    assert cli.main(["verify", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "intact" in out
+    assert "5 evidence lines" in out
+
+
+def test_verify_by_run_id_and_latest(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    _run(reports)
+    assert cli.main(["verify", "run-cli", "--reports", str(reports)]) == 0
+    assert cli.main(["verify", "latest", "--reports", str(reports)]) == 0
+
+
+def test_verify_altered_line_fails_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _run(tmp_path / "reports")
+    evidence = run_dir / "evidence.jsonl"
+    lines = evidence.read_text(encoding="utf-8").splitlines(keepends=True)
+    entry = json.loads(lines[2])
+    entry["verdict"] = "fail"
+    lines[2] = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
+    evidence.write_text("".join(lines), encoding="utf-8")
+    assert cli.main(["verify", str(run_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT intact" in out
+    assert "line 3" in out
+
+
+def test_verify_unknown_run_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["verify", "no-such-run", "--reports", str(tmp_path)])
+    assert code != 0
+    assert "no-such-run" in capsys.readouterr().err
+
+
+def test_report_prints_the_control_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _run(tmp_path / "reports")
+    junit = tmp_path / "out.xml"
+    code = cli.main(["report", str(run_dir), "--junit", str(junit)])
+    out = capsys.readouterr().out
+    assert "A5.4-POST" in out
+    assert "PASS" in out
+    assert junit.is_file()
+    # Only one control was assessed: every other automated gating control fails closed.
+    assert code == 1
+    assert "A5.4-NICKNAME: inconclusive (not assessed)" in out
+
+
+# --- assess refusals --------------------------------------------------------------------------
+
+
+def test_assess_bad_profile_returns_2_naming_the_key(
+    tmp_path: Path, minimal_profile: str, write_profile: Callable[..., Path],
+    nothing_starts: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = write_profile(minimal_profile.replace("allowed_hosts:", "allowed_hostz:"))
+    out_dir = tmp_path / "out"
+    code = cli.main(["assess", "--profile", str(bad), "--base-url", "http://127.0.0.1:9",
+                     "--out", str(out_dir)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'allowed_hostz'" in err
+    assert "did you mean 'allowed_hosts'" in err
+    assert str(bad) in err
+    assert nothing_starts == []
+    assert not out_dir.exists()
+
+
+def test_assess_bad_profile_without_base_url_still_names_the_key(
+    minimal_profile: str, write_profile: Callable[..., Path],
+    nothing_starts: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = write_profile(minimal_profile.replace("  register:", "  registr:"))
+    assert cli.main(["assess", "--profile", str(bad)]) == 2
+    assert "'registr'" in capsys.readouterr().err
+    assert nothing_starts == []
+
+
+def test_assess_reference_fault_with_base_url_returns_2(
+    nothing_starts: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["assess", "--reference-fault", "x", "--base-url", "http://127.0.0.1:9"])
+    assert code == 2
+    assert "--reference-fault" in capsys.readouterr().err
+    assert nothing_starts == []
+
+
+def test_assess_unsafe_base_url_returns_2(
+    write_profile: Callable[..., Path], nothing_starts: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = cli.main(["assess", "--profile", str(write_profile()),
+                     "--base-url", "https://prod.example.com"])
+    assert code == 2
+    assert "prod.example.com" in capsys.readouterr().err
+    assert nothing_starts == []
+
+
+def test_assess_browser_channel_returns_2(
+    nothing_starts: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["assess", "--channel", "browser"]) == 2
+    assert "--channel browser" in capsys.readouterr().err
+    assert nothing_starts == []
+
+
+def test_assess_bad_policy_returns_2(
+    tmp_path: Path, nothing_starts: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("grace: 1\n", encoding="utf-8")
+    assert cli.main(["assess", "--policy", str(policy)]) == 2
+    assert "grace" in capsys.readouterr().err
+    assert nothing_starts == []
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["frobnicate"])
+    assert info.value.code == 2
