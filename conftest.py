@@ -1,6 +1,6 @@
-"""Project-wide defaults. The target defaults to the embedded reference site (see the plugin's
-`target_profile` fixture); the harness's own tests live in tests/ and start what they need."""
+"""Project-wide defaults. Conformance runs default to the embedded reference site (the plugin's
+`target_profile` fixture starts it); the harness's own tests use pytester for the plugin."""
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["pytester"]

@@ -11,6 +11,7 @@ from harness.errors import ConfigError
 
 DEFAULT_POLICY = Path(__file__).parents[1] / "fixtures" / "policies" / "default.yaml"
 DISPOSITIONS = ("rejected", "held", "removed", "masked", "published")
+_LISTS = ("acceptable_dispositions", "log_fields_must_match")
 MATCHABLE = ("source_ip", "source_port", "dest_ip", "dest_port", "device", "account")
 
 
@@ -33,14 +34,20 @@ def load_policy(path: Path | str | None = None) -> Policy:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read policy {path}: {exc}") from None
-    known = {f.name: f for f in fields(Policy)}
-    unknown = sorted(set(raw) - set(known))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a policy is a mapping of keys to values")
+    known = {f.name for f in fields(Policy)}
+    unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown policy key(s) {unknown}; known: {sorted(known)}")
     values = dict(raw)
-    for key in ("acceptable_dispositions", "log_fields_must_match"):
-        if key in values:
-            values[key] = tuple(values[key])
+    for key, value in values.items():
+        if key in _LISTS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{path}: {key} must be a list of names")
+            values[key] = tuple(value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{path}: {key} must be a number >= 0, not {value!r}")
     bad = set(values.get("acceptable_dispositions", ())) - set(DISPOSITIONS)
     bad |= set(values.get("log_fields_must_match", ())) - set(MATCHABLE)
     if bad:

@@ -237,6 +237,8 @@ class CaseEvidence:
         """Write a (redacted) artifact for this test; returns its run-relative path."""
         if self.run_dir is None:
             return None
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ValueError(f"artifact name {name!r} must stay inside the test's folder")
         relative = Path("artifacts") / self.slug / name
         path = self.run_dir / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,17 +258,32 @@ class CaseEvidence:
             self.item.user_properties.append((OBSERVATION, json.dumps(line, ensure_ascii=False)))
         self._flushed = len(self.observations)
 
+    def _reasons(self, observations: list[Observation]) -> str:
+        return self.redactor.redact_text("; ".join(f"{o.control}: {o.reason}"
+                                                   for o in observations))
+
     def judge(self) -> None:
         """Fail the test on any fail; mark it inconclusive when nothing failed but some could
         not be observed."""
         failed = [o for o in self.observations if o.verdict is Verdict.FAIL]
         unclear = [o for o in self.observations if o.verdict is Verdict.INCONCLUSIVE]
         if failed:
-            pytest.fail("; ".join(f"{o.control}: {o.reason}" for o in failed), pytrace=False)
+            pytest.fail(self._reasons(failed), pytrace=False)
         if unclear:
-            raise Inconclusive("; ".join(f"{o.control}: {o.reason}" for o in unclear))
+            raise Inconclusive(self._reasons(unclear))
         if not self.observations:
             raise Inconclusive("the scenario made no observation")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse unknown control ids before anything runs."""
+    known = controls.catalog()
+    for item in items:
+        for marker in item.iter_markers("control"):
+            if not marker.args or marker.args[0] not in known:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: unknown control {marker.args[:1]}; see `harness controls`"
+                )
 
 
 # --- status and reports ---------------------------------------------------------------------
@@ -311,7 +328,8 @@ class RunRecorder:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise pytest.UsageError(f"--run-dir {self.run_dir} is not empty; give a new directory")
-        self.store = RunStore.create(self.run_dir.parent, self.run_dir.name)
+        self.store = RunStore.create(self.run_dir.parent, self.run_dir.name,
+                                     redactor=Redactor(_profile_secrets(self.config)))
         self.store.append({"entry_type": "run_start", "seed": self.config.stash[SEED_KEY]})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -351,6 +369,8 @@ class RunRecorder:
                 "gating": control.gating,
             })
             self.table.append((control_id, verdict.value, summary))
+            if control.gating and verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         finished = datetime.now(timezone.utc)
         self.store.append({"entry_type": "run_end", "exit_status": int(exitstatus)})
         self.store.write_run_info(self._run_info(finished))
@@ -386,6 +406,20 @@ class RunRecorder:
         }
 
 
+def _profile_secrets(config: pytest.Config) -> list[str]:
+    """The values of the profile's ${ENV} references, so the controller can redact them too
+    (under xdist it never loads the profile itself)."""
+    path = _option(config, "harness_profile") or REFERENCE_PROFILE
+    try:
+        return list(load_profile(path, base_url="http://127.0.0.1").secrets)
+    except HarnessError:
+        return []
+
+
 def _short(report: pytest.TestReport) -> str:
+    """The error's own message (pytest's crash line), not the last line of a traceback."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return str(crash.message)[:300]
     text = str(report.longrepr or "").strip().splitlines()
     return text[-1][:300] if text else "unknown error"

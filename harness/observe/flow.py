@@ -343,7 +343,11 @@ class CaseRun:
         problems = [f"missing {', '.join(check.missing)}"] if check.missing else []
         if check.mismatched:
             problems.append(f"not what the harness used: {', '.join(check.mismatched)}")
-        observe(LOG_FIELDS, Verdict.FAIL, "; ".join(problems), **check.details)
+        if problems:
+            observe(LOG_FIELDS, Verdict.FAIL, "; ".join(problems), **check.details)
+        else:
+            observe(LOG_FIELDS, Verdict.INCONCLUSIVE, "the harness does not know its own "
+                    f"{', '.join(check.unverified)} for this request", **check.details)
 
 
 def _any_visible(sightings: list[Sighting]) -> bool:

@@ -115,7 +115,8 @@ class Case:
 
 def build_case(surface: str, mode: str, probe: ProbeSpec, seed: int, joiner: str = " ") -> Case:
     """Make the case's content from its seed."""
-    tag = base64.b32encode(seed.to_bytes(8, "big")).decode("ascii").lower()[:6]
+    digest = hashlib.sha256(seed.to_bytes(8, "big")).digest()
+    tag = base64.b32encode(digest[:5]).decode("ascii").lower()[:6]
     filler = benign_text("bio", probe.lang, seed + 1)
     original = benign_text(surface, probe.lang, seed + 2)
     if probe.canary is not None:

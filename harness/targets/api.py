@@ -146,7 +146,8 @@ class ApiTarget:
         data: Mapping[str, Any] | None = None, files: Mapping[str, Any] | None = None,
     ) -> Exchange:
         """Send one request to an allowed host and record the exchange; never raises on I/O."""
-        full = urljoin(self.profile.base_url + "/", url.lstrip("/")) if "://" not in url else url
+        full = url if urlsplit(url).scheme else urljoin(self.profile.base_url + "/",
+                                                           url.lstrip("/"))
         host = urlsplit(full).hostname
         if host not in self.profile.allowed_hosts:
             raise UnsafeTargetError(f"refusing {method} {full}: {host!r} is not in allowed_hosts")

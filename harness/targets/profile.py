@@ -40,7 +40,7 @@ class Profile:
 
     path: Path
     sha256: str
-    data: dict[str, Any]
+    data: dict[str, Any] = field(repr=False)
     base_url: str
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -140,8 +140,12 @@ def _describe(error: ValidationError) -> str:
         missing = re.search(r"'([^']+)' is a required property", error.message)
         key = missing.group(1) if missing else error.message
         return f"missing key {key!r} in {where}"
-    if error.validator == "propertyNames":
-        return f"unknown name {error.instance!r} in {where}: {error.message}"
+    if error.validator == "enum" and list(error.absolute_path)[:2] == ["api", "surfaces"] \
+            and len(error.absolute_path) == 2:
+        close = difflib.get_close_matches(str(error.instance), SURFACES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown surface {error.instance!r}{hint} in api.surfaces; known: " \
+            + ", ".join(SURFACES)
     return f"{where}: {error.message}"
 
 

@@ -1,11 +1,480 @@
+"""The pytest plugin, run inside pytest: evidence, verdicts, the inconclusive status, seeds,
+xdist, options and redaction.
+
+In-process runs block pytest-playwright (`-p no:playwright`): its soft-assertion scope cannot
+nest inside the outer run. Runs that need pytest-playwright loaded, or xdist, use a subprocess.
+"""
+
 from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-pytest_plugins = ["pytester"]
+from harness.evidence import EVIDENCE_KEY_ENV, read_entries, verify_run
+from harness.pytest_plugin import REPORTS_DIR
+
+BASE_URL = "http://127.0.0.1:9"
+ADMIN_TOKEN = "plugin-test-admin-token-0042"
+INPROCESS = ("-p", "no:cacheprovider", "-p", "no:playwright", "--base-url", BASE_URL)
+SUBPROCESS = ("-p", "no:cacheprovider", "--base-url", BASE_URL)
+RUN_FILES = ("run.json", "evidence.jsonl", "manifest.json", "junit.xml")
+
+OBSERVING_TEST = """
+import pytest
+from harness.verdicts import Observation, Verdict
 
 
-def test_smoke(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+@pytest.mark.control("A5.4-POST")
+def test_case(evidence):
+    evidence.record([Observation(
+        control="A5.4-POST", surface="post", channel="api",
+        case_id="post/create/canary-zh-a", expect="must_block",
+        verdict=Verdict({verdict!r}), reason={reason!r},
+    )])
+    evidence.judge()
+"""
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference profile reads its admin token from the environment; no evidence key."""
+    monkeypatch.setenv("REFERENCE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.delenv(EVIDENCE_KEY_ENV, raising=False)
+
+
+def _observing(pytester: pytest.Pytester, verdict: str, reason: str = "observed") -> None:
+    pytester.makepyfile(OBSERVING_TEST.format(verdict=verdict, reason=reason))
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, Path]:
+    run_dir = pytester.path / "run"
+    result = pytester.runpytest_inprocess(*INPROCESS, "--run-dir", str(run_dir), *args)
+    return result, run_dir
+
+
+def _entries(run_dir: Path, entry_type: str) -> list[dict[str, Any]]:
+    return [e for e in read_entries(run_dir) if e["entry_type"] == entry_type]
+
+
+def _control(run_dir: Path, control_id: str) -> dict[str, Any]:
+    (line,) = [e for e in _entries(run_dir, "control") if e["control"] == control_id]
+    return line
+
+
+def _all_bytes(run_dir: Path) -> dict[str, bytes]:
+    return {p.relative_to(run_dir).as_posix(): p.read_bytes()
+            for p in run_dir.rglob("*") if p.is_file()}
+
+
+# --- verdicts to evidence ---------------------------------------------------------------------
+
+
+def test_pass_observation_passes_and_writes_a_verified_run(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass", "nobody saw it")
+    result, run_dir = _run(pytester)
     result.assert_outcomes(passed=1)
+    assert result.ret == 0
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    assert verify_run(run_dir).ok
+
+
+def test_observation_line_carries_the_observation(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass", "nobody saw it")
+    _, run_dir = _run(pytester)
+    (line,) = _entries(run_dir, "observation")
+    assert line["control"] == "A5.4-POST"
+    assert line["surface"] == "post"
+    assert line["channel"] == "api"
+    assert line["case_id"] == "post/create/canary-zh-a"
+    assert line["expect"] == "must_block"
+    assert line["verdict"] == "pass"
+    assert line["reason"] == "nobody saw it"
+    assert line["test"].endswith("::test_case")
+
+
+def test_pass_control_line_and_run_info(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    _, run_dir = _run(pytester, "--seed", "7")
+    control = _control(run_dir, "A5.4-POST")
+    assert control["verdict"] == "pass"
+    assert control["clause"] == "5(4)"
+    assert control["gating"] is True
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert info["seed"] == 7
+    assert info["run_id"] == "run"
+    kinds = [e["entry_type"] for e in read_entries(run_dir)]
+    assert kinds[0] == "run_start"
+    assert kinds[-1] == "run_end"
+
+
+def test_junit_in_the_run_dir_lists_the_control(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    _, run_dir = _run(pytester)
+    junit = (run_dir / "junit.xml").read_text(encoding="utf-8")
+    assert 'name="A5.4-POST"' in junit
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert set(RUN_FILES) - {"manifest.json"} <= set(manifest["files"])
+
+
+def test_fail_observation_fails_the_test_and_the_control(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "fail", "viewer saw the canary")
+    result, run_dir = _run(pytester)
+    result.assert_outcomes(failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*A5.4-POST: viewer saw the canary*"])
+    assert _control(run_dir, "A5.4-POST")["verdict"] == "fail"
+    (line,) = _entries(run_dir, "observation")
+    assert line["verdict"] == "fail"
+    assert verify_run(run_dir).ok
+
+
+def test_inconclusive_observation_has_its_own_status(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "inconclusive", "target timed out")
+    result, run_dir = _run(pytester, "-v")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*::test_case INCONCLUSIVE*"])
+    result.stdout.fnmatch_lines([
+        "*harness: controls*",
+        "A5.4-POST*INCONCLUSIVE*1 inconclusive*",
+    ])
+    assert "PASSED" not in result.stdout.str()
+    assert _control(run_dir, "A5.4-POST")["verdict"] == "inconclusive"
+
+
+def test_inconclusive_status_letter(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "inconclusive", "target timed out")
+    result, _ = _run(pytester)
+    result.stdout.re_match_lines([r"test_inconclusive_status_letter\.py I\s"])
+    assert result.ret == 1
+
+
+def test_fail_beats_inconclusive_in_the_control(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+        from harness.verdicts import Observation, Verdict
+
+        @pytest.mark.control("A5.4-POST")
+        @pytest.mark.parametrize("verdict", ["pass", "inconclusive", "fail"])
+        def test_case(evidence, verdict):
+            evidence.record([Observation("A5.4-POST", "post", "api", verdict, "must_block",
+                                         Verdict(verdict), verdict)])
+            evidence.judge()
+    """)
+    result, run_dir = _run(pytester)
+    assert result.ret == 1
+    assert _control(run_dir, "A5.4-POST")["verdict"] == "fail"
+    assert _control(run_dir, "A5.4-POST")["reason"] == "1 pass, 1 fail, 1 inconclusive"
+
+
+def test_fixture_error_records_an_inconclusive_observation(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("could not register the author")
+
+        @pytest.mark.control("A5.4-BIO")
+        def test_case(broken, evidence):
+            evidence.judge()
+    """)
+    result, run_dir = _run(pytester)
+    result.assert_outcomes(errors=1)
+    (line,) = _entries(run_dir, "observation")
+    assert line["control"] == "A5.4-BIO"
+    assert line["verdict"] == "inconclusive"
+    assert line["reason"].startswith("setup error")
+    assert _control(run_dir, "A5.4-BIO")["verdict"] == "inconclusive"
+    assert verify_run(run_dir).ok
+
+
+def test_recording_nothing_is_inconclusive(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.control("A5.4-POST")
+        def test_case(evidence):
+            evidence.judge()
+    """)
+    result, run_dir = _run(pytester, "-v")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*::test_case INCONCLUSIVE*"])
+    (line,) = _entries(run_dir, "observation")
+    assert line["verdict"] == "inconclusive"
+    assert "no observation" in line["reason"]
+    assert _control(run_dir, "A5.4-POST")["verdict"] == "inconclusive"
+
+
+def test_inconclusive_gating_control_fails_the_run(pytester: pytest.Pytester) -> None:
+    # Fail closed (DESIGN 5): a test that carries a control marker but observes nothing passes
+    # as a pytest test, yet its gating control is inconclusive, so the run must exit non-zero.
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.control("A5.4-POST")
+        def test_case():
+            pass
+    """)
+    result, run_dir = _run(pytester)
+    assert _control(run_dir, "A5.4-POST")["verdict"] == "inconclusive"
+    assert result.ret != pytest.ExitCode.OK
+
+
+def test_unknown_control_marker_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+        from harness.verdicts import Observation, Verdict
+
+        @pytest.mark.control("A9.9-NOPE")
+        def test_case(evidence):
+            evidence.record([Observation("A9.9-NOPE", None, "api", "x", None, Verdict.PASS, "ok")])
+            evidence.judge()
+    """)
+    result, run_dir = _run(pytester)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret not in (pytest.ExitCode.OK, pytest.ExitCode.INTERNAL_ERROR)
+    assert "A9.9-NOPE" in output
+    assert "INTERNALERROR" not in output
+    assert not run_dir.exists() or verify_run(run_dir).ok
+
+
+def test_run_dir_that_is_not_empty_is_refused(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    run_dir = pytester.path / "run"
+    run_dir.mkdir()
+    (run_dir / "old.txt").write_text("earlier run", encoding="utf-8")
+    result, _ = _run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (run_dir / "old.txt").read_text(encoding="utf-8") == "earlier run"
+
+
+# --- seeds --------------------------------------------------------------------------------------
+
+SEEDED_TEST = """
+import pytest
+from harness.verdicts import Observation, Verdict
+
+
+@pytest.mark.control("A5.4-POST")
+def test_case(evidence, case_seed):
+    evidence.record([Observation("A5.4-POST", "post", "api", "c", "must_allow", Verdict.PASS,
+                                 f"case seed {case_seed}")])
+    evidence.judge()
+"""
+
+
+def test_seed_is_printed_and_reproduced(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SEEDED_TEST)
+    first = pytester.runpytest_inprocess(*INPROCESS, "--run-dir", str(pytester.path / "one"))
+    match = re.search(r"run seed: (\d+)", first.stdout.str())
+    assert match is not None
+    seed = match.group(1)
+    again = pytester.runpytest_inprocess(*INPROCESS, "--run-dir", str(pytester.path / "two"),
+                                         "--seed", seed)
+    assert f"run seed: {seed}" in again.stdout.str()
+    reasons = [_entries(pytester.path / name, "observation")[0]["reason"]
+               for name in ("one", "two")]
+    assert reasons[0] == reasons[1]
+    for name in ("one", "two"):
+        info = json.loads((pytester.path / name / "run.json").read_text(encoding="utf-8"))
+        assert info["seed"] == int(seed)
+
+
+def test_different_seeds_give_different_case_seeds(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SEEDED_TEST)
+    reasons = []
+    for seed in ("1", "2"):
+        run_dir = pytester.path / f"run{seed}"
+        pytester.runpytest_inprocess(*INPROCESS, "--run-dir", str(run_dir), "--seed", seed)
+        reasons.append(_entries(run_dir, "observation")[0]["reason"])
+    assert reasons[0] != reasons[1]
+
+
+# --- xdist --------------------------------------------------------------------------------------
+
+
+def test_xdist_workers_all_reach_the_evidence(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import os
+        import pytest
+        from harness.verdicts import Observation, Verdict
+
+        @pytest.mark.control("A5.4-COMMENT")
+        @pytest.mark.parametrize("n", range(8))
+        def test_case(evidence, n, case_seed):
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "none")
+            evidence.record([Observation("A5.4-COMMENT", "comment", "api", f"case-{n}",
+                                         "must_allow", Verdict.PASS, f"{worker} {case_seed}")])
+            evidence.judge()
+    """)
+    run_dir = pytester.path / "run"
+    result = pytester.runpytest_subprocess(*SUBPROCESS, "--run-dir", str(run_dir), "-n", "2",
+                                           "--seed", "42", timeout=120)
+    result.assert_outcomes(passed=8)
+    lines = _entries(run_dir, "observation")
+    assert sorted(line["case_id"] for line in lines) == [f"case-{n}" for n in range(8)]
+    workers = {line["reason"].split()[0] for line in lines}
+    assert workers == {"gw0", "gw1"}
+    assert _control(run_dir, "A5.4-COMMENT")["reason"] == "8 pass"
+    assert verify_run(run_dir).ok
+    assert json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["seed"] == 42
+
+
+# --- options ------------------------------------------------------------------------------------
+
+
+def test_base_url_with_pytest_playwright_loaded(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    run_dir = pytester.path / "run"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--base-url", "http://127.0.0.1:8765",
+        "--run-dir", str(run_dir), timeout=120,
+    )
+    result.assert_outcomes(passed=1)
+    assert "playwright" in result.stdout.str()  # the plugins line lists it
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert info["target"]["base_url"] == "http://127.0.0.1:8765"
+
+
+def test_base_url_without_pytest_playwright(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    run_dir = pytester.path / "run"
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-p", "no:playwright", "--base-url", "http://127.0.0.1:8766",
+        "--run-dir", str(run_dir),
+    )
+    result.assert_outcomes(passed=1)
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert info["target"]["base_url"] == "http://127.0.0.1:8766"
+
+
+def test_channel_browser_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    result, run_dir = _run(pytester, "--channel", "browser")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--channel browser" in result.stderr.str()
+    assert not run_dir.exists()
+
+
+def test_markers_are_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:playwright",
+                                          "--markers")
+    result.stdout.fnmatch_lines(["*control(id)*", "*surface(name)*", "*channel(name)*"])
+
+
+def test_unsafe_base_url_never_passes(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    run_dir = pytester.path / "run"
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-p", "no:playwright", "--base-url", "https://example.com",
+        "--run-dir", str(run_dir),
+    )
+    assert result.ret != 0
+    assert "example.com" in result.stdout.str() + result.stderr.str()
+    assert _control(run_dir, "A5.4-POST")["verdict"] != "pass"
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+SECRET = "s3cr3t-value"
+
+
+def test_added_secret_never_reaches_the_run_dir(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(f"""
+        import pytest
+        from harness.verdicts import Observation, Verdict
+
+        @pytest.mark.control("A5.4-POST")
+        def test_case(evidence):
+            evidence.add_secrets([{SECRET!r}])
+            evidence.artifact("request.log", "Cookie: sid=1; token used {SECRET}")
+            evidence.record([Observation("A5.4-POST", "post", "api", "c", "must_block",
+                                         Verdict.PASS, "logged in with {SECRET} ok",
+                                         details={{"note": "{SECRET}"}})])
+            evidence.judge()
+    """)
+    result, run_dir = _run(pytester)
+    result.assert_outcomes(passed=1)
+    files = _all_bytes(run_dir)
+    assert any(name.startswith("artifacts/") for name in files)
+    for name, data in files.items():
+        assert SECRET.encode() not in data, name
+    (line,) = _entries(run_dir, "observation")
+    assert "[REDACTED]" in line["reason"]
+
+
+def test_added_secret_is_redacted_in_the_failure_message(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(f"""
+        import pytest
+        from harness.verdicts import Observation, Verdict
+
+        @pytest.mark.control("A5.4-POST")
+        def test_case(evidence):
+            evidence.add_secrets([{SECRET!r}])
+            evidence.record([Observation("A5.4-POST", "post", "api", "c", "must_block",
+                                         Verdict.FAIL, "seen by viewer using {SECRET}")])
+            evidence.judge()
+    """)
+    result, _ = _run(pytester, "--junitxml", str(pytester.path / "ci.xml"))
+    result.assert_outcomes(failed=1)
+    assert SECRET not in result.stdout.str()
+    assert SECRET not in (pytester.path / "ci.xml").read_text(encoding="utf-8")
+
+
+def test_profile_secret_in_a_setup_error_never_reaches_the_run_dir(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("""
+        import os
+        import pytest
+
+        @pytest.fixture
+        def logged_in(target_profile):
+            token = os.environ["REFERENCE_ADMIN_TOKEN"]
+            raise RuntimeError(f"admin login refused for token {token}")
+
+        @pytest.mark.control("A5.4-RECORDS")
+        def test_case(logged_in, evidence):
+            evidence.judge()
+    """)
+    result, run_dir = _run(pytester, "--tb=native")
+    result.assert_outcomes(errors=1)
+    for name, data in _all_bytes(run_dir).items():
+        assert ADMIN_TOKEN.encode() not in data, name
+
+
+# --- when no run is recorded --------------------------------------------------------------------
+
+
+def _runs_mentioning(marker: str) -> list[Path]:
+    if not REPORTS_DIR.is_dir():
+        return []
+    found = []
+    for evidence in REPORTS_DIR.glob("*/evidence.jsonl"):
+        try:
+            if marker in evidence.read_text(encoding="utf-8", errors="replace"):
+                found.append(evidence.parent)
+        except OSError:
+            continue
+    return found
+
+
+def test_no_run_dir_outside_scenarios(pytester: pytest.Pytester) -> None:
+    marker = f"no-run-marker-{pytester.path.name}"
+    pytester.makepyfile(OBSERVING_TEST.format(verdict="pass", reason=marker))
+    before = set(REPORTS_DIR.iterdir()) if REPORTS_DIR.is_dir() else set()
+    result = pytester.runpytest_inprocess(*INPROCESS)
+    result.assert_outcomes(passed=1)
+    assert "harness evidence:" not in result.stdout.str()
+    assert "harness: controls" not in result.stdout.str()
+    assert _runs_mentioning(marker) == []
+    after = set(REPORTS_DIR.iterdir()) if REPORTS_DIR.is_dir() else set()
+    # Other sessions may write reports concurrently; none of the new ones may be ours.
+    for path in after - before:
+        assert not (path / "evidence.jsonl").is_file() or marker not in (
+            path / "evidence.jsonl").read_text(encoding="utf-8", errors="replace")
