@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from harness import reference
 from harness.observe.flow import Session, run_case
 from harness.policy import Policy, load_policy
-from harness.probes.cases import MODES, build_case, derive_seed, probes_for
+from harness.probes.cases import MODES, build_case, probes_for
+from harness.seeds import derive_seed
 from harness.targets.api import ApiTarget
 from harness.targets.profile import REFERENCE_PROFILE, SURFACES, load_profile
 

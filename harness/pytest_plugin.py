@@ -28,9 +28,9 @@ from harness import __version__, controls
 from harness.errors import HarnessError
 from harness.evidence import Redactor, RunStore, new_run_id
 from harness.policy import Policy, load_policy
-from harness.probes.cases import derive_seed
 from harness.report.junit import write_junit
 from harness.report.summary import control_table
+from harness.seeds import derive_seed
 from harness.targets.profile import REFERENCE_PROFILE, Profile, load_profile
 from harness.verdicts import Observation, Verdict, rollup
 
@@ -360,7 +360,8 @@ class RunRecorder:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.store is None:
             return
-        for control_id in self.controls_seen:
+        order = list(controls.catalog())
+        for control_id in sorted(self.controls_seen, key=order.index):
             control = controls.get(control_id)
             verdict, summary = rollup(self.verdicts.get(control_id, []))
             self.store.append({

@@ -42,16 +42,25 @@ def records_in(document: Any, audit: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def find_record(
     records: Sequence[Mapping[str, Any]], *, content_sha256: str | None, exchange: Exchange,
-    account: str | None,
+    account: str | None, by_time: bool = True,
 ) -> Mapping[str, Any] | None:
-    """The record of this write: same content hash (when kept), best the same source port."""
+    """The record of this write: the same content hash (when the target keeps one), best from
+    the same source port; else the record of the same account from the same source port that
+    is closest in time (a write of several fields may be hashed on another field). A disposal
+    must be found by its hash (`by_time=False`): its record has to identify the content."""
+    same_port = [r for r in records if _as_int(r.get("source_port")) == exchange.client_port]
     if content_sha256 is not None:
-        candidates = [r for r in records if r.get("content_hash") == content_sha256]
-    else:
-        candidates = [r for r in records if account is not None and r.get("account") == account]
-    same_port = [r for r in candidates if _as_int(r.get("source_port")) == exchange.client_port]
-    chosen = same_port or candidates
-    return chosen[-1] if chosen else None
+        by_hash = [r for r in records if r.get("content_hash") == content_sha256]
+        chosen = [r for r in by_hash if r in same_port] or by_hash
+        if chosen:
+            return chosen[-1]
+    if not by_time or account is None or exchange.client_port is None:
+        return None
+    sent = _parse_time(exchange.started)
+    mine = [r for r in same_port if r.get("account") == account and _parse_time(r.get("time"))]
+    if sent is None or not mine:
+        return None
+    return min(mine, key=lambda r: abs((_parse_time(r.get("time")) - sent).total_seconds()))
 
 
 def check_fields(
@@ -86,13 +95,18 @@ def check_fields(
     )
 
 
-def _time_plausible(value: Any, exchange: Exchange, policy: Policy) -> bool:
+def _parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time with a zone, or None (a time without a zone cannot be compared)."""
     try:
-        logged = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        sent = datetime.fromisoformat(exchange.started.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        return False
-    if logged.tzinfo is None:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _time_plausible(value: Any, exchange: Exchange, policy: Policy) -> bool:
+    logged, sent = _parse_time(value), _parse_time(exchange.started)
+    if logged is None or sent is None:
         return False
     skew = timedelta(seconds=policy.clock_skew_seconds)
     return sent - skew <= logged <= sent + timedelta(seconds=exchange.elapsed_s) + skew

@@ -280,7 +280,8 @@ class CaseRun:
         return Verdict.FAIL, f"benign content not shown to {', '.join(blind)} (over-blocking)", \
             "held"
 
-    def find_record(self, submission: Exchange) -> tuple[Exchange, Mapping[str, Any] | None]:
+    def find_record(self, submission: Exchange,
+                    accepted: bool) -> tuple[Exchange, Mapping[str, Any] | None]:
         """Poll the audit interface for the submission's record until found or the deadline."""
         audit = self.target.profile.api["audit"]
         keeps_hash = audit.get("content_hash", "sha256") == "sha256"
@@ -294,7 +295,7 @@ class CaseRun:
                 record = find_record(
                     records_in(read.document, audit),
                     content_sha256=self.case.content_sha256 if keeps_hash else None,
-                    exchange=submission, account=account,
+                    exchange=submission, account=account, by_time=accepted,
                 )
             if record is not None or time.monotonic() >= deadline:
                 return read, record
@@ -304,7 +305,7 @@ class CaseRun:
                       disposition: str | None) -> None:
         """A5.4-RECORDS for a disposal; A5.3-LOG-FIELDS for the submission's log record."""
         disposed = disposition in DISPOSALS
-        read, record = self.find_record(submission)
+        read, record = self.find_record(submission, accepted)
 
         def observe(control: str, verdict: Verdict, reason: str, **details: Any) -> None:
             self.observe(verdict, reason, disposition, control=control, **details)

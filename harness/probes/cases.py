@@ -50,11 +50,6 @@ def probes_for(surface: str) -> tuple[ProbeSpec, ...]:
     return IMAGE_PROBES if surface in IMAGE_SURFACES else TEXT_PROBES
 
 
-def derive_seed(run_seed: int, key: str) -> int:
-    """A per-test seed from the run seed and a stable key (the test id)."""
-    return int.from_bytes(hashlib.sha256(f"{run_seed}:{key}".encode()).digest()[:8], "big")
-
-
 @dataclass(frozen=True)
 class Case:
     """Concrete content for one (surface, mode, probe), ready to submit."""
@@ -66,6 +61,7 @@ class Case:
     tag: str
     original: str
     filler: str
+    filler_name: str
     category: str | None = None
     term: str | None = None
     image: bytes | None = field(default=None, repr=False)
@@ -93,6 +89,7 @@ class Case:
             "original": self.original,
             "original_image": self.original_image,
             "filler": self.filler,
+            "filler_name": self.filler_name,
             "tag": self.tag,
         }
 
@@ -118,6 +115,7 @@ def build_case(surface: str, mode: str, probe: ProbeSpec, seed: int, joiner: str
     digest = hashlib.sha256(seed.to_bytes(8, "big")).digest()
     tag = base64.b32encode(digest[:5]).decode("ascii").lower()[:6]
     filler = benign_text("bio", probe.lang, seed + 1)
+    filler_name = benign_text("group_name", probe.lang, seed + 4)
     original = benign_text(surface, probe.lang, seed + 2)
     if probe.canary is not None:
         canary = lexicon()[probe.canary]
@@ -134,5 +132,6 @@ def build_case(surface: str, mode: str, probe: ProbeSpec, seed: int, joiner: str
         original_image = images.text_image([benign_text("remark", probe.lang, seed + 3), tag + "o"])
     return Case(
         surface=surface, mode=mode, probe=probe, text=text, tag=tag, original=original,
-        filler=filler, category=category, term=term, image=image, original_image=original_image,
+        filler=filler, filler_name=filler_name, category=category, term=term, image=image,
+        original_image=original_image,
     )

@@ -193,13 +193,14 @@ class ApiTarget:
         actor.password = str(scope.get("password", ""))
         actors = {actor.role: actor}
         spec = self.profile.api["register"]
-        exchange = self.request(spec, scope, actors, default_actor=ANONYMOUS)
+        # Sent as the new actor (its device id), before it has a token.
+        exchange = self.request(spec, scope, actors, default_actor=actor.role)
         if exchange.ok:
             self._extract(spec, exchange, actor.variables)
             actor.variables.setdefault("account_name", str(scope.get("account_name", "")))
             login = self.profile.api.get("login")
             if login is not None and not actor.token:
-                exchange = self.request(login, scope, actors, default_actor=ANONYMOUS)
+                exchange = self.request(login, scope, actors, default_actor=actor.role)
                 if exchange.ok:
                     self._extract(login, exchange, actor.variables)
         return exchange

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.observe.visibility import TextMatch, match_text, normalise, strings_in
-from harness.probes.cases import TEXT_PROBES, Case, build_case, derive_seed
+from harness.probes.cases import TEXT_PROBES, Case, build_case
+from harness.seeds import derive_seed
 
 SEED = derive_seed(42, "tests/unit/test_visibility.py")
 PROBES = {p.id: p for p in TEXT_PROBES}

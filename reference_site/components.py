@@ -1,0 +1,53 @@
+"""The parts of a running site, built once and shared by every request handler."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from reference_site.audit import RETENTION_DAYS, SHORT_RETENTION_DAYS, AuditLog
+from reference_site.db import Database
+from reference_site.faults import skipped_steps
+from reference_site.moderation import Moderator, load_lexicon
+from reference_site.service import Service
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class Site:
+    """Everything a request handler needs, kept on `app.state.site`."""
+
+    faults: frozenset[str]
+    db: Database
+    audit: AuditLog
+    service: Service
+    templates: Jinja2Templates
+    session_secret: bytes
+
+
+def site_of(request: Request) -> Site:
+    """The Site serving this request."""
+    return request.app.state.site
+
+
+def build_site(faults: frozenset[str], db_path: str | Path, admin_token: str) -> Site:
+    """Wire the parts together, with the faults applied where each behaviour lives."""
+    db = Database(db_path)
+    audit = AuditLog(
+        db,
+        keep_source_port="audit-no-source-port" not in faults,
+        keep_refusals="records-not-kept" not in faults,
+        retention_days=SHORT_RETENTION_DAYS if "short-retention" in faults else RETENTION_DAYS,
+    )
+    audit.purge_expired()
+    moderator = Moderator(load_lexicon(), text_skip=skipped_steps(faults))
+    service = Service(db, audit, moderator, faults, admin_token)
+    templates = Jinja2Templates(directory=str(PACKAGE_DIR / "templates"))
+    return Site(faults, db, audit, service, templates, secrets.token_bytes(32))
+
+

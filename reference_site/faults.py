@@ -1,0 +1,91 @@
+"""Faults the reference site can be started with, one per control it must be able to fail.
+
+The detection matrix (tests/e2e) starts the site with one fault at a time and shows that the
+harness turns exactly the named control red. Faults are data: the name a user passes to
+`--fault`, the control it breaks and what it changes. Code asks `name in faults` where the
+behaviour lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+
+class Fault(NamedTuple):
+    """One switchable defect: the control it makes fail and the one behaviour it changes."""
+
+    control: str
+    description: str
+
+
+FAULTS: dict[str, Fault] = {
+    "unfiltered-account-name": Fault(
+        "A5.4-ACCOUNT_NAME", "account names are not checked, at registration or on change"),
+    "nickname-edit-unchecked": Fault(
+        "A5.4-NICKNAME", "nicknames are checked at registration but not when changed"),
+    "unfiltered-bio": Fault("A5.4-BIO", "profile introductions are not checked"),
+    "unfiltered-remark": Fault("A5.4-REMARK", "remarks about other users are not checked"),
+    "avatar-no-ocr": Fault(
+        "A5.4-AVATAR", "avatars are not OCR'd for text (QR codes are still decoded)"),
+    "unfiltered-group-name": Fault("A5.4-GROUP_NAME", "group names are not checked"),
+    "unfiltered-group-intro": Fault("A5.4-GROUP_INTRO", "group introductions are not checked"),
+    "logo-no-qr": Fault(
+        "A5.4-GROUP_LOGO", "group logos are not decoded for QR codes (OCR still runs)"),
+    "unfiltered-post": Fault("A5.4-POST", "posts are not checked, when created or edited"),
+    "overblock-comment": Fault(
+        "A5.4-COMMENT", "every comment containing a CJK character is refused as prohibited"),
+    "unfiltered-forward": Fault("A5.4-FORWARD", "the text added to a forward is not checked"),
+    "unfiltered-group-message": Fault("A5.4-GROUP_MESSAGE", "group messages are not checked"),
+    "audit-no-source-port": Fault("A5.3-LOG-FIELDS", "audit records store no source port"),
+    "records-not-kept": Fault(
+        "A5.4-RECORDS", "refused writes are not audited (allowed ones still are)"),
+    "short-retention": Fault("A5.4-RETENTION", "audit records are kept 30 days, not 180"),
+    "skip-nfkc": Fault(
+        "A5.4-EVASION-FULLWIDTH", "text fields skip NFKC (full-width forms are not folded)"),
+    "skip-casefold": Fault("A5.4-EVASION-CASE", "text fields skip case folding"),
+    "skip-zero-width": Fault(
+        "A5.4-EVASION-ZERO_WIDTH", "text fields keep zero-width characters"),
+    "skip-separators": Fault(
+        "A5.4-EVASION-SPACING", "text fields keep spaces, punctuation and symbols"),
+    "skip-confusables": Fault(
+        "A5.4-EVASION-HOMOGLYPH", "text fields skip mapping Cyrillic/Greek look-alikes"),
+    "skip-t2s": Fault(
+        "A5.4-EVASION-TRADITIONAL", "text fields skip traditional-to-simplified conversion"),
+}
+
+# Faults that switch off one normalisation step (named as in moderation.STEPS) for user text.
+# Text read from images always gets the full pipeline, so these faults touch no image control.
+SKIPPED_STEPS: dict[str, str] = {
+    "skip-nfkc": "nfkc",
+    "skip-casefold": "casefold",
+    "skip-zero-width": "zero_width",
+    "skip-separators": "separators",
+    "skip-confusables": "confusables",
+    "skip-t2s": "t2s",
+}
+
+
+class UnknownFault(ValueError):
+    """A fault name that is not in FAULTS."""
+
+
+def parse_faults(names: Iterable[str]) -> frozenset[str]:
+    """Validate fault names; raise UnknownFault naming the bad ones and listing the known ones."""
+    chosen = frozenset(names)
+    unknown = sorted(chosen - FAULTS.keys())
+    if unknown:
+        raise UnknownFault(
+            f"unknown fault(s): {', '.join(unknown)}; known faults: {', '.join(FAULTS)}"
+        )
+    return chosen
+
+
+def skipped_steps(faults: Iterable[str]) -> frozenset[str]:
+    """The normalisation steps the given faults switch off for user text."""
+    return frozenset(SKIPPED_STEPS[name] for name in faults if name in SKIPPED_STEPS)
+
+
+def describe() -> list[str]:
+    """One line per fault, `NAME CONTROL-ID description`, for `--list-faults`."""
+    return [f"{name} {fault.control} {fault.description}" for name, fault in FAULTS.items()]
