@@ -54,9 +54,9 @@ class InstantTarget:
                 return httpx.Response(200, json={"retention_days": 180})
             if path.startswith("/api/admin/audit"):
                 return httpx.Response(200, json={"records": self.records})
+            latest = next(reversed(self.images), None)
             return httpx.Response(200, json={
-                "items": self.texts,
-                "images": [{"avatar_url": url, "logo_url": url} for url in self.images],
+                "items": self.texts, "avatar_url": latest, "logo_url": latest,
             })
         self.next_id += 1
         content_type = request.headers.get("content-type", "")

@@ -3,7 +3,9 @@
 Every write runs inside `AuditLog.action(...)`. The record is written when the block ends, so a
 refusal anywhere inside it (bad input, no credentials, prohibited content, a crash) is recorded
 with the same fields as a success: account, time, operation, surface, object, source and
-destination address and port, user agent, device id, content hash, decision and reason.
+destination address and port, user agent, device id, content hash, decision and reason. A write
+that submits several content fields (a registration with a nickname, a group with its
+introduction) gets one record per field, so each piece of content can be found by its hash.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ class Service:
         fault = UNCHECKED_BY_FAULT.get(surface)
         return fault is None or fault not in self.faults
 
-    def _screen(self, act: Action, surface: str, text: str, *, editing: bool = False) -> None:
+    def _screen(self, surface: str, text: str, *, editing: bool = False) -> None:
         """Refuse `text` for `surface` if it is prohibited (ContentRejected), else return."""
         if not self._checks(surface, editing):
             return
@@ -242,7 +242,7 @@ class Service:
             raise ModerationUnavailable(f"the image could not be checked: {exc}") from exc
         if not verdict.allowed:
             raise ContentRejected(surface, verdict.detail)
-        sha = act.content_sha256 or sha256_hex(data)
+        sha = act.contents[surface]
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO media (sha256, mime, ext, data, created_at)"
@@ -308,8 +308,8 @@ class Service:
                 act.content("nickname", nickname)
             else:
                 nickname = name
-            self._screen(act, "account_name", name)
-            self._screen(act, "nickname", nickname)
+            self._screen("account_name", name)
+            self._screen("nickname", nickname)
             if not valid_account_name(name):
                 raise BadRequest(
                     "account_name must be 1-40 letters, digits, '_' or '-'", field="account_name"
@@ -319,13 +319,13 @@ class Service:
                 raise BadRequest(
                     f"password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters", field="password"
                 )
-            now = iso(utc_now())
+            now, password_hash = iso(utc_now()), hash_password(password)
             try:
                 with self.db.transaction() as conn:
                     user_id = conn.execute(
                         "INSERT INTO users (account_name, account_key, password_hash, nickname,"
                         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (name, account_key(name), hash_password(password), nickname, now, now),
+                        (name, account_key(name), password_hash, nickname, now, now),
                     ).lastrowid
                     token = self._issue(conn, user_id, kind)
             except sqlite3.IntegrityError as exc:
@@ -394,7 +394,7 @@ class Service:
             for name in fields:
                 act.content(name, values[name])
             for name in fields:
-                self._screen(act, name, values[name], editing=True)
+                self._screen(name, values[name], editing=True)
             if "account_name" in values and not valid_account_name(values["account_name"]):
                 raise BadRequest(
                     "account_name must be 1-40 letters, digits, '_' or '-'", field="account_name"
@@ -446,7 +446,7 @@ class Service:
             act.content("remark", text)
             act.target(target_id)
             self.user(target_id)
-            self._screen(act, "remark", text)
+            self._screen("remark", text)
             _limit("text", text, REMARK_MAX)
             now = iso(utc_now())
             with self.db.transaction() as conn:
@@ -527,8 +527,8 @@ class Service:
             if intro is not None:
                 act.content("group_intro", intro)
             intro = intro or ""
-            self._screen(act, "group_name", name)
-            self._screen(act, "group_intro", intro)
+            self._screen("group_name", name)
+            self._screen("group_intro", intro)
             _limit("name", name, GROUP_NAME_MAX)
             _limit("intro", intro, GROUP_INTRO_MAX)
             now = iso(utc_now())
@@ -565,7 +565,7 @@ class Service:
                 act.content(surfaces[name], values[name])
             self._owned_group(user, group_id)
             for name in fields:
-                self._screen(act, surfaces[name], values[name], editing=True)
+                self._screen(surfaces[name], values[name], editing=True)
             _limit("name", values.get("name", ""), GROUP_NAME_MAX)
             _limit("intro", values.get("intro", ""), GROUP_INTRO_MAX)
             assignments = ", ".join(f"{column} = ?" for column in values)
@@ -656,7 +656,7 @@ class Service:
             text = _text(payload, "text")
             act.content("group_message", text)
             self._member(user, group_id)
-            self._screen(act, "group_message", text)
+            self._screen("group_message", text)
             _limit("text", text, MESSAGE_MAX)
             now = iso(utc_now())
             with self.db.transaction() as conn:
@@ -687,7 +687,7 @@ class Service:
                 raise NotFound(f"no message {message_id} in group {group_id}")
             if message["sender_id"] != user.id:
                 raise Forbidden("only the sender can edit a message")
-            self._screen(act, "group_message", text, editing=True)
+            self._screen("group_message", text, editing=True)
             _limit("text", text, MESSAGE_MAX)
             with self.db.transaction() as conn:
                 conn.execute(
@@ -762,7 +762,7 @@ class Service:
             user = self._actor(act, actor)
             text = _text(payload, "text")
             act.content("post", text)
-            self._screen(act, "post", text)
+            self._screen("post", text)
             _limit("text", text, POST_MAX)
             post_id = self._insert_post(user, text, None)
             act.target(post_id)
@@ -777,7 +777,7 @@ class Service:
             text = _text(payload, "text", required=False, allow_empty=True) or ""
             act.content("forward", text)
             self.post(source_id)
-            self._screen(act, "forward", text)
+            self._screen("forward", text)
             _limit("text", text, POST_MAX)
             post_id = self._insert_post(user, text, source_id)
             act.target(post_id)
@@ -805,7 +805,7 @@ class Service:
             act.content(surface, text)
             if self.post(post_id)["author_id"] != user.id:
                 raise Forbidden("only the author can edit a post")
-            self._screen(act, surface, text, editing=True)
+            self._screen(surface, text, editing=True)
             _limit("text", text, POST_MAX)
             with self.db.transaction() as conn:
                 conn.execute(
@@ -858,7 +858,7 @@ class Service:
             text = _text(payload, "text")
             act.content("comment", text)
             self.post(post_id)
-            self._screen(act, "comment", text)
+            self._screen("comment", text)
             _limit("text", text, COMMENT_MAX)
             now = iso(utc_now())
             with self.db.transaction() as conn:
@@ -881,7 +881,7 @@ class Service:
             act.content("comment", text)
             if self.comment(comment_id)["author_id"] != user.id:
                 raise Forbidden("only the author can edit a comment")
-            self._screen(act, "comment", text, editing=True)
+            self._screen("comment", text, editing=True)
             _limit("text", text, COMMENT_MAX)
             with self.db.transaction() as conn:
                 conn.execute(

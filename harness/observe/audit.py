@@ -51,7 +51,8 @@ def find_record(
     same_port = [r for r in records if _as_int(r.get("source_port")) == exchange.client_port]
     if content_sha256 is not None:
         by_hash = [r for r in records if r.get("content_hash") == content_sha256]
-        chosen = [r for r in by_hash if r in same_port] or by_hash
+        same = {id(r) for r in same_port}
+        chosen = [r for r in by_hash if id(r) in same] or by_hash
         if chosen:
             return chosen[-1]
     if not by_time or account is None or exchange.client_port is None:
