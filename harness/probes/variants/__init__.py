@@ -8,7 +8,7 @@ dependencies (pypinyin, OpenCC, Pillow) load when a family that needs them first
 from __future__ import annotations
 
 from harness.probes.variants.base import PARTS_JOINER, Composed, Derived, Variant
-from harness.probes.variants.registry import BUILTINS, ENTRY_POINT_GROUP, get, registry
+from harness.probes.variants.loader import BUILTINS, ENTRY_POINT_GROUP, get, registry
 
 __all__ = [
     "BUILTINS",

@@ -44,6 +44,8 @@ class Variant(ABC):
     kind: Kind = "text"
     # False only for `identity`, the baseline every other family is compared with.
     changes_input: bool = True
+    # False for families whose output does not depend on the seed (a fixed mapping).
+    seeded: bool = True
     # Families whose output a later family cannot transform further (images, split fields):
     # in a composition they may only come last.
     terminal: bool = False
@@ -136,6 +138,7 @@ class Composed(Variant):
         self.kind = steps[-1].kind
         self.terminal = steps[-1].terminal
         self.changes_input = any(step.changes_input for step in steps)
+        self.seeded = any(step.seeded for step in steps)
 
     def applies(self, text: str) -> bool:
         """Every step applies to what the steps before it make (traced with seed 0)."""

@@ -26,6 +26,13 @@ def has_han(text: str) -> bool:
     return HAN.search(text) is not None
 
 
+def has_reading(text: str) -> bool:
+    """Whether pypinyin knows the reading of at least one Chinese character of `text`."""
+    from pypinyin.constants import PINYIN_DICT  # noqa: PLC0415
+
+    return any(ord(ch) in PINYIN_DICT for run in HAN.findall(text) for ch in run)
+
+
 def _pinyin_runs(text: str, style_name: str, render: Callable[[list[str]], str]) -> str:
     """`text` with each run of Chinese characters replaced by `render` of its pinyin syllables;
     characters pypinyin does not know stay as they are."""
@@ -50,6 +57,7 @@ class Traditional(TextVariant):
     summary = "Simplified characters written in traditional form with OpenCC (审核 -> 審覈)."
     source = ("OpenCC s2t conversion (BYVoid/OpenCC, https://github.com/BYVoid/OpenCC) through "
               "opencc-python-reimplemented; applies only where the conversion changes the text")
+    seeded = False
 
     def applies(self, text: str) -> bool:
         return has_han(text) and self.transform(text, random.Random(0)) != text
@@ -67,7 +75,7 @@ class Pinyin(TextVariant):
     SEPARATORS = ("", " ", "'")
 
     def applies(self, text: str) -> bool:
-        return has_han(text)
+        return has_reading(text)
 
     def transform(self, text: str, rng: random.Random) -> str:
         separator = rng.choice(self.SEPARATORS)
@@ -81,7 +89,7 @@ class PinyinInitials(TextVariant):
               "write around filters; applies only to text with Chinese characters")
 
     def applies(self, text: str) -> bool:
-        return has_han(text)
+        return has_reading(text)
 
     def transform(self, text: str, rng: random.Random) -> str:
         upper = rng.random() < 0.5
@@ -93,7 +101,8 @@ class PinyinInitials(TextVariant):
 def common_hanzi() -> tuple[str, ...]:
     """The bundled list of common characters (GB 2312-1980 level 1), in file order."""
     text = (DATA_DIR / "common_hanzi.txt").read_text(encoding="utf-8")
-    return tuple(ch for line in text.splitlines() if not line.startswith("#") for ch in line.strip())
+    lines = [line.strip() for line in text.splitlines() if not line.startswith("#")]
+    return tuple(ch for line in lines for ch in line)
 
 
 @cache

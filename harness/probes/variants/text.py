@@ -27,8 +27,10 @@ PROVISIONS = "tricks named by the Account Information Provisions (CAC, 2022)"
 class Identity(TextVariant):
     name = "identity"
     summary = "The probe unchanged: the baseline every other family is measured against."
-    source = "garak's identity buff (NVIDIA/garak, garak/buffs/base.py); HateCheck's base cases"
+    source = ("the unperturbed case that perturbation tests compare with (CheckList's invariance "
+              "tests, Ribeiro et al., ACL 2020; HateCheck's base cases, Röttger et al., ACL 2021)")
     changes_input = False
+    seeded = False
 
     def transform(self, text: str, rng: random.Random) -> str:
         return text
@@ -43,6 +45,7 @@ class Fullwidth(TextVariant):
     summary = "ASCII letters, digits and symbols replaced by their fullwidth forms (Ａ, ０, －)."
     source = ("Unicode Halfwidth and Fullwidth Forms U+FF01-U+FF5E "
               "(https://www.unicode.org/charts/PDF/UFF00.pdf), which NFKC folds back (UAX #15)")
+    seeded = False
 
     def applies(self, text: str) -> bool:
         return any(0x21 <= ord(ch) <= 0x7E for ch in text)

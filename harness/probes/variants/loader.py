@@ -87,6 +87,11 @@ def get(name: str) -> Variant:
                           f"{name!r}; known: {', '.join(sorted(known))}")
     if len(steps) == 1:
         return known[steps[0]]
+    repeated = sorted({step for step in steps if steps.count(step) > 1})
+    if repeated:
+        # Each step is seeded alike, so a repeated family can undo itself (case+case).
+        raise ConfigError(f"variant {name!r} repeats {', '.join(repeated)}; name each family "
+                          "once")
     early = [step for step in steps[:-1] if known[step].terminal]
     if early:
         raise ConfigError(f"variant {name!r}: {', '.join(early)} must come last in a "
