@@ -123,8 +123,22 @@ def test_find_record_by_account_when_no_hash_is_kept(exchange: Exchange) -> None
     assert find_record(records, content_sha256=None, exchange=exchange, account=ACCOUNT) is mine
 
 
-def test_find_record_none_when_nothing_matches(exchange: Exchange) -> None:
+def test_find_record_by_port_account_and_time_when_the_hash_differs(exchange: Exchange) -> None:
+    """A write of several fields may be logged under another field's hash."""
+    other_field = _record(content_hash=OTHER_HASH)
+    records = [_record(content_hash=OTHER_HASH, account="someone-else"), other_field]
+    assert find_record(records, content_sha256=HASH, exchange=exchange,
+                       account=ACCOUNT) is other_field
+
+
+def test_a_disposal_is_found_by_its_hash_only(exchange: Exchange) -> None:
     records = [_record(content_hash=OTHER_HASH)]
+    assert find_record(records, content_sha256=HASH, exchange=exchange, account=ACCOUNT,
+                       by_time=False) is None
+
+
+def test_find_record_none_when_nothing_matches(exchange: Exchange) -> None:
+    records = [_record(content_hash=OTHER_HASH, source_port=1)]
     assert find_record(records, content_sha256=HASH, exchange=exchange, account=ACCOUNT) is None
     assert find_record(records, content_sha256=None, exchange=exchange, account=None) is None
     assert find_record([], content_sha256=HASH, exchange=exchange, account=ACCOUNT) is None

@@ -20,9 +20,9 @@ from harness.probes.cases import (
     TEXT_PROBES,
     ProbeSpec,
     build_case,
-    derive_seed,
     probes_for,
 )
+from harness.seeds import derive_seed
 from harness.targets.profile import SURFACES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -2,8 +2,10 @@
 
 Like wptrunner's products, the built-ins are listed in the `harness.variants` entry-point group of
 this project's own `pyproject.toml`, so a plugin package registers a family exactly the way the
-harness does. When the installed distribution metadata lacks them (a source checkout that was
-never installed, or installed before the group existed) the same list, `BUILTINS`, is used.
+harness does. The same list is kept here as `BUILTINS` and loaded as `EntryPoint` objects too, so
+a source checkout that was never installed (or was installed before the group existed) still has
+every built-in; installed entry points are merged in, and one that would replace a built-in with
+something else is refused.
 """
 
 from __future__ import annotations
