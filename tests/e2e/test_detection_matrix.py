@@ -18,13 +18,15 @@ from harness.evidence import read_entries, verify_run
 AUTOMATED = {c.id for c in controls.catalog().values() if c.automated}
 SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
 FAULTS = reference.list_faults()
+FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
 MATRIX = sorted(name for name, (control, _) in FAULTS.items() if control in AUTOMATED)
 
 
 def assess(out: Path, *args: str) -> tuple[int, Path | None, str]:
     """Run `harness assess` into `out`; returns exit code, run dir and output."""
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "assess", "--out", str(out), "--seed", "7", *args],
+        [sys.executable, "-m", "harness.cli", "assess", "--out", str(out), "--seed", "7",
+         "--policy", str(FAST_POLICY), *args],
         capture_output=True, text=True, timeout=900, check=False,
     )
     runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
