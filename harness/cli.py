@@ -88,8 +88,6 @@ def cmd_assess(args: argparse.Namespace) -> int:
     from harness.pytest_plugin import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
     from harness.targets.profile import REFERENCE_PROFILE, load_profile  # noqa: PLC0415
 
-    if args.channel != "api":
-        raise ConfigError(f"--channel {args.channel}: only the api channel is available yet")
     load_policy(args.policy)
     profile_path = args.profile or REFERENCE_PROFILE
     is_reference = profile_path.resolve() == REFERENCE_PROFILE.resolve()

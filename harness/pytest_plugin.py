@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import json
 import os
 import platform
@@ -44,6 +45,7 @@ RUN_DIR_KEY = pytest.StashKey[Path]()
 SEED_KEY = pytest.StashKey[int]()
 RECORDER_KEY = pytest.StashKey["RunRecorder"]()
 PROFILE_KEY = pytest.StashKey[Profile]()
+CALL_FAILED = pytest.StashKey[bool]()
 
 
 class Inconclusive(Exception):
@@ -78,6 +80,12 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         ("harness_policy", "default for --policy"),
     ):
         parser.addini(name, help_text, default=None)
+    parser.addini("harness_tracing", "browser traces: on, off, retain-on-failure (pytest-"
+                  "playwright's --tracing, when given, wins)", default="retain-on-failure")
+    parser.addini("harness_screenshots", "screenshot and DOM of every observing page: on, off, "
+                  "retain-on-failure", default="on")
+    parser.addini("harness_har", "HAR of every browser context: on, off, retain-on-failure",
+                  default="retain-on-failure")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -88,10 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", line)
     channel = _option(config, "harness_channel") or "api"
-    if channel != "api":
-        raise pytest.UsageError(
-            f"--channel {channel}: only the api channel is available in this version"
-        )
+    if channel not in CHANNELS:
+        raise pytest.UsageError(f"--channel {channel}: expected one of {', '.join(CHANNELS)}")
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         config.stash[SEED_KEY] = int(workerinput["harness_seed"])
@@ -121,6 +127,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if RUN_DIR_KEY in config.stash:
         lines.append(f"harness evidence: {config.stash[RUN_DIR_KEY]}")
     return lines
+
+
+def _tracing_policy(config: pytest.Config) -> str:
+    """pytest-playwright's --tracing when given on the command line, else the ini value."""
+    given = any(arg == "--tracing" or arg.startswith("--tracing=")
+                for arg in config.invocation_params.args)
+    if given:
+        return str(config.getoption("tracing"))
+    return str(config.getini("harness_tracing"))
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -188,9 +203,30 @@ def target_profile(pytestconfig: pytest.Config) -> Iterator[Profile]:
         site.stop()
 
 
+def selected_channels(config: pytest.Config) -> tuple[str, ...]:
+    """The channels this run assesses through (`--channel all` is every one)."""
+    channel = _option(config, "harness_channel") or "api"
+    return ("api", "browser") if channel == "all" else (channel,)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A scenario that takes `channel` runs once per selected channel, marked with it."""
+    if "channel" in inspect.signature(metafunc.function).parameters:
+        metafunc.parametrize("channel", [
+            pytest.param(name, marks=pytest.mark.channel(name), id=name)
+            for name in selected_channels(metafunc.config)
+        ])
+
+
+@pytest.fixture
+def channel() -> str:
+    """The channel of a scenario that is not parametrised by channel: the API."""
+    return "api"
+
+
 @pytest.fixture(scope="session")
-def target(target_profile: Profile) -> Iterator[Any]:
-    """The target, driven through the API channel."""
+def api_target(target_profile: Profile) -> Iterator[Any]:
+    """The target driven through its HTTP API (also the admin interface of every channel)."""
     from harness.targets.api import ApiTarget  # noqa: PLC0415
 
     with ApiTarget(target_profile) as api:
@@ -198,12 +234,93 @@ def target(target_profile: Profile) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def actors(target: Any, run_seed: int) -> Any:
-    """The personas shared by this worker's cases (viewer, anonymous)."""
+def harness_browser(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """One Chromium per worker: Playwright's own, else Debian's (see `find_browser`).
+
+    With pytest-playwright installed, its launcher is used, so --headed, --slowmo and
+    --browser-channel apply.
+    """
+    from harness.targets.browser import find_browser, launch_options  # noqa: PLC0415
+
+    try:
+        options = launch_options(find_browser())
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    try:
+        launch = request.getfixturevalue("launch_browser")
+    except pytest.FixtureLookupError:
+        launch = None
+    if launch is not None:
+        browser = launch(**options)
+        yield browser
+        browser.close()
+        return
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**options)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser_target(target_profile: Profile, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The target driven through its own pages."""
+    from harness.targets.api import ApiTarget  # noqa: PLC0415
+    from harness.targets.browser import BrowserTarget  # noqa: PLC0415
+
+    browser = request.getfixturevalue("harness_browser")
+    admin = ApiTarget(target_profile)
+    try:
+        browser_side = BrowserTarget(target_profile, browser, admin)
+    except HarnessError as exc:
+        admin.close()
+        raise pytest.UsageError(str(exc)) from None
+    yield browser_side
+    browser_side.close()
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest, channel: str, evidence: CaseEvidence) -> Iterator[Any]:
+    """The target, driven through the test's channel. In the browser channel each test gets
+    fresh contexts; traces and HARs are kept by policy when it ends."""
+    if channel == "api":
+        yield request.getfixturevalue("api_target")
+        return
+    browser_side = request.getfixturevalue("browser_target")
+    config = request.config
+    browser_side.begin_case(
+        lambda name, data, text: evidence.artifact(name, data, text=text),
+        tracing=_tracing_policy(config), screenshots=config.getini("harness_screenshots"),
+        har=config.getini("harness_har"),
+    )
+    try:
+        yield browser_side
+    finally:
+        evidence.add_secrets(browser_side.secrets())
+        failed = request.node.stash.get(CALL_FAILED, True)
+        browser_side.end_case(failed, evidence.redactor.redact_bytes)
+
+
+@pytest.fixture(scope="session")
+def _personas() -> dict[str, Any]:
+    """Per-channel sessions of personas, registered once per worker."""
+    return {}
+
+
+@pytest.fixture
+def actors(request: pytest.FixtureRequest, channel: str, target: Any, run_seed: int,
+           _personas: dict[str, Any]) -> Any:
+    """The personas this worker's cases share on the test's channel (viewer, anonymous)."""
     from harness.observe.flow import Session  # noqa: PLC0415
 
-    nonce = secrets.token_hex(2)
-    return Session.open(target, derive_seed(run_seed, f"actors:{nonce}"), nonce)
+    if channel not in _personas:
+        nonce = secrets.token_hex(2)
+        _personas[channel] = Session.open(target, derive_seed(run_seed, f"actors:{nonce}"),
+                                          nonce)
+    session = _personas[channel]
+    session.target = target
+    return session
 
 
 @pytest.fixture
@@ -292,6 +409,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if call.when == "call":
+        item.stash[CALL_FAILED] = report.failed
     if call.when == "setup":
         ids = [m.args[0] for m in item.iter_markers("control")]
         if ids:

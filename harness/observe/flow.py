@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from harness import controls
+from harness.observe.audit import LOG_FIELDS as LOG_FIELD_NAMES
 from harness.observe.audit import check_fields, find_record, records_in
-from harness.observe.visibility import match_text
 from harness.policy import Policy
 from harness.probes.benign import benign_text
 from harness.probes.cases import MUST_BLOCK, Case
@@ -28,6 +28,7 @@ from harness.verdicts import Observation, Verdict
 POLL_SECONDS = 0.2
 RECORDS = "A5.4-RECORDS"
 LOG_FIELDS = "A5.3-LOG-FIELDS"
+PASSIVE_STEPS = frozenset({"read", "wait_for"})
 DISPOSALS = ("rejected", "held", "removed", "masked")
 
 
@@ -94,10 +95,11 @@ class Sighting:
 
     role: str
     request: str
-    exchange: Exchange | None
+    exchange: Any  # an HTTP Exchange, or a browser PageRead
     visible: bool | None
     tag_only: bool = False
     note: str = ""
+    artifacts: list[str] = field(default_factory=list)
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -105,6 +107,7 @@ class Sighting:
             "tag_only": self.tag_only, "note": self.note,
             "status": self.exchange.status if self.exchange else None,
             "url": self.exchange.url if self.exchange else None,
+            "artifacts": self.artifacts,
         }
 
 
@@ -116,9 +119,9 @@ class CaseRun:
         self.target = session.target
         self.case = case
         self.policy = policy
-        surface = self.target.profile.surface(case.surface)
+        surface = self.target.surface_spec(case.surface)
         if surface is None:
-            raise KeyError(f"the profile has no surface {case.surface}")
+            raise KeyError(f"the {self.target.channel} channel has no surface {case.surface}")
         self.surface = surface
         self.control = controls.for_surface(case.surface).id
         self.result = CaseResult(case=case)
@@ -147,13 +150,14 @@ class CaseRun:
         submission = self.submit()
         if submission is None:
             return self.result
-        accepted = submission.ok
+        accepted = self.target.classify(submission) == "accepted"
         first, final = self.watch(accepted)
-        self.result.exchanges.extend(s.exchange for s in final if s.exchange is not None)
+        self.result.exchanges.extend(s.exchange for s in final
+                                     if isinstance(s.exchange, Exchange))
         verdict, reason, disposition = self.judge(accepted, first, final)
         self.observe(verdict, reason, disposition, submission=submission.evidence(),
                      sightings=[s.evidence() for s in final])
-        if "audit" in self.target.profile.api:
+        if "audit" in self.target.admin.profile.api:
             self.judge_records(submission, accepted, disposition)
         return self.result
 
@@ -173,14 +177,21 @@ class CaseRun:
         self.result.exchanges.extend(steps)
         if self.author.token:
             self.result.secrets.append(self.author.token)
-        if len(steps) < len(planned) or not steps:
+        # The submission is the last step that acts; steps after it only read (e.g. an id).
+        index = max(i for i, step in enumerate(planned) if not PASSIVE_STEPS & set(step))
+        if len(steps) <= index:
             self.observe(Verdict.INCONCLUSIVE, "setup failed before the submission: "
                          + _outcome(steps[-1] if steps else None))
             return None
-        submission = steps[-1]
-        if not submission.ok and submission.status not in target.reject_status:
+        submission = steps[index]
+        outcome = target.classify(submission)
+        if outcome == "error":
             self.observe(Verdict.INCONCLUSIVE,
                          f"the submission did not complete: {_outcome(submission)}")
+            return None
+        if outcome == "accepted" and len(steps) < len(planned):
+            self.observe(Verdict.INCONCLUSIVE, "the submission was accepted but reading the "
+                         f"new item failed: {_outcome(steps[-1])}")
             return None
         return submission
 
@@ -214,34 +225,36 @@ class CaseRun:
         sightings = []
         for spec in self.surface["observe"]:
             for role in spec["as"]:
-                label = f"{spec['method']} {spec['path']}"
-                exchange = self.target.read(spec, self.variables, self.actors, role)
-                if exchange is None:
+                label = (f"{spec['method']} {spec['path']}" if "path" in spec
+                         else f"page {spec['goto']}")
+                read = self.target.read(spec, self.variables, self.actors, role)
+                if read is None:
                     continue  # the item this read needs does not exist (e.g. it was refused)
-                if not exchange.ok:
-                    sightings.append(Sighting(role, label, exchange, None,
-                                              note=_outcome(exchange)))
-                elif "images" in spec:
-                    sightings.append(self.image_sighting(spec, exchange, role, label))
+                artifacts = list(getattr(read, "artifacts", ()))
+                if not read.ok:
+                    sightings.append(Sighting(role, label, read, None, note=_outcome(read),
+                                              artifacts=artifacts))
+                elif spec.get("images"):
+                    sightings.append(self.image_sighting(spec, read, role, label, artifacts))
                 else:
-                    document = (exchange.document if exchange.document is not None
-                                else exchange.response_body)
-                    found = match_text(document, self.case)
-                    sightings.append(Sighting(role, label, exchange, found.visible,
-                                              found.tag_only))
+                    visible, tag_only = self.target.match(read, self.case)
+                    sightings.append(Sighting(role, label, read, visible, tag_only,
+                                              artifacts=artifacts))
         return sightings
 
-    def image_sighting(self, spec: Mapping[str, Any], exchange: Exchange, role: str,
-                       label: str) -> Sighting:
-        urls = [url for path in spec["images"] for url in lookup(exchange.document, path)
-                if isinstance(url, str)]
+    def image_sighting(self, spec: Mapping[str, Any], read: Any, role: str, label: str,
+                       artifacts: list[str]) -> Sighting:
+        urls = self.target.image_urls(read, spec)
         for url in urls:
-            image = self.target.fetch(url, role, self.actors)
-            if not image.ok or image.content is None:
-                return Sighting(role, label, exchange, None, note=f"image {url}: {_outcome(image)}")
-            if hashlib.sha256(image.content).hexdigest() == self.case.content_sha256:
-                return Sighting(role, label, exchange, True, note=f"image {url} is the probe image")
-        return Sighting(role, label, exchange, False, note=f"{len(urls)} image(s), none the probe")
+            image = self.target.fetch_image(url, role, self.actors)
+            if image is None:
+                return Sighting(role, label, read, None, note=f"image {url} could not be read",
+                                artifacts=artifacts)
+            if hashlib.sha256(image).hexdigest() == self.case.content_sha256:
+                return Sighting(role, label, read, True, note=f"image {url} is the probe image",
+                                artifacts=artifacts)
+        return Sighting(role, label, read, False, note=f"{len(urls)} image(s), none the probe",
+                        artifacts=artifacts)
 
     def judge(self, accepted: bool, first: list[Sighting],
               final: list[Sighting]) -> tuple[Verdict, str, str | None]:
@@ -283,12 +296,13 @@ class CaseRun:
     def find_record(self, submission: Exchange,
                     accepted: bool) -> tuple[Exchange, Mapping[str, Any] | None]:
         """Poll the audit interface for the submission's record until found or the deadline."""
-        audit = self.target.profile.api["audit"]
+        admin = self.target.admin
+        audit = admin.profile.api["audit"]
         keeps_hash = audit.get("content_hash", "sha256") == "sha256"
         account = self.author.variables.get("account_name")
         deadline = time.monotonic() + self.policy.audit_wait_seconds
         while True:
-            read = self.target.request(audit["request"], self.variables, self.actors)
+            read = admin.request(audit["request"], self.variables, self.actors)
             self.result.exchanges.append(read)
             record = None
             if read.ok:
@@ -317,7 +331,7 @@ class CaseRun:
             observe(LOG_FIELDS, Verdict.INCONCLUSIVE, reason)
             return
         if disposed:
-            decisions = set(self.target.profile.api["audit"].get("disposal_decisions", ()))
+            decisions = set(self.target.admin.profile.api["audit"].get("disposal_decisions", ()))
             if record is None:
                 observe(RECORDS, Verdict.FAIL, f"no record of the {disposition} write "
                         f"within {self.policy.audit_wait_seconds:g}s")
@@ -336,9 +350,13 @@ class CaseRun:
         account = None if self.case.surface == "account_name" else \
             self.author.variables.get("account_name")
         check = check_fields(record, submission, device_id=self.author.device_id,
-                             account=account, policy=self.policy)
+                             account=account, policy=self.policy,
+                             unknowable=self.target.unknowable_log_fields)
         if check.ok:
-            observe(LOG_FIELDS, Verdict.PASS, "all 5(3) fields present and matching",
+            unknown = sorted(self.target.unknowable_log_fields & set(LOG_FIELD_NAMES))
+            note = (f"; {', '.join(unknown)} not observable through the {self.target.channel} "
+                    "channel (compared on the api channel)") if unknown else ""
+            observe(LOG_FIELDS, Verdict.PASS, f"all 5(3) fields present and matching{note}",
                     **check.details)
             return
         problems = [f"missing {', '.join(check.missing)}"] if check.missing else []
@@ -359,11 +377,14 @@ def _notes(sightings: list[Sighting], roles: list[str]) -> str:
     return "; ".join(f"{s.request}: {s.note}" for s in sightings if s.role in roles) or "no read"
 
 
-def _outcome(exchange: Exchange | None) -> str:
+def _outcome(exchange: Any) -> str:
+    """`METHOD URL -> status or error` of an HTTP exchange, a page step or a page read."""
     if exchange is None:
         return "nothing was sent"
     status = exchange.error or f"HTTP {exchange.status}"
-    return f"{exchange.method} {exchange.url} -> {status}"
+    if getattr(exchange, "rejected", False):
+        status += " (refused)"
+    return f"{getattr(exchange, 'method', 'GET')} {exchange.url} -> {status}"
 
 
 def read_retention(session: Session) -> tuple[int | None, str]:

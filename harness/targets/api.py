@@ -20,8 +20,9 @@ import httpx
 
 from harness import __version__
 from harness.errors import UnsafeTargetError
+from harness.observe.visibility import match_text
 from harness.targets.profile import Profile
-from harness.targets.templates import MissingVariable, lookup_one, render
+from harness.targets.templates import MissingVariable, lookup, lookup_one, render
 
 USER_AGENT = f"moderation-harness/{__version__}"
 PREVIEW_CHARS = 4000
@@ -37,6 +38,7 @@ class Actor:
     device_id: str
     variables: dict[str, str] = field(default_factory=dict)
     password: str | None = field(default=None, repr=False)
+    state: dict[str, Any] | None = field(default=None, repr=False)  # browser storage state
 
     @property
     def token(self) -> str | None:
@@ -83,6 +85,7 @@ class ApiTarget:
     """Drives a target over HTTP as its profile describes; one connection pool per instance."""
 
     channel = "api"
+    unknowable_log_fields: frozenset[str] = frozenset()
 
     def __init__(self, profile: Profile, *, timeout: float | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -101,6 +104,35 @@ class ApiTarget:
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def admin(self) -> ApiTarget:
+        """The channel that reads the admin interfaces (audit, moderation): this one."""
+        return self
+
+    def surface_spec(self, name: str) -> dict[str, Any] | None:
+        return self.profile.surface(name)
+
+    def classify(self, exchange: Exchange) -> str:
+        """`accepted` (2xx), `rejected` (a refusal status of the profile) or `error`."""
+        if exchange.ok:
+            return "accepted"
+        return "rejected" if exchange.status in self.reject_status else "error"
+
+    def match(self, exchange: Exchange, case: Any) -> tuple[bool, bool]:
+        """Whether the case shows in a read: (visible, only its tag)."""
+        document = exchange.document if exchange.document is not None else exchange.response_body
+        found = match_text(document, case)
+        return found.visible, found.tag_only
+
+    def image_urls(self, exchange: Exchange, spec: Mapping[str, Any]) -> list[str]:
+        return [url for path in spec.get("images", ()) for url in lookup(exchange.document, path)
+                if isinstance(url, str)]
+
+    def fetch_image(self, url: str, role: str, actors: Mapping[str, Actor]) -> bytes | None:
+        """Download an image the way `role` would; None when that fails."""
+        image = self.request({"method": "GET", "path": url, "as": role}, {}, actors)
+        return image.content if image.ok else None
 
     def __enter__(self) -> ApiTarget:
         return self
@@ -239,10 +271,6 @@ class ApiTarget:
             return self.request({**spec, "as": role}, variables, actors)
         except MissingVariable:
             return None
-
-    def fetch(self, url: str, role: str, actors: Mapping[str, Actor]) -> Exchange:
-        """Download a resource (an image) the way `role` would."""
-        return self.request({"method": "GET", "path": url, "as": role}, {}, actors)
 
     @staticmethod
     def _extract(spec: Mapping[str, Any], exchange: Exchange, into: dict[str, Any]) -> None:

@@ -21,18 +21,18 @@ def _matrix() -> list[object]:
         for mode in MODES:
             for probe in probes_for(surface):
                 marks = [pytest.mark.control(control), pytest.mark.control(RECORDS),
-                         pytest.mark.control(LOG_FIELDS), pytest.mark.surface(surface),
-                         pytest.mark.channel("api")]
+                         pytest.mark.control(LOG_FIELDS), pytest.mark.surface(surface)]
                 params.append(pytest.param(surface, mode, probe, marks=marks,
                                            id=f"{surface}-{mode}-{probe.id}"))
     return params
 
 
 @pytest.mark.parametrize(("surface", "mode", "probe"), _matrix())
-def test_surface(surface, mode, probe, target, actors, evidence, harness_policy, case_seed):
-    spec = target.profile.surface(surface)
+def test_surface(surface, mode, probe, channel, target, actors, evidence, harness_policy,
+                 case_seed):
+    spec = target.surface_spec(surface)
     if spec is None or "absent" in spec:
-        reason = spec["absent"] if spec else "the profile does not describe this surface"
+        reason = spec["absent"] if spec else f"the profile describes no {channel} steps for it"
         evidence.record([Observation(
             control=controls.for_surface(surface).id, surface=surface, channel=target.channel,
             case_id=f"{surface}/{mode}/{probe.id}", expect=probe.expect,

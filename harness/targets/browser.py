@@ -1,0 +1,534 @@
+"""The browser channel: performs a profile's declarative page steps with Playwright.
+
+Each actor gets its own browser context (cookies, device id header, HAR, trace); logins are
+reused through stored storage state. What an observer sees is the rendered text of the page
+(and the bytes of its images), never the API. Playwright is imported only here, lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from harness.errors import ConfigError, UnsafeTargetError
+from harness.observe.visibility import match_text
+from harness.targets.api import Actor, ApiTarget, actor_variables
+from harness.targets.profile import Profile
+from harness.targets.templates import MissingVariable, render
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page
+
+BROWSER_ENV = "HARNESS_BROWSER"
+DEBIAN_CHROMIUM = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+LAUNCH_ARGS = (
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+)
+POLICIES = ("on", "off", "retain-on-failure")
+# Visible text of a page plus what its form fields hold (a remark is shown as a field's value).
+_PAGE_TEXT_JS = """() => {
+  const parts = [document.body ? document.body.innerText : ""];
+  for (const el of document.querySelectorAll("input, textarea")) {
+    const type = (el.getAttribute("type") || "").toLowerCase();
+    if (["hidden", "password", "submit", "button", "file"].includes(type)) continue;
+    if (el.value) parts.push(el.value);
+  }
+  return parts.join("\\n");
+}"""
+# Whether clicking an element loads a new page (a link, or a form's submit button).
+_NAVIGATES_JS = """e => {
+  const href = e.closest("a[href]");
+  if (href && !href.getAttribute("href").startsWith("#")) return true;
+  const type = (e.getAttribute("type") || (e.tagName === "BUTTON" ? "submit" : "")).toLowerCase();
+  return type === "submit" && !!e.form;
+}"""
+_HIDDEN_VALUE = re.compile(r'(<input\b[^>]*\btype="hidden"[^>]*\bvalue=")[^"]*(")', re.I)
+
+
+def find_browser(explicit: str | None = None) -> str | None:
+    """The Chromium executable to launch, or None for Playwright's own build.
+
+    Order: an explicit path (option or $HARNESS_BROWSER), Playwright's own Chromium when it is
+    installed, then Debian's. A clear error names every place looked at when none exists.
+    """
+    explicit = explicit or os.environ.get(BROWSER_ENV)
+    if explicit:
+        if not Path(explicit).is_file():
+            raise ConfigError(f"browser {explicit!r} (from --browser-path or ${BROWSER_ENV}) "
+                              "does not exist")
+        return explicit
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        bundled = playwright.chromium.executable_path
+    if bundled and Path(bundled).is_file():
+        return None
+    for candidate in DEBIAN_CHROMIUM:
+        if Path(candidate).is_file():
+            return candidate
+    raise ConfigError(
+        f"no Chromium found: Playwright's own ({bundled}) is not installed and neither "
+        f"{' nor '.join(DEBIAN_CHROMIUM)} exists; install one (Debian: apt-get install "
+        f"chromium; elsewhere: playwright install chromium) or set ${BROWSER_ENV}"
+    )
+
+
+def launch_options(executable: str | None) -> dict[str, Any]:
+    """Options for Playwright's launch: the flags a closed-network machine needs."""
+    options: dict[str, Any] = {"args": list(LAUNCH_ARGS)}
+    if executable:
+        options["executable_path"] = executable
+    return options
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """One page step and its outcome, the browser's counterpart of an HTTP exchange."""
+
+    method: str
+    url: str
+    actor: str
+    started: str
+    elapsed_s: float
+    status: int | None
+    error: str | None = None
+    rejected: bool = False
+    server_ip: str | None = None
+    server_port: int | None = None
+    client_ip: str | None = None
+    client_port: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.rejected and (
+            self.status is None or self.status < 400)
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "step": self.method, "url": self.url, "actor": self.actor, "started": self.started,
+            "elapsed_s": round(self.elapsed_s, 4), "status": self.status, "error": self.error,
+            "rejected": self.rejected, "server": [self.server_ip, self.server_port],
+        }
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """What one observer saw on one page: its text, its images, and the evidence files."""
+
+    url: str
+    status: int | None
+    text: str
+    image_urls: tuple[str, ...]
+    artifacts: tuple[str, ...]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and self.status < 400
+
+
+ArtifactSink = Callable[[str, bytes, bool], "str | None"]
+
+
+@dataclass
+class _CaseScope:
+    """Per-test state: one context per actor, the evidence policies, the artifact sink."""
+
+    sink: ArtifactSink
+    tracing: str
+    screenshots: str
+    har: str
+    contexts: dict[str, BrowserContext] = field(default_factory=dict)
+    pages: dict[str, Page] = field(default_factory=dict)
+    last_response: dict[str, Any] = field(default_factory=dict)
+    counter: int = 0
+    scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="harness-")))
+
+
+class BrowserTarget:
+    """Drives a target through its own pages as the profile's `browser` section describes."""
+
+    channel = "browser"
+    # A browser does not tell which local address and port it used.
+    unknowable_log_fields = frozenset({"source_ip", "source_port"})
+
+    def __init__(self, profile: Profile, browser: Browser, admin: ApiTarget) -> None:
+        if "browser" not in profile.data:
+            raise ConfigError(f"{profile.path}: the profile has no `browser` section; "
+                              "the browser channel needs one")
+        self.profile = profile
+        self.section: dict[str, Any] = profile.data["browser"]
+        self.browser = browser
+        self.admin = admin
+        self.reject_status: frozenset[int] = frozenset()
+        self.settle_seconds = admin.settle_seconds
+        self.timeout_ms = float(self.section.get("timeout_seconds", 15)) * 1000
+        self._scope: _CaseScope | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def begin_case(self, sink: ArtifactSink, *, tracing: str = "retain-on-failure",
+                   screenshots: str = "on", har: str = "retain-on-failure") -> None:
+        """Start a test: contexts are made lazily, one per actor, with the given policies."""
+        for name, value in (("tracing", tracing), ("screenshots", screenshots), ("har", har)):
+            if value not in POLICIES:
+                raise ConfigError(f"{name} policy {value!r}: expected one of {POLICIES}")
+        self._scope = _CaseScope(sink=sink, tracing=tracing, screenshots=screenshots, har=har)
+
+    def end_case(self, failed: bool, redact: Callable[[bytes], bytes]) -> list[str]:
+        """Close every context; keep traces and HARs by policy, redacted; returns their paths."""
+        scope, self._scope = self._scope, None
+        if scope is None:
+            return []
+        kept: list[str] = []
+        for role, context in scope.contexts.items():
+            trace = scope.scratch / f"trace-{role}.zip"
+            if scope.tracing != "off":
+                context.tracing.stop(path=str(trace))
+            context.close()  # writes the HAR
+            for kind, path in (("tracing", trace), ("har", scope.scratch / f"{role}.har")):
+                policy = scope.tracing if kind == "tracing" else scope.har
+                if path.is_file() and (policy == "on" or (policy == "retain-on-failure"
+                                                          and failed)):
+                    data = path.read_bytes()
+                    data = _redact_zip(data, redact) if path.suffix == ".zip" else redact(data)
+                    stored = scope.sink(path.name, data, False)
+                    if stored:
+                        kept.append(stored)
+        shutil.rmtree(scope.scratch, ignore_errors=True)
+        return kept
+
+    def secrets(self) -> list[str]:
+        """Cookie values of the open contexts, so evidence redacts session cookies."""
+        if self._scope is None:
+            return []
+        return [c["value"] for ctx in self._scope.contexts.values() for c in ctx.cookies()
+                if len(c.get("value", "")) >= 4]
+
+    def close(self) -> None:
+        self.admin.close()
+
+    # --- the Target protocol ------------------------------------------------------------------
+
+    def surface_spec(self, name: str) -> dict[str, Any] | None:
+        return self.section["surfaces"].get(name)
+
+    def register(self, actor: Actor, account: Mapping[str, str],
+                 overrides: Mapping[str, Any] | None = None) -> PageResult:
+        """Create the actor's account through the pages, in the actor's own context."""
+        if self._scope is None:  # a session persona: register in a scope of its own
+            self.begin_case(lambda *_: None, tracing="off", screenshots="off", har="off")
+            try:
+                return self.register(actor, account, overrides)
+            finally:
+                self.end_case(False, lambda data: data)
+        scope = {**account, **(overrides or {})}
+        actor.password = str(scope.get("password", ""))
+        results = self._steps(self.section["register"], scope, {actor.role: actor},
+                              default_actor=actor.role, bind_actor=actor)
+        result = results[-1]
+        if result.ok:
+            actor.variables.setdefault("account_name", str(scope.get("account_name", "")))
+            actor.state = self._context(actor).storage_state()
+        return result
+
+    def run_steps(self, steps: Iterable[Mapping[str, Any]], variables: dict[str, Any],
+                  actors: Mapping[str, Actor],
+                  accounts: Mapping[str, Mapping[str, str]]) -> list[PageResult]:
+        """Perform steps in order, binding what `read` steps find; stops after a failed one."""
+        results: list[PageResult] = []
+        for spec in steps:
+            if "register" in spec:
+                role = spec["register"]
+                result = self.register(actors[role], accounts[role],
+                                       render(spec.get("with", {}), variables))
+                if result.ok:
+                    variables.update(actor_variables(actors[role]))
+                results.append(result)
+            else:
+                results.extend(self._steps([spec], variables, actors))
+            if not results[-1].ok:
+                break
+        return results
+
+    def classify(self, result: PageResult) -> str:
+        """`accepted`, `rejected` (the page shows the refusal) or `error`."""
+        if result.rejected:
+            return "rejected"
+        return "accepted" if result.ok else "error"
+
+    def read(self, spec: Mapping[str, Any], variables: Mapping[str, Any],
+             actors: Mapping[str, Actor], role: str) -> PageRead | None:
+        """Open the page as `role` and take what it shows; None if the URL needs a missing id."""
+        try:
+            url = self._url(render(spec["goto"], {**variables, **_vars(actors, role)}))
+        except MissingVariable:
+            return None
+        page = self._page(actors[role])
+        try:
+            response = page.goto(url, wait_until="load")
+            status = response.status if response else None
+            text = page.evaluate(_PAGE_TEXT_JS)
+            images: tuple[str, ...] = ()
+            if spec.get("images"):
+                images = tuple(page.eval_on_selector_all(
+                    spec["images"], "els => els.map(e => e.currentSrc || e.src)"))
+        except Exception as exc:
+            return PageRead(url, None, "", (), (), error=f"{type(exc).__name__}: {exc}")
+        artifacts = self._observation_artifacts(page, role)
+        return PageRead(page.url, status, text, images, artifacts)
+
+    def image_urls(self, read: PageRead, spec: Mapping[str, Any]) -> list[str]:
+        return list(read.image_urls)
+
+    def match(self, read: PageRead, case: Any) -> tuple[bool, bool]:
+        """Whether the case shows in the page's text: (visible, only its tag)."""
+        found = match_text(read.text.splitlines(), case)
+        return found.visible, found.tag_only
+
+    def fetch_image(self, url: str, role: str, actors: Mapping[str, Actor]) -> bytes | None:
+        """The bytes of an image as `role`'s browser would load it; None when it fails."""
+        self._check_host(url)
+        response = self._context(actors[role]).request.get(url)
+        return response.body() if response.ok else None
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _steps(self, steps: Iterable[Mapping[str, Any]], variables: dict[str, Any],
+               actors: Mapping[str, Actor], *, default_actor: str = "author",
+               bind_actor: Actor | None = None) -> list[PageResult]:
+        results = []
+        for spec in steps:
+            role = spec.get("as", default_actor)
+            actor = actors[role]
+            scope = {**variables, **_vars(actors, role)} if bind_actor is None else \
+                {**variables, **actor.variables}
+            result = self._step(spec, scope, actor, variables if bind_actor is None
+                                else actor.variables)
+            results.append(result)
+            if not result.ok:
+                break
+        return results
+
+    def _step(self, spec: Mapping[str, Any], scope: Mapping[str, Any], actor: Actor,
+              into: dict[str, Any]) -> PageResult:
+        page = self._page(actor)
+        action = next(k for k in spec if k not in ("as",))
+        started = datetime.now(timezone.utc)
+        clock = time.perf_counter()
+        scope_state = self._scope
+        assert scope_state is not None
+        scope_state.last_response.pop(actor.role, None)
+        error = None
+        try:
+            self._perform(page, action, spec[action], scope, into)
+            page.wait_for_load_state("load")
+        except MissingVariable:
+            raise
+        except Exception as exc:
+            error = f"{action}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        response = scope_state.last_response.get(actor.role)
+        server = response.server_addr() if response is not None else None
+        rejected = error is None and self._shows_rejection(page)
+        return PageResult(
+            method=action.upper(), url=page.url, actor=actor.role,
+            started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            elapsed_s=time.perf_counter() - clock,
+            status=response.status if response is not None else None, error=error,
+            rejected=rejected,
+            server_ip=server["ipAddress"] if server else None,
+            server_port=server["port"] if server else None,
+        )
+
+    def _perform(self, page: Page, action: str, arg: Any, scope: Mapping[str, Any],
+                 into: dict[str, Any]) -> None:
+        if action == "goto":
+            page.goto(self._url(render(arg, scope)), wait_until="load")
+        elif action == "fill":
+            self._locate(page, arg["field"], scope).fill(str(render(arg["value"], scope)))
+        elif action == "upload":
+            data = render(arg["file"], scope)
+            if not isinstance(data, bytes):
+                raise ConfigError(f"upload {arg['file']!r} is not an image variable")
+            self._locate(page, arg["field"], scope).set_input_files(
+                {"name": "probe.png", "mimeType": "image/png", "buffer": data})
+        elif action == "choose":
+            field_ = self._locate(page, arg["field"], scope)
+            option = str(render(arg["option"], scope))
+            try:
+                field_.select_option(label=option, timeout=self.timeout_ms / 3)
+            except Exception:
+                field_.select_option(value=option)
+        elif action == "check":
+            self._locate(page, arg, scope).check()
+        elif action == "click":
+            target = self._locate(page, arg, scope)
+            if target.evaluate(_NAVIGATES_JS):
+                with page.expect_navigation(wait_until="load"):
+                    target.click()
+            else:
+                target.click()
+        elif action == "accept_dialog":
+            page.once("dialog", lambda dialog: dialog.accept())
+        elif action == "wait_for":
+            if "selector" in arg:
+                self._locate(page, arg["selector"], scope).wait_for(state="visible")
+            if "text" in arg:
+                page.get_by_text(str(render(arg["text"], scope))).first.wait_for()
+            if "url" in arg:
+                page.wait_for_url(str(render(arg["url"], scope)))
+        elif action == "read":
+            into[arg["into"]] = self._read_value(page, arg, scope)
+
+    def _read_value(self, page: Page, arg: Mapping[str, Any], scope: Mapping[str, Any]) -> str:
+        if arg.get("url"):
+            value = page.url
+        else:
+            locator = self._locate(page, arg["selector"], scope).first
+            attribute = arg.get("attribute")
+            value = (locator.get_attribute(attribute) if attribute else locator.inner_text())
+            value = value or ""
+        if "pattern" in arg:
+            match = re.search(arg["pattern"], value)
+            if match is None:
+                raise LookupError(f"{arg['pattern']!r} not found in {value[:200]!r}")
+            value = match.group(1) if match.groups() else match.group(0)
+        return value
+
+    def _locate(self, page: Page, spec: Any, scope: Mapping[str, Any]) -> Locator:
+        spec = render(spec, scope)
+        if isinstance(spec, str):
+            return page.locator(spec).first
+        if "role" in spec:
+            locator = page.get_by_role(spec["role"], name=spec.get("name"))
+        elif "label" in spec:
+            locator = page.get_by_label(spec["label"])
+        elif "text" in spec:
+            locator = page.get_by_text(spec["text"])
+        elif "placeholder" in spec:
+            locator = page.get_by_placeholder(spec["placeholder"])
+        else:
+            locator = page.locator(spec["css"])
+        return locator.nth(spec["nth"]) if "nth" in spec else locator.first
+
+    def _shows_rejection(self, page: Page) -> bool:
+        rule = self.section.get("rejected")
+        if not rule:
+            return False
+        if "selector" in rule and self._locate(page, rule["selector"], {}).is_visible():
+            return True
+        return "text" in rule and page.get_by_text(rule["text"]).first.is_visible()
+
+    def _observation_artifacts(self, page: Page, role: str) -> tuple[str, ...]:
+        scope = self._scope
+        if scope is None or scope.screenshots == "off":
+            return ()
+        scope.counter += 1
+        stem = f"{scope.counter:02d}-{role}"
+        stored = [
+            scope.sink(f"{stem}.png", page.screenshot(full_page=True), False),
+            scope.sink(f"{stem}.html", _HIDDEN_VALUE.sub(r"\1[REDACTED]\2",
+                                                       page.content()).encode(), True),
+        ]
+        return tuple(path for path in stored if path)
+
+    def _context(self, actor: Actor) -> BrowserContext:
+        scope = self._scope
+        if scope is None:
+            raise RuntimeError("begin_case() was not called")
+        context = scope.contexts.get(actor.role)
+        if context is None:
+            options: dict[str, Any] = {
+                "base_url": self.profile.base_url, "locale": "zh-CN",
+                "extra_http_headers": {"X-Device-Id": actor.device_id},
+                "viewport": {"width": 1280, "height": 900},
+            }
+            if actor.state:
+                options["storage_state"] = actor.state
+            if scope.har != "off":
+                options["record_har_path"] = str(scope.scratch / f"{actor.role}.har")
+            context = self.browser.new_context(**options)
+            context.set_default_timeout(self.timeout_ms)
+            context.route("**/*", self._guard)
+            if scope.tracing != "off":
+                context.tracing.start(screenshots=True, snapshots=True, sources=False)
+            scope.contexts[actor.role] = context
+        return context
+
+    def _page(self, actor: Actor) -> Page:
+        scope = self._scope
+        assert scope is not None
+        page = scope.pages.get(actor.role)
+        if page is None:
+            page = self._context(actor).new_page()
+            role = actor.role
+
+            def remember(response: Any) -> None:
+                if response.request.is_navigation_request() and response.frame == page.main_frame:
+                    scope.last_response[role] = response
+
+            page.on("response", remember)
+            scope.pages[actor.role] = page
+        return page
+
+    def _guard(self, route: Any) -> None:
+        """Every request the browser makes must go to an allowed host; others are aborted."""
+        host = urlsplit(route.request.url).hostname
+        if host in self.profile.allowed_hosts or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            route.abort("blockedbyclient")
+
+    def _url(self, url: str) -> str:
+        full = url if urlsplit(url).scheme else urljoin(self.profile.base_url + "/",
+                                                        url.lstrip("/"))
+        self._check_host(full)
+        return full
+
+    def _check_host(self, url: str) -> None:
+        host = urlsplit(url).hostname
+        if host not in self.profile.allowed_hosts:
+            raise UnsafeTargetError(f"refusing {url}: {host!r} is not in allowed_hosts")
+
+
+def _vars(actors: Mapping[str, Actor], role: str) -> dict[str, Any]:
+    """Every actor's `<role>_<name>` variables, plus the acting one's device id."""
+    found: dict[str, Any] = {}
+    for actor in actors.values():
+        found.update(actor_variables(actor))
+    found["device_id"] = actors[role].device_id
+    return found
+
+
+def _redact_zip(data: bytes, redact: Callable[[bytes], bytes]) -> bytes:
+    """A Playwright trace with every text member redacted (requests, actions, bodies)."""
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            member = source.read(info)
+            try:
+                member.decode("utf-8")
+            except UnicodeDecodeError:
+                target.writestr(info, member)
+                continue
+            target.writestr(info, redact(member))
+    return out.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
