@@ -339,6 +339,7 @@ class CaseEvidence:
         self.item = item
         self.run_dir = run_dir
         self.redactor = Redactor()
+        self.secrets: list[str] = []
         self.observations: list[Observation] = []
         self._flushed = 0
 
@@ -347,8 +348,11 @@ class CaseEvidence:
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.item.nodeid).strip("-")[:180]
 
     def add_secrets(self, values: list[str]) -> None:
+        """Values that must never reach evidence (passwords, tokens, cookies)."""
         for value in values:
-            self.redactor.add_secret(value)
+            if value and value not in self.secrets:
+                self.secrets.append(value)
+                self.redactor.add_secret(value)
 
     def artifact(self, name: str, data: bytes | str, *, text: bool = True) -> str | None:
         """Write a (redacted) artifact for this test; returns its run-relative path."""

@@ -53,8 +53,12 @@ def _command(args: Iterable[str]) -> list[str]:
     return [sys.executable, "-m", "reference_site", *args]
 
 
+BROWSER_ONLY = "(browser only)"
+
+
 def list_faults() -> dict[str, tuple[str, str]]:
-    """The site's faults: name -> (control id, description)."""
+    """The site's faults: name -> (control id, description). A description that starts with
+    "(browser only)" marks a defect of the pages that the API channel cannot see."""
     done = subprocess.run(_command(["--list-faults"]), capture_output=True, text=True,
                           check=False, timeout=60)
     if done.returncode != 0:

@@ -76,6 +76,7 @@ class RequestContext:
     device_id: str | None = None
     base_url: str = "http://127.0.0.1/"
     refusal: ServiceError | None = None
+    via_page: bool = False  # a form of the site's pages, not the JSON API
 
     @classmethod
     def from_request(cls, request: Request, refusal: ServiceError | None = None) -> RequestContext:

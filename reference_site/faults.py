@@ -41,6 +41,12 @@ FAULTS: dict[str, Fault] = {
     "records-not-kept": Fault(
         "A5.4-RECORDS", "refused writes are not audited (allowed ones still are)"),
     "short-retention": Fault("A5.4-RETENTION", "audit records are kept 30 days, not 180"),
+    "form-bio-unchecked": Fault(
+        "A5.4-BIO", "(browser only) the profile page's form skips the check of the "
+        "introduction; the API still checks it"),
+    "form-avatar-unchecked": Fault(
+        "A5.4-AVATAR", "(browser only) the profile page's avatar upload skips the image "
+        "check; the API still checks it"),
     "skip-nfkc": Fault(
         "A5.4-EVASION-FULLWIDTH", "text fields skip NFKC (full-width forms are not folded)"),
     "skip-casefold": Fault("A5.4-EVASION-CASE", "text fields skip case folding"),

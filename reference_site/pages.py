@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -155,7 +155,7 @@ def _ctx(request: Request, visit: Visit, form: FormData | None) -> RequestContex
         "the form's CSRF token is missing or wrong; reload the page and try again",
         code="csrf_failed",
     )
-    return RequestContext.from_request(request, refusal)
+    return replace(RequestContext.from_request(request, refusal), via_page=True)
 
 
 async def _form(request: Request) -> FormData | None:
@@ -361,7 +361,7 @@ async def _upload(
     visit = await visit_of(request)
     ctx = _ctx(request, visit, FormData(fields))
     if ctx.refusal is None and refusal is not None:
-        ctx = RequestContext.from_request(request, refusal)
+        ctx = replace(RequestContext.from_request(request, refusal), via_page=True)
     try:
         result = await run_in_threadpool(work, ctx, visit.user, data)
     except ServiceError as exc:

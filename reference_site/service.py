@@ -73,6 +73,13 @@ REPORT_RESULTS = {
     "dismiss": ("rejected", "经审核未发现违规。No rule violation was found."),
 }
 
+# Surfaces whose check a fault switches off for the site's own forms only (the API still checks):
+# defects only a browser-driven assessment can see.
+PAGE_UNCHECKED_BY_FAULT = {
+    "bio": "form-bio-unchecked",
+    "avatar": "form-avatar-unchecked",
+}
+
 # Text surfaces whose check a fault switches off entirely (creation and edits).
 UNCHECKED_BY_FAULT = {
     "account_name": "unfiltered-account-name",
@@ -207,15 +214,18 @@ class Service:
 
     # --- screening ----------------------------------------------------------------------------
 
-    def _checks(self, surface: str, editing: bool) -> bool:
+    def _checks(self, surface: str, editing: bool, via_page: bool = False) -> bool:
+        if via_page and PAGE_UNCHECKED_BY_FAULT.get(surface) in self.faults:
+            return False
         if surface == "nickname":
             return not (editing and "nickname-edit-unchecked" in self.faults)
         fault = UNCHECKED_BY_FAULT.get(surface)
         return fault is None or fault not in self.faults
 
-    def _screen(self, surface: str, text: str, *, editing: bool = False) -> None:
+    def _screen(self, surface: str, text: str, *, editing: bool = False,
+                via_page: bool = False) -> None:
         """Refuse `text` for `surface` if it is prohibited (ContentRejected), else return."""
-        if not self._checks(surface, editing):
+        if not self._checks(surface, editing, via_page):
             return
         if surface == "comment" and "overblock-comment" in self.faults and has_cjk(text):
             raise ContentRejected(surface, "a CJK character in a comment (overblock fault)")
@@ -223,7 +233,8 @@ class Service:
         if not verdict.allowed:
             raise ContentRejected(surface, verdict.detail)
 
-    def _screen_image(self, act: Action, surface: str, data: bytes | None) -> tuple[str, str]:
+    def _screen_image(self, act: Action, surface: str, data: bytes | None,
+                      via_page: bool = False) -> tuple[str, str]:
         """Validate and check an uploaded image, store it, and return (sha256, extension)."""
         if data is None:
             raise BadRequest("a file is required (multipart field 'file')", field="file")
@@ -234,14 +245,15 @@ class Service:
             image = decode_image(data)
         except ImageError as exc:
             raise BadRequest(str(exc), code="invalid_image", field="file") from exc
-        ocr = not (surface == "avatar" and "avatar-no-ocr" in self.faults)
-        qr = not (surface == "group_logo" and "logo-no-qr" in self.faults)
-        try:
-            verdict = self.moderator.check_image(image, ocr=ocr, qr=qr)
-        except OcrError as exc:
-            raise ModerationUnavailable(f"the image could not be checked: {exc}") from exc
-        if not verdict.allowed:
-            raise ContentRejected(surface, verdict.detail)
+        if self._checks(surface, editing=False, via_page=via_page):
+            ocr = not (surface == "avatar" and "avatar-no-ocr" in self.faults)
+            qr = not (surface == "group_logo" and "logo-no-qr" in self.faults)
+            try:
+                verdict = self.moderator.check_image(image, ocr=ocr, qr=qr)
+            except OcrError as exc:
+                raise ModerationUnavailable(f"the image could not be checked: {exc}") from exc
+            if not verdict.allowed:
+                raise ContentRejected(surface, verdict.detail)
         sha = act.contents[surface]
         with self.db.transaction() as conn:
             conn.execute(
@@ -394,7 +406,7 @@ class Service:
             for name in fields:
                 act.content(name, values[name])
             for name in fields:
-                self._screen(name, values[name], editing=True)
+                self._screen(name, values[name], editing=True, via_page=ctx.via_page)
             if "account_name" in values and not valid_account_name(values["account_name"]):
                 raise BadRequest(
                     "account_name must be 1-40 letters, digits, '_' or '-'", field="account_name"
@@ -428,7 +440,7 @@ class Service:
         with self.audit.action(ctx, "avatar.upload") as act:
             user = self._actor(act, actor)
             act.target(user.id)
-            sha, _ext = self._screen_image(act, "avatar", data)
+            sha, _ext = self._screen_image(act, "avatar", data, via_page=ctx.via_page)
             with self.db.transaction() as conn:
                 conn.execute(
                     "UPDATE users SET avatar_sha256 = ?, updated_at = ? WHERE id = ?",

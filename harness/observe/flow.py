@@ -22,13 +22,13 @@ from harness.policy import Policy
 from harness.probes.benign import benign_text
 from harness.probes.cases import MUST_BLOCK, Case
 from harness.targets.api import ANONYMOUS, Actor, ApiTarget, Exchange, actor_variables
+from harness.targets.browser import PASSIVE_ACTIONS
 from harness.targets.templates import lookup
 from harness.verdicts import Observation, Verdict
 
 POLL_SECONDS = 0.2
 RECORDS = "A5.4-RECORDS"
 LOG_FIELDS = "A5.3-LOG-FIELDS"
-PASSIVE_STEPS = frozenset({"read", "wait_for"})
 DISPOSALS = ("rejected", "held", "removed", "masked")
 
 
@@ -178,7 +178,7 @@ class CaseRun:
         if self.author.token:
             self.result.secrets.append(self.author.token)
         # The submission is the last step that acts; steps after it only read (e.g. an id).
-        index = max(i for i, step in enumerate(planned) if not PASSIVE_STEPS & set(step))
+        index = max(i for i, step in enumerate(planned) if not PASSIVE_ACTIONS & set(step))
         if len(steps) <= index:
             self.observe(Verdict.INCONCLUSIVE, "setup failed before the submission: "
                          + _outcome(steps[-1] if steps else None))

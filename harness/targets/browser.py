@@ -36,6 +36,7 @@ LAUNCH_ARGS = (
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 )
 POLICIES = ("on", "off", "retain-on-failure")
+PASSIVE_ACTIONS = frozenset({"read", "wait_for"})
 # Visible text of a page plus what its form fields hold (a remark is shown as a field's value).
 _PAGE_TEXT_JS = """() => {
   const parts = [document.body ? document.body.innerText : ""];
@@ -237,7 +238,9 @@ class BrowserTarget:
         actor.password = str(scope.get("password", ""))
         results = self._steps(self.section["register"], scope, {actor.role: actor},
                               default_actor=actor.role, bind_actor=actor)
-        result = results[-1]
+        # The registration is the last step that acts; a failure anywhere is the result.
+        acting = [r for r in results if r.method.lower() not in PASSIVE_ACTIONS]
+        result = results[-1] if not results[-1].ok or not acting else acting[-1]
         if result.ok:
             actor.variables.setdefault("account_name", str(scope.get("account_name", "")))
             actor.state = self._context(actor).storage_state()

@@ -39,7 +39,9 @@ def test_surface(surface, mode, probe, channel, target, actors, evidence, harnes
             verdict=Verdict.NOT_APPLICABLE, reason=reason,
         )])
         pytest.skip(f"{surface}: {reason}")
-    case = build_case(surface, mode, probe, case_seed, spec.get("joiner", " "))
+    # How content is joined to its tag is a property of the surface, kept in the API section.
+    joiner = (target.admin.surface_spec(surface) or {}).get("joiner", " ")
+    case = build_case(surface, mode, probe, case_seed, joiner)
     result = run_case(actors, case, harness_policy, case_seed)
     evidence.add_secrets(result.secrets + actors.secrets)
     exchanges = evidence.artifact(

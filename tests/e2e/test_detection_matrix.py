@@ -19,7 +19,10 @@ AUTOMATED = {c.id for c in controls.catalog().values() if c.automated}
 SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
 FAULTS = reference.list_faults()
 FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
-MATRIX = sorted(name for name, (control, _) in FAULTS.items() if control in AUTOMATED)
+MATRIX = sorted(name for name, (control, text) in FAULTS.items()
+                if control in AUTOMATED and not text.startswith(reference.BROWSER_ONLY))
+BROWSER_FAULTS = sorted(name for name, (control, text) in FAULTS.items()
+                        if control in AUTOMATED and text.startswith(reference.BROWSER_ONLY))
 
 
 def assess(out: Path, *args: str) -> tuple[int, Path | None, str]:
