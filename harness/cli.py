@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     assess.add_argument("--out", type=Path, help="reports directory (default: reports/)")
     assess.add_argument("--seed", type=int, help="run seed (default: random)")
     assess.add_argument("--policy", type=Path, help="assessment policy file")
+    assess.add_argument("--browser-path", help="Chromium for the browser channel "
+                        "(default: Playwright's own, else Debian's)")
     assess.add_argument("-n", "--workers", default="0",
                         help="parallel workers (pytest-xdist): a number or 'auto' (default: 0)")
     assess.add_argument("pytest_args", nargs="*", metavar="-- PYTEST-ARGS",
@@ -123,6 +125,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
             pytest_args += ["--seed", str(args.seed)]
         if args.policy:
             pytest_args += ["--policy", str(args.policy)]
+        if args.browser_path:
+            pytest_args += ["--browser-path", args.browser_path]
         if args.workers not in ("0", ""):
             pytest_args += ["-n", args.workers]
         code = pytest.main([*pytest_args, *args.pytest_args])

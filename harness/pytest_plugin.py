@@ -70,6 +70,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="write the run's evidence here (default: reports/<run-id>)")
     group.addoption("--channel", dest="harness_channel", choices=CHANNELS,
                     help="channel(s) to assess through (default: api)")
+    group.addoption("--browser-path", dest="harness_browser_path", metavar="FILE",
+                    help="Chromium executable for the browser channel (or $HARNESS_BROWSER); "
+                    "default: Playwright's own, else Debian's /usr/lib/chromium/chromium")
     group.addoption("--policy", dest="harness_policy", metavar="FILE",
                     help="assessment policy (default: fixtures/policies/default.yaml)")
     group.addoption("--reference-fault", dest="harness_faults", action="append", default=[],
@@ -243,7 +246,7 @@ def harness_browser(request: pytest.FixtureRequest) -> Iterator[Any]:
     from harness.targets.browser import find_browser, launch_options  # noqa: PLC0415
 
     try:
-        options = launch_options(find_browser())
+        options = launch_options(find_browser(request.config.getoption("harness_browser_path")))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     try:
@@ -267,12 +270,14 @@ def harness_browser(request: pytest.FixtureRequest) -> Iterator[Any]:
 def browser_target(target_profile: Profile, request: pytest.FixtureRequest) -> Iterator[Any]:
     """The target driven through its own pages."""
     from harness.targets.api import ApiTarget  # noqa: PLC0415
-    from harness.targets.browser import BrowserTarget  # noqa: PLC0415
+    from harness.targets.browser import BrowserTarget, load_adapter  # noqa: PLC0415
 
     browser = request.getfixturevalue("harness_browser")
     admin = ApiTarget(target_profile)
     try:
-        browser_side = BrowserTarget(target_profile, browser, admin)
+        adapter = load_adapter(target_profile.data.get("browser", {}).get("adapter"),
+                               BrowserTarget)
+        browser_side = adapter(target_profile, browser, admin)
     except HarnessError as exc:
         admin.close()
         raise pytest.UsageError(str(exc)) from None

@@ -31,6 +31,7 @@ class Observation:
     reason: str
     disposition: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    duration_s: float | None = None  # from the case's first request to this verdict
 
     def evidence(self) -> dict[str, Any]:
         """The evidence line of this observation."""

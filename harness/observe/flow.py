@@ -137,6 +137,7 @@ class CaseRun:
         self.account = new_account("author", seed, session.nonce)
         self.result.secrets.append(self.account["password"])
         self.roles = sorted({role for spec in surface["observe"] for role in spec["as"]})
+        self.clock = time.perf_counter()
 
     def observe(self, verdict: Verdict, reason: str, disposition: str | None = None, *,
                 control: str | None = None, **details: Any) -> None:
@@ -144,6 +145,7 @@ class CaseRun:
             control=control or self.control, surface=self.case.surface,
             channel=self.target.channel, case_id=self.case.case_id, expect=self.case.expect,
             verdict=verdict, reason=reason, disposition=disposition, details=details,
+            duration_s=round(time.perf_counter() - self.clock, 4),
         ))
 
     def run(self) -> CaseResult:

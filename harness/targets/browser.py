@@ -8,6 +8,7 @@ reused through stored storage state. What an observer sees is the rendered text 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import re
 import shutil
@@ -85,6 +86,21 @@ def find_browser(explicit: str | None = None) -> str | None:
     )
 
 
+def load_adapter(spec: str | None, base: type[BrowserTarget]) -> type[BrowserTarget]:
+    """The profile's adapter class (`package.module:Class`, a BrowserTarget subclass), the
+    escape hatch for pages that declarative steps cannot drive; `base` when none is named."""
+    if not spec:
+        return base
+    module_name, _, class_name = spec.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"browser adapter {spec!r} cannot be loaded: {exc}") from None
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise ConfigError(f"browser adapter {spec!r} is not a subclass of {base.__name__}")
+    return found
+
+
 def launch_options(executable: str | None) -> dict[str, Any]:
     """Options for Playwright's launch: the flags a closed-network machine needs."""
     options: dict[str, Any] = {"args": list(LAUNCH_ARGS)}
@@ -153,6 +169,7 @@ class _CaseScope:
     contexts: dict[str, BrowserContext] = field(default_factory=dict)
     pages: dict[str, Page] = field(default_factory=dict)
     last_response: dict[str, Any] = field(default_factory=dict)
+    pending: list[tuple[str, bytes, bool]] = field(default_factory=list)
     counter: int = 0
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="harness-")))
 
@@ -193,6 +210,11 @@ class BrowserTarget:
         if scope is None:
             return []
         kept: list[str] = []
+        if failed:
+            for name, data, text in scope.pending:
+                stored = scope.sink(name, data, text)
+                if stored:
+                    kept.append(stored)
         for role, context in scope.contexts.items():
             trace = scope.scratch / f"trace-{role}.zip"
             if scope.tracing != "off":
@@ -434,16 +456,21 @@ class BrowserTarget:
         return "text" in rule and page.get_by_text(rule["text"]).first.is_visible()
 
     def _observation_artifacts(self, page: Page, role: str) -> tuple[str, ...]:
+        """A full-page screenshot and the DOM of what an observer saw. Under
+        `retain-on-failure` they are held back and written only if the test fails."""
         scope = self._scope
         if scope is None or scope.screenshots == "off":
             return ()
         scope.counter += 1
         stem = f"{scope.counter:02d}-{role}"
-        stored = [
-            scope.sink(f"{stem}.png", page.screenshot(full_page=True), False),
-            scope.sink(f"{stem}.html", _HIDDEN_VALUE.sub(r"\1[REDACTED]\2",
-                                                       page.content()).encode(), True),
+        files = [
+            (f"{stem}.png", page.screenshot(full_page=True), False),
+            (f"{stem}.html", _HIDDEN_VALUE.sub(r"\1[REDACTED]\2", page.content()).encode(), True),
         ]
+        if scope.screenshots == "retain-on-failure":
+            scope.pending.extend(files)
+            return ()
+        stored = [scope.sink(name, data, text) for name, data, text in files]
         return tuple(path for path in stored if path)
 
     def _context(self, actor: Actor) -> BrowserContext:
