@@ -98,6 +98,8 @@ TESTED_ELSEWHERE = {
     "skip-separators": "test_site_moderation (and below)",
     "skip-confusables": "test_site_moderation (and below)",
     "skip-t2s": "test_site_moderation (and below)",
+    "form-bio-unchecked": "test_site_pages",
+    "form-avatar-unchecked": "test_site_pages",
 }
 
 

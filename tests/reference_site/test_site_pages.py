@@ -292,3 +292,37 @@ def test_group_owner_manages_the_group_through_forms(site, images) -> None:
         files={"file": ("l.png", images.plain("olive"), "image/png")},
     )
     assert 'class="logo"' in logo.text
+
+
+def _edit_bio(site, bio: str):
+    token = csrf(site.client.get("/me/edit"))
+    return site.client.post(
+        "/me/edit", data={"account_name": "pager", "nickname": "pager", "bio": bio,
+                          "csrf_token": token}, follow_redirects=False,
+    )
+
+
+def test_form_bio_fault_skips_the_check_on_the_page_only(make_site) -> None:
+    faulty, healthy = make_site("form-bio-unchecked"), make_site()
+    for site in (faulty, healthy):
+        sign_up(site, "pager")
+    assert _edit_bio(faulty, CANARY).status_code == 303
+    assert _edit_bio(healthy, CANARY).status_code != 303
+    account = faulty.register()
+    assert faulty.client.patch("/api/me", json={"bio": CANARY},
+                               headers=account.headers).status_code == 422
+
+
+def test_form_avatar_fault_skips_the_image_check_on_the_page_only(make_site, images) -> None:
+    faulty = make_site("form-avatar-unchecked")
+    sign_up(faulty, "pager")
+    probe = images.qr(CANARY)
+    token = csrf(faulty.client.get("/me/edit"))
+    page = faulty.client.post("/me/avatar", data={"csrf_token": token},
+                              files={"file": ("a.png", probe, "image/png")},
+                              follow_redirects=False)
+    assert page.status_code == 303, page.text
+    account = faulty.register()
+    api = faulty.client.post("/api/me/avatar", files={"file": ("a.png", probe, "image/png")},
+                             headers=account.headers)
+    assert api.status_code == 422
