@@ -179,7 +179,7 @@ class SplitFields(Variant):
     name = "split_fields"
     summary = "The term split in two parts for two fields or messages that are shown together."
     source = ("a term split across fields shown side by side (nickname and bio, two group "
-              "messages), from issue 5 of this project; no external data")
+              "messages), a design choice of this harness; no external data")
     terminal = True
 
     def applies(self, text: str) -> bool:
