@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 APT_PACKAGES := chromium fonts-noto-cjk tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra
 WORKERS ?= auto
+ASSESS_ARGS ?= --channel all -n $(WORKERS)
 
 .PHONY: setup system-packages assess test lint bench clean
 
@@ -30,9 +31,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test,browser]'
 	touch $(STAMP)
 
-# A full assessment of the embedded reference site, with its report under reports/.
+# A full assessment of the embedded reference site (API and browser channels), with its
+# report under reports/.
 assess: setup
-	$(BIN)/harness assess
+	$(BIN)/harness assess $(ASSESS_ARGS)
 
 # The harness's own tests: unit, plugin, reference site and the detection matrix.
 test: setup

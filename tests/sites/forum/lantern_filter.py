@@ -21,6 +21,7 @@ from pathlib import Path
 LEXICON = Path(__file__).with_name("lexicon.txt")
 _DROPPED = ("Z", "P", "S", "C")  # separators, punctuation, symbols, control/format
 OCR_TIMEOUT = 60
+OCR_LANGUAGES = ("chi_sim", "eng")
 
 
 def normalise(text: str) -> str:
@@ -115,15 +116,27 @@ def _qr_payloads(image: object) -> list[str]:
 
 
 def _ocr(data: bytes) -> str:
-    """Text tesseract reads in the image (Chinese and English); empty without tesseract."""
+    """Text tesseract reads in the image; empty without tesseract.
+
+    Two passes run side by side, Chinese and English models apart: the combined model
+    (`chi_sim+eng`) often reads a line of Chinese as Latin gibberish, which the Chinese model
+    alone reads almost right (and it reads Latin capitals well too).
+    """
     binary = shutil.which("tesseract")
     if binary is None:
         return ""
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     with tempfile.NamedTemporaryFile(suffix=".img") as handle:
         handle.write(data)
         handle.flush()
-        done = subprocess.run(
-            [binary, handle.name, "stdout", "-l", "chi_sim+eng"], capture_output=True, text=True,
-            timeout=OCR_TIMEOUT, check=False, env={**os.environ, "OMP_THREAD_LIMIT": "1"},
-        )
-    return done.stdout
+        passes = [subprocess.Popen([binary, handle.name, "stdout", "-l", lang],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                   env=env) for lang in OCR_LANGUAGES]
+        texts = []
+        for process in passes:
+            try:
+                texts.append(process.communicate(timeout=OCR_TIMEOUT)[0])
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+    return "\n".join(texts)
