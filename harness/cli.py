@@ -72,6 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     canaries = sub.add_parser("canaries", help="print the canary lexicon for a keyword library")
     canaries.set_defaults(func=cmd_canaries)
 
+    corpus = sub.add_parser("corpus", help="inspect the corpora a run can send")
+    corpus_sub = corpus.add_subparsers(required=True, metavar="ACTION")
+    listing = corpus_sub.add_parser("list", help="corpora found, with their SHA-256 pins")
+    listing.add_argument("dirs", nargs="*", type=Path, help="folders (default: fixtures/corpora)")
+    listing.set_defaults(func=cmd_corpus_list)
+    show = corpus_sub.add_parser("show", help="a corpus's pin and its category x expect table")
+    show.add_argument("path", type=Path)
+    show.set_defaults(func=cmd_corpus_show)
+    draw = corpus_sub.add_parser("sample", help="the rows a run would send (JSON lines)")
+    draw.add_argument("path", type=Path)
+    draw.add_argument("-n", type=int, default=20, help="how many rows (default: 20)")
+    draw.add_argument("--seed", type=int, default=0)
+    draw.add_argument("--expect", choices=("must_block", "must_allow"))
+    draw.set_defaults(func=cmd_corpus_sample)
+
     serve = sub.add_parser("serve-reference", help="run the embedded reference site")
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME")
@@ -215,6 +230,28 @@ def cmd_canaries(args: argparse.Namespace) -> int:
 
     for canary in lexicon().values():
         print(canary.text)
+    return EXIT_OK
+
+
+def cmd_corpus_list(args: argparse.Namespace) -> int:
+    from harness.probes.corpora import CORPORA_DIR, list_corpora  # noqa: PLC0415
+
+    for info in list_corpora(args.dirs or (CORPORA_DIR,)):
+        print(info.summary())
+    return EXIT_OK
+
+
+def cmd_corpus_show(args: argparse.Namespace) -> int:
+    from harness.probes.corpora import show_corpus  # noqa: PLC0415
+
+    print("\n".join(show_corpus(args.path)))
+    return EXIT_OK
+
+
+def cmd_corpus_sample(args: argparse.Namespace) -> int:
+    from harness.probes.corpora import sample_corpus  # noqa: PLC0415
+
+    print("\n".join(sample_corpus(args.path, args.n, args.seed, args.expect)))
     return EXIT_OK
 
 

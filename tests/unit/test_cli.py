@@ -213,3 +213,25 @@ def test_unknown_command_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as info:
         cli.main(["frobnicate"])
     assert info.value.code == 2
+
+
+def test_corpus_commands_list_show_and_sample(capsys) -> None:
+    from harness.cli import main
+
+    assert main(["corpus", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "overblocking" in listed
+    assert "sha256" in listed
+    assert main(["corpus", "sample", "fixtures/corpora/canary-sample.jsonl", "-n", "3",
+                 "--seed", "1"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert len(rows) == 3
+
+
+def test_corpus_show_refuses_a_bad_category_with_exit_2(tmp_path, capsys) -> None:
+    from harness.cli import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "x", "category": "ECO9.9", "expect": "must_block"}\n')
+    assert main(["corpus", "show", str(bad)]) == 2
+    assert "ECO9.9" in capsys.readouterr().err
