@@ -106,6 +106,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
     from harness.targets.profile import REFERENCE_PROFILE, load_profile  # noqa: PLC0415
 
     load_policy(args.policy)
+    if args.channel != "api":
+        from harness.targets.browser import find_browser  # noqa: PLC0415
+
+        find_browser(args.browser_path)  # no browser: refuse before starting anything
     profile_path = args.profile or REFERENCE_PROFILE
     is_reference = profile_path.resolve() == REFERENCE_PROFILE.resolve()
     if args.reference_fault and (not is_reference or args.base_url):

@@ -191,11 +191,12 @@ def test_assess_unsafe_base_url_returns_2(
     assert nothing_starts == []
 
 
-def test_assess_browser_channel_returns_2(
-    nothing_starts: list[str], capsys: pytest.CaptureFixture[str]
+def test_assess_browser_channel_without_a_browser_returns_2(
+    tmp_path: Path, nothing_starts: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["assess", "--channel", "browser"]) == 2
-    assert "--channel browser" in capsys.readouterr().err
+    missing = str(tmp_path / "no-chromium")
+    assert cli.main(["assess", "--channel", "browser", "--browser-path", missing]) == 2
+    assert "no-chromium" in capsys.readouterr().err
     assert nothing_starts == []
 
 
