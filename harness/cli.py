@@ -133,22 +133,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             base_url = site.url
             print(f"reference site: {base_url} faults: {', '.join(site.faults) or 'none'}")
         load_profile(profile_path, base_url=base_url)
-        pytest_args = [
-            str(SCENARIOS_DIR), "--target-profile", str(profile_path), "--base-url", base_url,
-            "--run-dir", str(run_dir), "--channel", args.channel, "-p", "no:cacheprovider",
-            "--rootdir", str(SCENARIOS_DIR.parent),
-        ]
-        for fault in args.reference_fault:
-            pytest_args += ["--reference-fault", fault]
-        if args.seed is not None:
-            pytest_args += ["--seed", str(args.seed)]
-        if args.policy:
-            pytest_args += ["--policy", str(args.policy)]
-        if args.browser_path:
-            pytest_args += ["--browser-path", args.browser_path]
-        if args.workers not in ("0", ""):
-            pytest_args += ["-n", args.workers]
-        code = pytest.main([*pytest_args, *args.pytest_args])
+        code = pytest.main(_pytest_args(args, SCENARIOS_DIR, profile_path, base_url, run_dir))
     finally:
         if site is not None:
             site.stop()
@@ -160,6 +145,27 @@ def cmd_assess(args: argparse.Namespace) -> int:
     verdicts = {e["control"]: e["verdict"] for e in read_entries(run_dir)
                 if e["entry_type"] == "control"}
     return _judge_run(verdicts, run_dir)
+
+
+def _pytest_args(args: argparse.Namespace, scenarios: Path, profile: Path, base_url: str,
+                 run_dir: Path) -> list[str]:
+    """The pytest command line of an assessment."""
+    found = [
+        str(scenarios), "--target-profile", str(profile), "--base-url", base_url,
+        "--run-dir", str(run_dir), "--channel", args.channel, "-p", "no:cacheprovider",
+        "--rootdir", str(scenarios.parent),
+    ]
+    for fault in args.reference_fault:
+        found += ["--reference-fault", fault]
+    if args.seed is not None:
+        found += ["--seed", str(args.seed)]
+    if args.policy:
+        found += ["--policy", str(args.policy)]
+    if args.browser_path:
+        found += ["--browser-path", args.browser_path]
+    if args.workers not in ("0", ""):
+        found += ["-n", args.workers]
+    return [*found, *args.pytest_args]
 
 
 def _judge_run(verdicts: dict[str, str], run_dir: Path) -> int:
