@@ -353,12 +353,22 @@ def test_base_url_without_pytest_playwright(pytester: pytest.Pytester) -> None:
     assert info["target"]["base_url"] == "http://127.0.0.1:8766"
 
 
-def test_channel_browser_is_a_usage_error(pytester: pytest.Pytester) -> None:
+def test_unknown_channel_is_a_usage_error(pytester: pytest.Pytester) -> None:
     _observing(pytester, "pass")
-    result, run_dir = _run(pytester, "--channel", "browser")
+    result, run_dir = _run(pytester, "--channel", "carrier-pigeon")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--channel browser" in result.stderr.str()
+    assert "--channel" in result.stderr.str()
     assert not run_dir.exists()
+
+
+def test_a_channel_parameter_runs_once_per_selected_channel(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_channels="""
+        def test_it(channel):
+            assert channel in ("api", "browser")
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:playwright",
+                                          "--channel", "all", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*test_it[[]api[]]*", "*test_it[[]browser[]]*"])
 
 
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:

@@ -365,5 +365,4 @@ def test_read_returns_none_when_a_variable_is_missing(
 def test_fetch_an_absolute_allowed_url(
     target: ApiTarget, server: TinyServer, actors: dict[str, Actor]
 ) -> None:
-    exchange = target.fetch(f"{server.url}/image.png", "viewer", actors)
-    assert exchange.content == PNG
+    assert target.fetch_image(f"{server.url}/image.png", "viewer", actors) == PNG
