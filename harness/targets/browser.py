@@ -481,7 +481,7 @@ class BrowserTarget:
         if context is None:
             options: dict[str, Any] = {
                 "base_url": self.profile.base_url, "locale": "zh-CN",
-                "extra_http_headers": {"X-Device-Id": actor.device_id},
+                "extra_http_headers": self._headers(actor),
                 "viewport": {"width": 1280, "height": 900},
             }
             if actor.state:
@@ -495,6 +495,18 @@ class BrowserTarget:
                 context.tracing.start(screenshots=True, snapshots=True, sources=False)
             scope.contexts[actor.role] = context
         return context
+
+    def _headers(self, actor: Actor) -> dict[str, str]:
+        """The profile's request headers (e.g. the client device id) as this actor sends them;
+        a header that needs a value the actor does not have is left out."""
+        headers = {}
+        for name, template in self.profile.api.get("headers", {}).items():
+            try:
+                headers[name] = str(render(template, {**actor.variables,
+                                                      "device_id": actor.device_id}))
+            except MissingVariable:
+                continue
+        return headers
 
     def _page(self, actor: Actor) -> Page:
         scope = self._scope

@@ -7,8 +7,8 @@ with its own names and a session header. Run it as a script:
 
     FORUM_ADMIN_TOKEN=secret python tests/sites/forum/app.py --port 0
 
-It prints `Forum listening on http://127.0.0.1:PORT` once it accepts connections and serves
-until SIGTERM.
+It prints `Forum listening on http://127.0.0.1:PORT` once its socket listens (connections made
+before uvicorn runs wait in the backlog) and serves until SIGTERM.
 """
 
 from __future__ import annotations
@@ -598,6 +598,12 @@ def person(forum: Forum, account_id: int) -> dict[str, Any]:
     return {"id": account.id, "handle": account.handle, "display_name": account.display_name}
 
 
+def profile_form(account: Account) -> dict[str, str]:
+    """The settings form's values (never the password hash)."""
+    return {"handle": account.handle, "display_name": account.display_name,
+            "about": account.about}
+
+
 def account_view(account: Account) -> dict[str, Any]:
     picture = None
     if account.picture:
@@ -777,7 +783,7 @@ class Site:
     async def settings(self, request: Request, session: WebSession) -> Response:
         me = self.me(session)
         if request.method == "GET":
-            return self.render(session, "settings", form=vars(me))
+            return self.render(session, "settings", form=profile_form(me))
         form = await request.form()
         values = {"handle": self.text(form, "handle"),
                   "display_name": self.text(form, "display_name"),
@@ -797,7 +803,7 @@ class Site:
         try:
             await self.forum.set_picture(Origin.of(request, "web"), me, data)
         except ForumError as exc:
-            return self.form_error(session, exc, "settings", form=vars(me))
+            return self.form_error(session, exc, "settings", form=profile_form(me))
         session.flashes.append(("ok", "形象照已更新 Picture updated."))
         return RedirectResponse(f"/u/{quote(me.handle, safe='')}", 303)
 

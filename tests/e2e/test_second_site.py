@@ -1,0 +1,123 @@
+"""Generality: a second site, built differently from the reference site (tests/sites/forum), is
+assessed from its profile alone through the API and the browser channels, with no code of its
+own in harness/. Its absent surfaces (remark, group_logo) come out not_applicable."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from harness import controls
+from harness.evidence import read_entries, verify_run
+
+FORUM_DIR = Path(__file__).parents[1] / "sites" / "forum"
+PROFILE = FORUM_DIR / "profile.yaml"
+FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
+ROOT = Path(__file__).parents[2]
+SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
+ABSENT = {"remark", "group_logo"}
+IMPLEMENTED = set(SURFACE_CONTROLS.values()) - ABSENT
+URL_LINE = re.compile(r"Forum listening on (http://127\.0\.0\.1:\d+)")
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class RunningForum:
+    """A forum subprocess: its URL, and the environment that holds its admin token."""
+
+    url: str
+    env: dict[str, str]
+
+
+def _lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
+    """Forward a pipe's lines to a queue (None at its end), so reads can have a deadline."""
+    for line in stream:
+        into.put(line)
+    into.put(None)
+
+
+@pytest.fixture(scope="module")
+def forum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningForum]:
+    """Lantern Forum on a free loopback port, with a fresh admin token."""
+    env = {**os.environ, "FORUM_ADMIN_TOKEN": secrets.token_urlsafe(18)}
+    log = tmp_path_factory.mktemp("forum") / "stderr.log"
+    with log.open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(FORUM_DIR / "app.py"), "--port", "0"], stdout=subprocess.PIPE,
+            stderr=stderr, text=True, env=env,
+        )
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT
+    url = None
+    try:
+        while url is None:
+            try:
+                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                pytest.fail(f"the forum printed no URL within {START_TIMEOUT:g}s")
+            if line is None:
+                pytest.fail(f"the forum exited ({process.wait()}): {log.read_text()[-2000:]}")
+            found = URL_LINE.search(line)
+            url = found.group(1) if found else None
+        yield RunningForum(url, env)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def assess(site: RunningForum, out: Path, *args: str) -> tuple[int, Path | None, str]:
+    """`harness assess` of the forum from its profile; exit code, run dir and output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "assess", "--profile", str(PROFILE),
+         "--base-url", site.url, "--out", str(out), "--policy", str(FAST_POLICY), *args],
+        capture_output=True, text=True, timeout=1500, check=False, env=site.env, cwd=ROOT,
+    )
+    runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
+    return done.returncode, (runs[0] if runs else None), done.stdout + done.stderr
+
+
+def surface_verdicts(run_dir: Path, channel: str) -> dict[str, set[str]]:
+    """Verdicts of the per-surface observations, by surface."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for entry in read_entries(run_dir):
+        if entry["entry_type"] == "observation" and entry["control"] in SURFACE_CONTROLS:
+            assert entry["channel"] == channel
+            found[entry["surface"]].add(entry["verdict"])
+    return found
+
+
+@pytest.mark.parametrize("channel_args", [
+    pytest.param(("--channel", "api"), id="api"),
+    pytest.param(("--channel", "browser", "-n", "2"), id="browser"),
+])
+def test_second_site_is_assessed_from_its_profile(forum, tmp_path, channel_args):
+    code, run_dir, output = assess(forum, tmp_path / "reports", *channel_args)
+    assert code == 0, output[-4000:]
+    assert run_dir is not None
+    assert verify_run(run_dir).ok
+    verdicts = surface_verdicts(run_dir, channel_args[1])
+    assert {s for s, v in verdicts.items() if v == {"pass"}} == IMPLEMENTED, dict(verdicts)
+    assert {s for s, v in verdicts.items() if v == {"not_applicable"}} == ABSENT, dict(verdicts)
+    controls_seen = {e["control"]: e["verdict"] for e in read_entries(run_dir)
+                     if e["entry_type"] == "control"}
+    for control in ("A5.4-RECORDS", "A5.3-LOG-FIELDS", "A5.4-RETENTION"):
+        assert controls_seen.get(control) == "pass", (control, controls_seen)
