@@ -43,7 +43,6 @@ CONTROLS = "harness.controls"
 STATUS = "harness.status"
 RUN_DIR_KEY = pytest.StashKey[Path]()
 SEED_KEY = pytest.StashKey[int]()
-RECORDER_KEY = pytest.StashKey["RunRecorder"]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 CALL_FAILED = pytest.StashKey[bool]()
 
@@ -114,7 +113,6 @@ def pytest_configure(config: pytest.Config) -> None:
         path = Path(run_dir) if run_dir else REPORTS_DIR / new_run_id()
         config.stash[RUN_DIR_KEY] = path.resolve()
         recorder = RunRecorder(config, config.stash[RUN_DIR_KEY])
-        config.stash[RECORDER_KEY] = recorder
         config.pluginmanager.register(recorder, "harness-recorder")
 
 
@@ -449,7 +447,6 @@ class RunRecorder:
         self.started = datetime.now(timezone.utc)
         self.controls_seen: dict[str, None] = {}
         self.verdicts: dict[str, list[Verdict]] = defaultdict(list)
-        self.observed_tests: set[str] = set()
         self.problems: dict[str, str] = {}
         self.table: list[tuple[str, str, str]] = []
 

@@ -7,7 +7,6 @@ reused through stored storage state. What an observer sees is the rendered text 
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import re
@@ -570,7 +569,3 @@ def _redact_zip(data: bytes, redact: Callable[[bytes], bytes]) -> bytes:
                 continue
             target.writestr(info, redact(member))
     return out.getvalue()
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
