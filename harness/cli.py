@@ -7,6 +7,7 @@ inconclusive; 2 usage or configuration error (nothing was sent).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     assess.add_argument("--profile", type=Path, help="target profile (default: reference site)")
     assess.add_argument("--base-url", help="base URL of the target (overrides the profile's)")
     assess.add_argument("--channel", choices=("api", "browser", "all"), default="api")
+    assess.add_argument("--control", action="append", default=[], metavar="PATTERN",
+                        help="assess only the controls matching this pattern, e.g. 'A5.6-*' "
+                        "(repeatable; default: every automated control)")
     assess.add_argument("--reference-fault", action="append", default=[], metavar="NAME",
                         help="start the reference site with this fault (repeatable)")
     assess.add_argument("--out", type=Path, help="reports directory (default: reports/)")
@@ -106,6 +110,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     from harness.targets.profile import REFERENCE_PROFILE, load_profile  # noqa: PLC0415
 
     load_policy(args.policy)
+    controls.check_patterns(args.control)
     if args.channel != "api":
         from harness.targets.browser import find_browser  # noqa: PLC0415
 
@@ -157,6 +162,8 @@ def _pytest_args(args: argparse.Namespace, scenarios: Path, profile: Path, base_
     ]
     for fault in args.reference_fault:
         found += ["--reference-fault", fault]
+    for pattern in args.control:
+        found += ["--control", pattern]
     if args.seed is not None:
         found += ["--seed", str(args.seed)]
     if args.policy:
@@ -169,15 +176,29 @@ def _pytest_args(args: argparse.Namespace, scenarios: Path, profile: Path, base_
 
 
 def _judge_run(verdicts: dict[str, str], run_dir: Path) -> int:
-    """0 when every automated gating control has a passing verdict; missing ones fail closed."""
-    failing = []
+    """0 when every automated gating control in the run's scope has a passing verdict.
+
+    The scope is the run's `--control` patterns and channels (from run.json); an automated
+    control in scope without a verdict fails closed. Controls out of scope are listed.
+    """
+    info_path = run_dir / "run.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    patterns = info.get("controls") or []
+    channels = info.get("channels") or ["api"]
+    failing, outside = [], []
     for control in controls.catalog().values():
         if not control.automated or not control.gating:
+            continue
+        if not control.in_scope(patterns, channels):
+            outside.append(control.id)
             continue
         verdict = verdicts.get(control.id, "inconclusive (not assessed)")
         if verdict not in ("pass", "not_applicable", "waived"):
             failing.append(f"{control.id}: {verdict}")
     print(f"\nrun: {run_dir}")
+    if outside:
+        print(f"not in this run's scope (controls {patterns or 'all'}, channels "
+              f"{', '.join(channels)}): {', '.join(outside)}")
     if failing:
         print("gating controls not passed:\n  " + "\n  ".join(failing))
         return EXIT_FAIL

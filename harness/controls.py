@@ -6,7 +6,9 @@ controls only by id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 
@@ -30,6 +32,13 @@ class Control:
     automated: bool
     surface: str | None = None
     gating: bool = True
+    channels: tuple[str, ...] = ("api", "browser")  # the channels that can observe it
+
+    def in_scope(self, patterns: Iterable[str], channels: Iterable[str]) -> bool:
+        """Whether a run scoped to these control patterns and channels assesses this control."""
+        patterns = list(patterns)
+        return (not patterns or matches(self.id, patterns)) and bool(
+            set(self.channels) & set(channels))
 
 
 @cache
@@ -43,7 +52,8 @@ def catalog() -> dict[str, Control]:
             raise ConfigError(f"{CATALOG_PATH}: control {entry.get('id')!r} lacks {missing}")
         if entry["id"] in controls:
             raise ConfigError(f"{CATALOG_PATH}: control {entry['id']!r} is listed twice")
-        controls[entry["id"]] = Control(**entry)
+        channels = tuple(entry.get("channels", Control.channels))
+        controls[entry["id"]] = Control(**{**entry, "channels": channels})
     return controls
 
 
@@ -63,3 +73,15 @@ def for_surface(surface: str) -> Control:
         if control.surface == surface:
             return control
     raise ConfigError(f"no control covers surface {surface!r}")
+
+
+def matches(control_id: str, patterns: Iterable[str]) -> bool:
+    """Whether a control id matches any of these shell-style patterns (`A5.6-*`)."""
+    return any(fnmatchcase(control_id, pattern) for pattern in patterns)
+
+
+def check_patterns(patterns: Iterable[str]) -> None:
+    """Refuse a `--control` pattern that matches no control of the catalog."""
+    for pattern in patterns:
+        if not any(matches(control_id, [pattern]) for control_id in catalog()):
+            raise ConfigError(f"--control {pattern!r} matches no control; see `harness controls`")

@@ -74,6 +74,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     "default: Playwright's own, else Debian's /usr/lib/chromium/chromium")
     group.addoption("--policy", dest="harness_policy", metavar="FILE",
                     help="assessment policy (default: fixtures/policies/default.yaml)")
+    group.addoption("--control", dest="harness_controls", action="append", default=[],
+                    metavar="PATTERN", help="assess only the controls matching this shell-style "
+                    "pattern, e.g. 'A5.6-*' (repeatable; default: every control)")
     group.addoption("--reference-fault", dest="harness_faults", action="append", default=[],
                     metavar="NAME", help="start the reference site with this fault (repeatable)")
     for name, help_text in (
@@ -400,7 +403,7 @@ class CaseEvidence:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse unknown control ids before anything runs."""
+    """Refuse unknown control ids before anything runs; keep only the `--control` scope."""
     known = controls.catalog()
     for item in items:
         for marker in item.iter_markers("control"):
@@ -408,6 +411,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(
                     f"{item.nodeid}: unknown control {marker.args[:1]}; see `harness controls`"
                 )
+    patterns = config.getoption("harness_controls")
+    if not patterns:
+        return
+    try:
+        controls.check_patterns(patterns)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    keep, drop = [], []
+    for item in items:
+        ids = [m.args[0] for m in item.iter_markers("control")]
+        (keep if any(controls.matches(i, patterns) for i in ids) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 # --- status and reports ---------------------------------------------------------------------
@@ -525,6 +542,8 @@ class RunRecorder:
                        "base_url": base_url},
             "profile": {"path": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest()},
             "channel": _option(self.config, "harness_channel") or "api",
+            "channels": list(selected_channels(self.config)),
+            "controls": self.config.getoption("harness_controls"),
             "reference_faults": self.config.getoption("harness_faults"),
             "versions": {"harness": __version__, "python": platform.python_version(),
                          "pytest": pytest.__version__, "platform": platform.platform()},

@@ -243,6 +243,37 @@ def test_unknown_control_marker_is_a_clear_error(pytester: pytest.Pytester) -> N
     assert not run_dir.exists() or verify_run(run_dir).ok
 
 
+def test_control_option_keeps_only_matching_scenarios(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+        from harness.verdicts import Observation, Verdict
+
+        @pytest.mark.control("A5.4-POST")
+        def test_post(evidence):
+            evidence.record([Observation("A5.4-POST", None, "api", "p", None, Verdict.PASS, "")])
+            evidence.judge()
+
+        @pytest.mark.control("A5.6-TIMELY")
+        def test_timely(evidence):
+            evidence.record([Observation("A5.6-TIMELY", None, "api", "t", None, Verdict.PASS,
+                                         "")])
+            evidence.judge()
+    """)
+    result, run_dir = _run(pytester, "--control", "A5.6-*")
+    result.assert_outcomes(passed=1, deselected=1)
+    assert [e["control"] for e in _entries(run_dir, "control")] == ["A5.6-TIMELY"]
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert info["controls"] == ["A5.6-*"]
+    assert info["channels"] == ["api"]
+
+
+def test_control_option_matching_nothing_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    result, _ = _run(pytester, "--control", "B*")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "matches no control" in result.stderr.str()
+
+
 def test_run_dir_that_is_not_empty_is_refused(pytester: pytest.Pytester) -> None:
     _observing(pytester, "pass")
     run_dir = pytester.path / "run"

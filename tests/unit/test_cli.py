@@ -38,9 +38,9 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return started
 
 
-def _run(reports: Path) -> Path:
+def _run(reports: Path, **info: Any) -> Path:
     store = RunStore.create(reports, run_id="run-cli")
-    store.write_run_info({"seed": 7})
+    store.write_run_info({"seed": 7, **info})
     for i in range(4):
         store.append({"entry_type": "observation", "control": "A5.4-POST", "case_id": f"c{i}",
                       "verdict": "pass"})
@@ -139,6 +139,24 @@ def test_report_prints_the_control_table(
     # Only one control was assessed: every other automated gating control fails closed.
     assert code == 1
     assert "A5.4-NICKNAME: inconclusive (not assessed)" in out
+
+
+def test_report_judges_only_the_runs_control_scope(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _run(tmp_path / "reports", controls=["A5.4-PO*"], channels=["api"])
+    assert cli.main(["report", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "not in this run's scope" in out
+    assert "A5.4-NICKNAME" in out.split("not in this run's scope")[1]
+
+
+def test_assess_control_pattern_matching_nothing_returns_2(
+    nothing_starts: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["assess", "--control", "A9.9-*"]) == 2
+    assert "'A9.9-*' matches no control" in capsys.readouterr().err
+    assert nothing_starts == []
 
 
 # --- assess refusals --------------------------------------------------------------------------

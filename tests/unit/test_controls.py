@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -68,3 +70,19 @@ def test_get_unknown_id_raises_naming_known_ids() -> None:
         controls.get("A5.4-NOPE")
     assert "A5.4-NOPE" in str(info.value)
     assert "A5.4-POST" in str(info.value)
+
+
+def test_scope_by_pattern_and_channel() -> None:
+    post = controls.get("A5.4-POST")
+    assert post.in_scope([], ["api"])
+    assert post.in_scope(["A5.4-*", "A5.6-*"], ["browser"])
+    assert not post.in_scope(["A5.6-*"], ["api", "browser"])
+    browser_only = dataclasses.replace(post, channels=("browser",))
+    assert not browser_only.in_scope([], ["api"])
+    assert browser_only.in_scope([], ["api", "browser"])
+
+
+def test_check_patterns_refuses_a_pattern_matching_nothing() -> None:
+    controls.check_patterns(["A5.4-*", "A5.3-LOG-FIELDS"])
+    with pytest.raises(ConfigError, match="matches no control"):
+        controls.check_patterns(["A5.4-NOPE*"])
