@@ -25,6 +25,11 @@ class Policy:
     retention_min_days: int = 180
     acceptable_dispositions: tuple[str, ...] = ("rejected", "held", "removed", "masked")
     log_fields_must_match: tuple[str, ...] = MATCHABLE
+    report_ack_limit_seconds: float = 86400.0
+    report_handle_limit_seconds: float = 1296000.0
+    report_wait_seconds: float = 60.0
+    complaint_max_clicks: int = 2
+    crawl_max_pages: int = 60
 
 
 def load_policy(path: Path | str | None = None) -> Policy:
