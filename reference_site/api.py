@@ -312,11 +312,30 @@ async def admin_review(request: Request) -> Response:
 
 async def admin_decision(request: Request) -> Response:
     ticket = request.path_params["ticket_id"]
+    return await admin_write(
+        request, lambda s, ctx, token, body: s.decide_report(ctx, token, ticket, body)
+    )
+
+
+async def admin_write(
+    request: Request,
+    work: Callable[[Service, RequestContext, str | None, dict[str, Any]], Any],
+    status: int = 200,
+) -> Response:
+    """A moderator's JSON write (X-Admin-Token)."""
     body, refusal = await read_json(request)
     ctx = RequestContext.from_request(request, refusal)
     service = site_of(request).service
     token = admin_token(request)
-    return await run(lambda: service.decide_report(ctx, token, ticket, body))
+    return await run(lambda: work(service, ctx, token, body), status)
+
+
+async def admin_seed(request: Request) -> Response:
+    return await admin_write(request, lambda s, ctx, token, body: s.seed(ctx, token, body), 201)
+
+
+async def admin_remove(request: Request) -> Response:
+    return await admin_write(request, lambda s, ctx, token, body: s.remove(ctx, token, body))
 
 
 # --- audit ------------------------------------------------------------------------------------
@@ -399,6 +418,8 @@ routes = [
     Route("/api/admin/reports", admin_reports, methods=["GET"]),
     Route("/api/admin/reports/{ticket_id:str}/review", admin_review, methods=["POST"]),
     Route("/api/admin/reports/{ticket_id:str}/decision", admin_decision, methods=["POST"]),
+    Route("/api/admin/seed", admin_seed, methods=["POST"]),
+    Route("/api/admin/remove", admin_remove, methods=["POST"]),
     Route("/api/admin/audit", audit_records, methods=["GET"]),
     Route("/api/admin/audit/policy", audit_policy, methods=["GET"]),
 ]

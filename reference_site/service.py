@@ -12,7 +12,7 @@ import hmac
 import secrets
 import sqlite3
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -57,6 +57,22 @@ COMPLAINT_CHANNELS = {
     "time_limit_days": 15,
 }
 REPORT_TARGET_TYPES = ("post", "comment", "user", "group", "group_message")
+# target type -> (table, the column that is 1 once the object is taken down)
+TARGET_TABLES = {
+    "post": ("posts", "removed"),
+    "comment": ("comments", "removed"),
+    "user": ("users", "banned"),
+    "group": ("chat_groups", "removed"),
+    "group_message": ("group_messages", "removed"),
+}
+# What a moderator can plant with POST /api/admin/seed, and the surface each one is.
+SEED_SURFACES = {
+    "post": "post",
+    "comment": "comment",
+    "forward": "forward",
+    "group": "group_name",
+    "group_message": "group_message",
+}
 REPORT_CATEGORIES = {
     "illegal": "违法信息 Illegal information",
     "harmful": "不良信息 Harmful information",
@@ -170,6 +186,26 @@ def _text(
         raise BadRequest(f"{name} must be a string", field=name)
     if not allow_empty and not value.strip():
         raise BadRequest(f"{name} must not be empty", field=name)
+    return value
+
+
+def _int(payload: Mapping[str, Any], name: str) -> int:
+    """A required integer id field (digits in a string, as forms send them, are accepted)."""
+    value = payload.get(name)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"{name} must be an integer id", field=name)
+    return value
+
+
+def _choice(
+    payload: Mapping[str, Any], name: str, choices: Iterable[str], default: str | None = None
+) -> str:
+    """A field that must be one of `choices` (required unless it has a default)."""
+    value = _text(payload, name, required=default is None) or default
+    if value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}", field=name)
     return value
 
 
@@ -543,19 +579,23 @@ class Service:
             self._screen("group_intro", intro)
             _limit("name", name, GROUP_NAME_MAX)
             _limit("intro", intro, GROUP_INTRO_MAX)
-            now = iso(utc_now())
-            with self.db.transaction() as conn:
-                group_id = conn.execute(
-                    "INSERT INTO chat_groups (name, intro, owner_id, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (name, intro, user.id, now, now),
-                ).lastrowid
-                conn.execute(
-                    "INSERT INTO memberships (group_id, user_id, joined_at) VALUES (?, ?, ?)",
-                    (group_id, user.id, now),
-                )
+            group_id = self._insert_group(user, name, intro)
             act.target(group_id)
             return self.group(group_id)
+
+    def _insert_group(self, user: User, name: str, intro: str) -> int:
+        now = iso(utc_now())
+        with self.db.transaction() as conn:
+            group_id = conn.execute(
+                "INSERT INTO chat_groups (name, intro, owner_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, intro, user.id, now, now),
+            ).lastrowid
+            conn.execute(
+                "INSERT INTO memberships (group_id, user_id, joined_at) VALUES (?, ?, ?)",
+                (group_id, user.id, now),
+            )
+        return group_id
 
     def _owned_group(self, user: User, group_id: int) -> Row:
         row = self._group_row(group_id)
@@ -610,13 +650,16 @@ class Service:
             user = self._actor(act, actor)
             act.target(group_id)
             self._group_row(group_id)
-            with self.db.transaction() as conn:
-                conn.execute(
-                    "INSERT OR IGNORE INTO memberships (group_id, user_id, joined_at)"
-                    " VALUES (?, ?, ?)",
-                    (group_id, user.id, iso(utc_now())),
-                )
+            self._join(user, group_id)
             return {"group_id": group_id, "member": True, **self.group(group_id)}
+
+    def _join(self, user: User, group_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO memberships (group_id, user_id, joined_at)"
+                " VALUES (?, ?, ?)",
+                (group_id, user.id, iso(utc_now())),
+            )
 
     def _member(self, user: User, group_id: int) -> Row:
         row = self._group_row(group_id)
@@ -670,15 +713,18 @@ class Service:
             self._member(user, group_id)
             self._screen("group_message", text)
             _limit("text", text, MESSAGE_MAX)
-            now = iso(utc_now())
-            with self.db.transaction() as conn:
-                message_id = conn.execute(
-                    "INSERT INTO group_messages (group_id, sender_id, text, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (group_id, user.id, text, now, now),
-                ).lastrowid
+            message_id = self._insert_message(user, group_id, text)
             act.target(message_id)
             return self._message(message_id)
+
+    def _insert_message(self, user: User, group_id: int, text: str) -> int:
+        now = iso(utc_now())
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "INSERT INTO group_messages (group_id, sender_id, text, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (group_id, user.id, text, now, now),
+            ).lastrowid
 
     def edit_message(
         self,
@@ -872,15 +918,18 @@ class Service:
             self.post(post_id)
             self._screen("comment", text)
             _limit("text", text, COMMENT_MAX)
-            now = iso(utc_now())
-            with self.db.transaction() as conn:
-                comment_id = conn.execute(
-                    "INSERT INTO comments (post_id, author_id, text, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (post_id, user.id, text, now, now),
-                ).lastrowid
+            comment_id = self._insert_comment(user, post_id, text)
             act.target(comment_id)
             return self.comment(comment_id)
+
+    def _insert_comment(self, user: User, post_id: int, text: str) -> int:
+        now = iso(utc_now())
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "INSERT INTO comments (post_id, author_id, text, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (post_id, user.id, text, now, now),
+            ).lastrowid
 
     def edit_comment(
         self, ctx: RequestContext, actor: User | None, comment_id: int, payload: Mapping[str, Any]
@@ -941,16 +990,13 @@ class Service:
             "page_url": f"{base}/complaints",
         }
 
-    def _target(self, target_type: str, target_id: int) -> tuple[str | None, Row]:
-        """The reported object (visible ones only) and the surface it belongs to."""
-        queries = {
-            "post": "SELECT * FROM posts WHERE id = ? AND removed = 0",
-            "comment": "SELECT * FROM comments WHERE id = ? AND removed = 0",
-            "user": "SELECT * FROM users WHERE id = ? AND banned = 0",
-            "group": "SELECT * FROM chat_groups WHERE id = ? AND removed = 0",
-            "group_message": "SELECT * FROM group_messages WHERE id = ? AND removed = 0",
-        }
-        row = self.db.one(queries[target_type], (target_id,))
+    def _target(
+        self, target_type: str, target_id: int, *, removed_too: bool = False
+    ) -> tuple[str | None, Row]:
+        """A reportable object (visible ones only, unless `removed_too`) and its surface."""
+        table, gone = TARGET_TABLES[target_type]
+        hidden = "" if removed_too else f" AND {gone} = 0"
+        row = self.db.one(f"SELECT * FROM {table} WHERE id = ?{hidden}", (target_id,))
         if row is None:
             raise NotFound(f"no {target_type} {target_id}")
         if target_type == "post":
@@ -963,22 +1009,9 @@ class Service:
         """File a report about a post, comment, user, group or group message."""
         with self.audit.action(ctx, "report.create") as act:
             user = self._actor(act, actor)
-            target_type = _text(payload, "target_type")
-            if target_type not in REPORT_TARGET_TYPES:
-                raise BadRequest(
-                    f"target_type must be one of {', '.join(REPORT_TARGET_TYPES)}",
-                    field="target_type",
-                )
-            target_id = payload.get("target_id")
-            if isinstance(target_id, str) and target_id.strip().isdigit():
-                target_id = int(target_id)
-            if not isinstance(target_id, int) or isinstance(target_id, bool):
-                raise BadRequest("target_id must be an integer id", field="target_id")
-            category = _text(payload, "category", required=False) or "other"
-            if category not in REPORT_CATEGORIES:
-                raise BadRequest(
-                    f"category must be one of {', '.join(REPORT_CATEGORIES)}", field="category"
-                )
+            target_type = _choice(payload, "target_type", REPORT_TARGET_TYPES)
+            target_id = _int(payload, "target_id")
+            category = _choice(payload, "category", REPORT_CATEGORIES, "other")
             reason = _text(payload, "reason")
             _limit("reason", reason, REASON_MAX)
             act.content(None, reason)
@@ -1130,13 +1163,79 @@ class Service:
             )
             conn.execute("DELETE FROM credentials WHERE user_id = ?", (target_id,))
             return
-        table = {
-            "post": "posts", "comment": "comments", "group": "chat_groups",
-            "group_message": "group_messages",
-        }[target_type]
+        table, _gone = TARGET_TABLES[target_type]
         conn.execute(
             f"UPDATE {table} SET removed = 1, updated_at = ? WHERE id = ?", (now, target_id)
         )
+
+    # --- moderator tools ------------------------------------------------------------------------
+
+    def seed(
+        self, ctx: RequestContext, admin_token: str | None, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Store an item as if `author_id` wrote it, skipping the moderation check.
+
+        For planting must-block content that a test then reports or removes; the audit record
+        (decision `seeded`) names the moderator, the author and the content hash.
+        """
+        with self.audit.action(ctx, "admin.seed") as act:
+            self._admin(act, admin_token)
+            kind = _choice(payload, "kind", SEED_SURFACES)
+            author = self.user(_int(payload, "author_id"))
+            if kind == "group":
+                text = _text(payload, "name")
+                intro = _text(payload, "text", required=False, allow_empty=True) or ""
+                if intro:
+                    act.content("group_intro", intro)
+            else:
+                text = _text(payload, "text", allow_empty=kind == "forward")
+            act.content(SEED_SURFACES[kind], text)
+            act.decision = "seeded"
+            act.reason = f"planted as user {author.id}; moderation check skipped"
+            if kind == "group":
+                item_id = self._insert_group(author, text, intro)
+            elif kind == "group_message":
+                group_id = _int(payload, "group_id")
+                self._group_row(group_id)
+                self._join(author, group_id)
+                item_id = self._insert_message(author, group_id, text)
+            elif kind == "comment":
+                post_id = _int(payload, "post_id")
+                self.post(post_id)
+                item_id = self._insert_comment(author, post_id, text)
+            else:
+                forward_of = None
+                if kind == "forward":
+                    forward_of = _int(payload, "post_id")
+                    self.post(forward_of)
+                item_id = self._insert_post(author, text, forward_of)
+            act.target(item_id)
+            return {"id": item_id, "kind": kind}
+
+    def remove(
+        self, ctx: RequestContext, admin_token: str | None, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A moderator takes an item down everywhere it shows.
+
+        Removing an item that is already down succeeds again (`already_removed: true`), so a
+        cleanup can be repeated; only the first removal is audited with decision `removed`.
+        """
+        with self.audit.action(ctx, "admin.remove") as act:
+            self._admin(act, admin_token)
+            target_type = _choice(payload, "target_type", REPORT_TARGET_TYPES)
+            target_id = _int(payload, "target_id")
+            reason = _text(payload, "reason", required=False, allow_empty=True) or ""
+            _limit("reason", reason, REASON_MAX)
+            act.target(target_id)
+            act.surface, row = self._target(target_type, target_id, removed_too=True)
+            already = bool(row[TARGET_TABLES[target_type][1]])
+            act.reason = "already removed" if already else reason or None
+            if not already:
+                with self.db.transaction() as conn:
+                    self._take_down(conn, target_type, target_id)
+                act.decision = "removed"
+            return {"removed": True, "target_type": target_type, "target_id": target_id,
+                    "already_removed": already}
 
     # --- media --------------------------------------------------------------------------------
 

@@ -166,3 +166,106 @@ def test_report_validation(site) -> None:
     assert anonymous.status_code == 401
     mine = site.client.get("/api/me/reports", headers=reporter.headers).json()
     assert mine == {"reports": []}
+
+
+CANARY = "审核金丝雀乙"
+
+
+def _seed(site, **payload):
+    return site.client.post("/api/admin/seed", json=payload, headers=site.admin)
+
+
+def test_seeding_plants_prohibited_content_without_the_check(site) -> None:
+    author, member = site.register(), site.register()
+    post = _seed(site, kind="post", author_id=author.id, text=CANARY)
+    assert post.status_code == 201, post.text
+    assert post.json()["kind"] == "post"
+    post_id = post.json()["id"]
+    shown = site.client.get(f"/api/posts/{post_id}").json()
+    assert (shown["text"], shown["author_id"]) == (CANARY, author.id)
+
+    comment = _seed(site, kind="comment", author_id=author.id, text=CANARY, post_id=post_id)
+    forward = _seed(site, kind="forward", author_id=author.id, text=CANARY, post_id=post_id)
+    group = _seed(site, kind="group", author_id=author.id, name=CANARY)
+    group_id = group.json()["id"]
+    message = _seed(
+        site, kind="group_message", author_id=member.id, text=CANARY, group_id=group_id
+    )
+    assert [r.status_code for r in (comment, forward, group, message)] == [201] * 4
+    assert site.client.get(f"/api/posts/{post_id}/comments").json()["comments"][0]["text"] == CANARY
+    assert site.client.get(f"/api/posts/{forward.json()['id']}").json()["forward_of"]["id"] == (
+        post_id
+    )
+    assert site.client.get(f"/api/groups/{group_id}").json()["name"] == CANARY
+    messages = site.client.get(f"/api/groups/{group_id}/messages", headers=member.headers)
+    assert messages.json()["messages"][0]["text"] == CANARY
+
+    seeded = [r for r in site.audit() if r["operation"] == "admin.seed"]
+    assert [(r["decision"], r["account"]) for r in seeded] == [("seeded", "moderator")] * 5
+    assert [r["surface"] for r in seeded] == [
+        "post", "comment", "forward", "group_name", "group_message"
+    ]
+    assert seeded[0]["object_id"] == str(post_id)
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "field"),
+    [
+        ({"kind": "poem", "author_id": 1, "text": "x"}, 400, "kind"),
+        ({"kind": "post", "text": "x"}, 400, "author_id"),
+        ({"kind": "post", "author_id": 1}, 400, "text"),
+        ({"kind": "comment", "author_id": 1, "text": "x"}, 400, "post_id"),
+        ({"kind": "group", "author_id": 1, "text": "x"}, 400, "name"),
+        ({"kind": "group_message", "author_id": 1, "text": "x"}, 400, "group_id"),
+        ({"kind": "post", "author_id": 999, "text": "x"}, 404, None),
+        ({"kind": "comment", "author_id": 1, "text": "x", "post_id": 999}, 404, None),
+        ({"kind": "group_message", "author_id": 1, "text": "x", "group_id": 999}, 404, None),
+    ],
+)
+def test_seeding_validation(site, payload: dict, status: int, field: str | None) -> None:
+    site.register()
+    response = _seed(site, **payload)
+    assert response.status_code == status, response.text
+    assert response.json().get("field") == field
+
+
+def test_seeding_and_removal_need_the_moderator_token(site) -> None:
+    author = site.register()
+    for path, payload in [
+        ("/api/admin/seed", {"kind": "post", "author_id": author.id, "text": "x"}),
+        ("/api/admin/remove", {"target_type": "user", "target_id": author.id}),
+    ]:
+        response = site.client.post(path, json=payload, headers={"X-Admin-Token": "wrong"})
+        assert response.status_code == 401
+    assert site.client.get("/api/feed").json()["posts"] == []
+    assert site.client.get(f"/api/users/{author.id}").status_code == 200
+
+
+def test_removal_takes_the_item_down_and_can_be_repeated(site) -> None:
+    author = site.register()
+    post_id = _seed(site, kind="post", author_id=author.id, text=CANARY).json()["id"]
+    payload = {"target_type": "post", "target_id": post_id, "reason": "planted canary"}
+    first = site.client.post("/api/admin/remove", json=payload, headers=site.admin)
+    assert first.status_code == 200
+    assert first.json() == {
+        "removed": True, "target_type": "post", "target_id": post_id, "already_removed": False
+    }
+    assert site.client.get(f"/api/posts/{post_id}").status_code == 404
+    again = site.client.post("/api/admin/remove", json=payload, headers=site.admin)
+    assert (again.status_code, again.json()["already_removed"]) == (200, True)
+
+    missing = {"target_type": "comment", "target_id": 999}
+    assert site.client.post("/api/admin/remove", json=missing, headers=site.admin).status_code == (
+        404
+    )
+    bad = {"target_type": "planet", "target_id": 1}
+    assert site.client.post("/api/admin/remove", json=bad, headers=site.admin).json()["field"] == (
+        "target_type"
+    )
+
+    removals = [r for r in site.audit() if r["operation"] == "admin.remove"]
+    assert [(r["decision"], r["surface"], r["object_id"]) for r in removals[:2]] == [
+        ("removed", "post", str(post_id)),
+        ("allowed", "post", str(post_id)),
+    ]
+    assert removals[0]["reason"] == "planted canary"
