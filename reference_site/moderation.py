@@ -5,9 +5,10 @@ and searched for lexicon terms, normalised the same way, with an Aho-Corasick au
 read out of images (OCR, QR codes) always gets the full pipeline and a match that tolerates a
 few recognition errors.
 
-Step order: NFKC first (full-width and compatibility forms), then confusables before case
-folding, because a look-alike's case carries its meaning (Greek capital Ν is an N, small ν a v),
-then case folding, zero-width and separator removal, and traditional-to-simplified last.
+Step order: confusables first, before NFKC turns some look-alikes into letters that are not
+(the lunate sigma Ϲ, a C, becomes Σ) and before case folding, because a look-alike's case carries
+its meaning (Greek capital Ν is an N, small ν a v); then NFKC (full-width and compatibility
+forms), case folding, zero-width and separator removal, and traditional-to-simplified last.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ def to_simplified(text: str) -> str:
 
 
 STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
-    ("nfkc", nfkc),
     ("confusables", fold_confusables),
+    ("nfkc", nfkc),
     ("casefold", casefold),
     ("zero_width", remove_zero_width),
     ("separators", remove_separators),
