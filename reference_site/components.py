@@ -13,7 +13,7 @@ from reference_site.audit import RETENTION_DAYS, SHORT_RETENTION_DAYS, AuditLog
 from reference_site.db import Database
 from reference_site.faults import skipped_steps
 from reference_site.moderation import Moderator, load_lexicon
-from reference_site.service import Service
+from reference_site.service import DEFAULT_TIMES, ReportTimes, Service
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -35,7 +35,10 @@ def site_of(request: Request) -> Site:
     return request.app.state.site
 
 
-def build_site(faults: frozenset[str], db_path: str | Path, admin_token: str) -> Site:
+def build_site(
+    faults: frozenset[str], db_path: str | Path, admin_token: str,
+    times: ReportTimes = DEFAULT_TIMES,
+) -> Site:
     """Wire the parts together, with the faults applied where each behaviour lives."""
     db = Database(db_path)
     audit = AuditLog(
@@ -45,8 +48,9 @@ def build_site(faults: frozenset[str], db_path: str | Path, admin_token: str) ->
         retention_days=SHORT_RETENTION_DAYS if "short-retention" in faults else RETENTION_DAYS,
     )
     audit.purge_expired()
-    moderator = Moderator(load_lexicon(), text_skip=skipped_steps(faults))
-    service = Service(db, audit, moderator, faults, admin_token)
+    moderator = Moderator(load_lexicon(), text_skip=skipped_steps(faults),
+                          block_fragments="overblock-fragments" in faults)
+    service = Service(db, audit, moderator, faults, admin_token, times=times)
     templates = Jinja2Templates(directory=str(PACKAGE_DIR / "templates"))
     return Site(faults, db, audit, service, templates, secrets.token_bytes(32))
 

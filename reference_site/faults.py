@@ -37,6 +37,8 @@ FAULTS: dict[str, Fault] = {
         "A5.4-COMMENT", "every comment containing a CJK character is refused as prohibited"),
     "unfiltered-forward": Fault("A5.4-FORWARD", "the text added to a forward is not checked"),
     "unfiltered-group-message": Fault("A5.4-GROUP_MESSAGE", "group messages are not checked"),
+    "forward-leak": Fault(
+        "A5.4-PROPAGATION", "forwards keep showing the text of a removed original"),
     "audit-no-source-port": Fault("A5.3-LOG-FIELDS", "audit records store no source port"),
     "records-not-kept": Fault(
         "A5.4-RECORDS", "refused writes are not audited (allowed ones still are)"),
@@ -58,6 +60,9 @@ FAULTS: dict[str, Fault] = {
         "A5.4-EVASION-HOMOGLYPH", "text fields skip mapping Cyrillic/Greek look-alikes"),
     "skip-t2s": Fault(
         "A5.4-EVASION-TRADITIONAL", "text fields skip traditional-to-simplified conversion"),
+    "overblock-fragments": Fault(
+        "A5.4-OVERBLOCK", "text fields also refuse pieces of terms: two adjacent characters of "
+        "a Chinese term, a Latin word of five letters or more"),
 }
 
 # Faults that switch off one normalisation step (named as in moderation.STEPS) for user text.

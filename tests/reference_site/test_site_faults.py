@@ -100,6 +100,7 @@ TESTED_ELSEWHERE = {
     "skip-t2s": "test_site_moderation (and below)",
     "form-bio-unchecked": "test_site_pages",
     "form-avatar-unchecked": "test_site_pages",
+    "overblock-fragments": "test_site_moderation",
 }
 
 

@@ -11,6 +11,7 @@ from reference_site.moderation import (
     Matcher,
     Moderator,
     fold_confusables,
+    fragments,
     load_lexicon,
     normalise,
     remove_separators,
@@ -51,6 +52,22 @@ def test_each_step_catches_its_evasion_and_its_fault_lets_it_through(fault: str)
     # The plain canary is still caught: a step fault weakens one evasion family only.
     assert not faulty.check_text("看这里 审核金丝雀甲 ok").allowed
     assert not faulty.check_text("see MODHARNESS-CANARY-ALPHA here").allowed
+
+
+def test_look_alikes_are_folded_before_nfkc_can_change_them() -> None:
+    # NFKC turns the lunate sigma (a C look-alike) into Σ; folding first keeps it a C.
+    assert not Moderator(load_lexicon()).check_text("MODHARNESS-\u03f9ANAR\u0423-ALPHA").allowed
+
+
+def test_the_fragments_fault_refuses_pieces_of_terms_that_the_clean_site_allows() -> None:
+    assert set(fragments(CANARIES)) >= {"金丝", "雀甲", "CANARY", "ALPHA"}
+    benign = ("金丝峡景区风景很好。", "We took the train to Canary Wharf.")
+    clean = Moderator(load_lexicon())
+    faulty = Moderator(load_lexicon(), block_fragments=True)
+    for text in benign:
+        assert clean.check_text(text).allowed
+        assert not faulty.check_text(text).allowed
+    assert faulty.check_text("今天天气很好。").allowed
 
 
 @pytest.mark.parametrize(
