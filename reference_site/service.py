@@ -765,11 +765,10 @@ class Service:
         " LEFT JOIN posts s ON s.id = p.forward_of"
     )
 
-    @staticmethod
-    def _post_view(row: Row) -> dict[str, Any]:
+    def _post_view(self, row: Row) -> dict[str, Any]:
         forward_of = None
         if row["forward_of"] is not None:
-            shown = not row["source_removed"]
+            shown = not row["source_removed"] or "forward-leak" in self.faults
             forward_of = {
                 "id": row["forward_of"],
                 "author_id": row["source_author_id"] if shown else None,

@@ -124,6 +124,7 @@ class CaseRun:
             raise KeyError(f"the {self.target.channel} channel has no surface {case.surface}")
         self.surface = surface
         self.control = controls.for_surface(case.surface).id
+        self.case_id = case.case_id
         self.result = CaseResult(case=case)
         started = datetime.now(timezone.utc) - timedelta(seconds=policy.clock_skew_seconds)
         self.variables: dict[str, Any] = {
@@ -143,7 +144,7 @@ class CaseRun:
                 control: str | None = None, **details: Any) -> None:
         self.result.observations.append(Observation(
             control=control or self.control, surface=self.case.surface,
-            channel=self.target.channel, case_id=self.case.case_id, expect=self.case.expect,
+            channel=self.target.channel, case_id=self.case_id, expect=self.case.expect,
             verdict=verdict, reason=reason, disposition=disposition, details=details,
             duration_s=round(time.perf_counter() - self.clock, 4),
         ))
@@ -163,17 +164,22 @@ class CaseRun:
             self.judge_records(submission, accepted, disposition)
         return self.result
 
+    def register_author(self) -> bool:
+        """Register the case's fresh author; False (with an observation) when that fails."""
+        exchange = self.target.register(self.author, self.account)
+        self.result.exchanges.append(exchange)
+        if not exchange.ok:
+            self.observe(Verdict.INCONCLUSIVE,
+                         f"could not register the author: {_outcome(exchange)}")
+            return False
+        self.variables.update(actor_variables(self.author))
+        return True
+
     def submit(self) -> Exchange | None:
         """Set up (a fresh author, the surface's preparation) and submit; None if it could not."""
         target, surface, case = self.target, self.surface, self.case
-        if surface.get("author", "fresh") == "fresh":
-            exchange = target.register(self.author, self.account)
-            self.result.exchanges.append(exchange)
-            if not exchange.ok:
-                self.observe(Verdict.INCONCLUSIVE,
-                             f"could not register the author: {_outcome(exchange)}")
-                return None
-            self.variables.update(actor_variables(self.author))
+        if surface.get("author", "fresh") == "fresh" and not self.register_author():
+            return None
         planned = [*surface.get("prepare", []), *surface[case.mode]]
         steps = target.run_steps(planned, self.variables, self.actors, {"author": self.account})
         self.result.exchanges.extend(steps)
@@ -224,24 +230,29 @@ class CaseRun:
         return all(any(s.visible for s in sightings if s.role == r) for r in self.roles)
 
     def read_all(self) -> list[Sighting]:
+        return [sighting for spec in self.surface["observe"]
+                for sighting in self.read_spec(spec, self.variables)]
+
+    def read_spec(self, spec: Mapping[str, Any], variables: Mapping[str, Any],
+                  place: str = "") -> list[Sighting]:
+        """One observing read as each of its roles; `place` prefixes the read's label."""
         sightings = []
-        for spec in self.surface["observe"]:
-            for role in spec["as"]:
-                label = (f"{spec['method']} {spec['path']}" if "path" in spec
+        label = place + (f"{spec['method']} {spec['path']}" if "path" in spec
                          else f"page {spec['goto']}")
-                read = self.target.read(spec, self.variables, self.actors, role)
-                if read is None:
-                    continue  # the item this read needs does not exist (e.g. it was refused)
-                artifacts = list(getattr(read, "artifacts", ()))
-                if not read.ok:
-                    sightings.append(Sighting(role, label, read, None, note=_outcome(read),
-                                              artifacts=artifacts))
-                elif spec.get("images"):
-                    sightings.append(self.image_sighting(spec, read, role, label, artifacts))
-                else:
-                    visible, tag_only = self.target.match(read, self.case)
-                    sightings.append(Sighting(role, label, read, visible, tag_only,
-                                              artifacts=artifacts))
+        for role in spec["as"]:
+            read = self.target.read(spec, variables, self.actors, role)
+            if read is None:
+                continue  # the item this read needs does not exist (e.g. it was refused)
+            artifacts = list(getattr(read, "artifacts", ()))
+            if not read.ok:
+                sightings.append(Sighting(role, label, read, None, note=_outcome(read),
+                                          artifacts=artifacts))
+            elif spec.get("images"):
+                sightings.append(self.image_sighting(spec, read, role, label, artifacts))
+            else:
+                visible, tag_only = self.target.match(read, self.case)
+                sightings.append(Sighting(role, label, read, visible, tag_only,
+                                          artifacts=artifacts))
         return sightings
 
     def image_sighting(self, spec: Mapping[str, Any], read: Any, role: str, label: str,
@@ -272,14 +283,7 @@ class CaseRun:
                 return Verdict.FAIL, f"prohibited content shown to others: {where}", "published"
             if unread:
                 return Verdict.INCONCLUSIVE, unread_note, None
-            if not accepted:
-                disposition = "rejected"
-            elif _any_visible(first):
-                disposition = "removed"
-            elif any(s.tag_only for s in final):
-                disposition = "masked"
-            else:
-                disposition = "held"
+            disposition = disposition_of(accepted, first, final)
             if disposition not in self.policy.acceptable_dispositions:
                 return (Verdict.FAIL, f"disposition {disposition} is not acceptable by policy",
                         disposition)
@@ -369,6 +373,17 @@ class CaseRun:
         else:
             observe(LOG_FIELDS, Verdict.INCONCLUSIVE, "the harness does not know its own "
                     f"{', '.join(check.unverified)} for this request", **check.details)
+
+
+def disposition_of(accepted: bool, first: list[Sighting], final: list[Sighting]) -> str:
+    """What the target did with must_block content that no one can see any longer."""
+    if not accepted:
+        return "rejected"
+    if _any_visible(first):
+        return "removed"
+    if any(s.tag_only for s in final):
+        return "masked"
+    return "held"
 
 
 def _any_visible(sightings: list[Sighting]) -> bool:

@@ -1,0 +1,296 @@
+"""Propagation (A5.4-PROPAGATION): what the target takes down is gone everywhere it showed.
+
+The profile's `api.moderation` section says how to plant an item through the moderator
+interface (skipping the filter), how its author edits it, how a moderator removes it, and every
+place each kind of item shows. Two kinds of case:
+
+- removal: a must_block item (and, for a post, a forward and a forward of that forward) is
+  planted, seen in its places, removed; until the grace window ends no place may show it.
+- edit: a clean post (and its forwards) is planted and seen, then its author edits it to carry
+  the term; the edit must be refused, or the new text shown nowhere, forwards included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.observe.flow import (
+    POLL_SECONDS,
+    CaseResult,
+    CaseRun,
+    Session,
+    Sighting,
+    _outcome,
+    disposition_of,
+)
+from harness.policy import Policy
+from harness.probes.cases import Case
+from harness.targets.profile import Profile
+from harness.targets.templates import MissingVariable, render
+from harness.verdicts import Verdict
+
+CONTROL = "A5.4-PROPAGATION"
+CHANGES = ("removal", "edit")
+GONE_STATUS = (404, 410)
+FORWARD = "forward"
+# The surface whose filter a planted kind skips (the case is built for it).
+KIND_SURFACES = {"post": "post", "group": "group_name", "comment": "comment",
+                 "group_message": "group_message"}
+
+Places = dict[str, list[Sighting]]  # item label -> what each observer saw in its places
+
+
+@dataclass
+class Item:
+    """One planted item: its kind, a label for reports, and its template variables."""
+
+    kind: str
+    label: str
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str | None:
+        return self.variables.get("item_id")
+
+    def evidence(self) -> dict[str, Any]:
+        return {"kind": self.kind, "label": self.label, "id": self.id,
+                "source_id": self.variables.get("source_id")}
+
+
+def case_id(change: str, kind: str) -> str:
+    """The id of a propagation case in evidence."""
+    return f"propagation/{change}/{kind}"
+
+
+def not_applicable(profile: Profile, change: str, kind: str) -> str | None:
+    """Why a propagation case does not apply to this profile, or None when it does.
+
+    A profile without a `moderation` section is not excused: its cases are inconclusive.
+    """
+    moderation = profile.api.get("moderation")
+    if moderation is None:
+        return None
+    if "absent" in moderation:
+        return moderation["absent"]
+    if kind not in moderation["plant"] or kind not in moderation["appears"]:
+        return f"the profile's moderation section does not plant and show a {kind}"
+    if change == "edit" and kind not in moderation["edit"]:
+        return f"the profile's moderation section names no way to edit a {kind}"
+    return None
+
+
+def run_propagation(session: Session, case: Case, policy: Policy, seed: int, *, change: str,
+                    kind: str) -> CaseResult:
+    """Plant, observe, remove or edit, and observe again; one A5.4-PROPAGATION observation."""
+    return PropagationRun(session, case, policy, seed, change=change, kind=kind).run()
+
+
+class PropagationRun(CaseRun):
+    """One propagation case: a planted item and its forwards, removed or edited."""
+
+    def __init__(self, session: Session, case: Case, policy: Policy, seed: int, *,
+                 change: str, kind: str) -> None:
+        super().__init__(session, case, policy, seed)
+        self.control = CONTROL
+        self.kind = kind
+        self.change = change
+        self.case_id = case_id(change, kind)
+        self.moderation: Mapping[str, Any] = self.target.admin.profile.api.get("moderation", {})
+        self.gone_status = tuple(self.moderation.get("gone_status", GONE_STATUS))
+
+    def run(self) -> CaseResult:
+        if "plant" not in self.moderation:
+            self.observe(Verdict.INCONCLUSIVE, "the profile has no api.moderation section: "
+                         "the harness cannot plant and remove an item (or declare it absent)")
+            return self.result
+        removal = self.change == "removal"
+        items = self.plant_all(self.case.text if removal else self.case.original)
+        if items is not None:
+            (self.removal if removal else self.edit)(items)
+        return self.result
+
+    # --- setting up ---------------------------------------------------------------------------
+
+    def plant_all(self, text: str) -> list[Item] | None:
+        """The author's item and, for a post, two levels of forwards by the viewer."""
+        if not self.register_author():
+            return None
+        root = self.plant(Item(self.kind, self.kind, {"text": text}))
+        if root is None:
+            return None
+        items = [root]
+        if self.kind == "post":
+            for label in ("forward", "forward of forward"):
+                forward = self.plant(Item(FORWARD, label, {
+                    "text": self.variables["filler"], "source_id": items[-1].id}))
+                if forward is None:
+                    return None
+                items.append(forward)
+        return items
+
+    def plant(self, item: Item) -> Item | None:
+        """Plant one item through the moderator interface; None (and an observation) if not."""
+        scope = {**self.variables, "kind": item.kind, **item.variables}
+        steps = self.target.admin.run_steps([self.moderation["plant"][item.kind]], scope,
+                                            self.actors, {})
+        self.result.exchanges.extend(steps)
+        if not steps[-1].ok or scope.get("item_id") is None:
+            self.observe(Verdict.INCONCLUSIVE,
+                         f"could not plant the {item.label}: {_outcome(steps[-1])}")
+            return None
+        item.variables = scope
+        return item
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def read_places(self, items: list[Item]) -> Places:
+        """Every place of every item, as each observer; a gone answer shows nothing.
+
+        A place several items share (a listing) is read once, for the first item it shows.
+        """
+        places: Places = {}
+        read: set[str] = set()
+        for item in items:
+            places[item.label] = []
+            for spec in self.moderation["appears"][item.kind]:
+                try:
+                    where = repr(render([spec.get("path"), spec.get("params")], item.variables))
+                except MissingVariable:
+                    where = None  # read_spec skips it
+                if where is not None:
+                    if where in read:
+                        continue
+                    read.add(where)
+                places[item.label] += [self.gone(sighting) for sighting in self.read_spec(
+                    spec, item.variables, f"{item.label} #{item.id}: ")]
+        return places
+
+    def gone(self, sighting: Sighting) -> Sighting:
+        status = getattr(sighting.exchange, "status", None)
+        if sighting.visible is None and status in self.gone_status:
+            return dataclasses.replace(sighting, visible=False, note=f"gone (HTTP {status})")
+        return sighting
+
+    def poll(self, items: list[Item], done: Callable[[Places], bool], seconds: float) -> Places:
+        """Read every place until `done` or the deadline; the last reading."""
+        deadline = time.monotonic() + seconds
+        current = self.read_places(items)
+        while not done(current) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            current = self.read_places(items)
+        self.result.exchanges.extend(s.exchange for s in _all(current) if s.exchange)
+        return current
+
+    def shown(self, items: list[Item], shows: Callable[[Sighting], bool]) -> Places:
+        """The places before the change, read until the item and its direct forwards show
+        somewhere (a forward of a forward may show only the forward)."""
+        root = items[0]
+        awaited = [i.label for i in items if i is root or i.variables.get("source_id") == root.id]
+        time.sleep(self.target.settle_seconds)
+        return self.poll(items, lambda places: all(any(shows(s) for s in places[label])
+                                                   for label in awaited),
+                         max(self.target.settle_seconds, POLL_SECONDS * 5))
+
+    # --- the two changes ----------------------------------------------------------------------
+
+    def removal(self, items: list[Item]) -> None:
+        root = items[0]
+        before = self.shown(items, lambda s: bool(s.visible))
+        removal = self.target.admin.request(self.moderation["remove"], root.variables,
+                                            self.actors)
+        self.result.exchanges.append(removal)
+        details = {"items": [i.evidence() for i in items], "removal": removal.evidence(),
+                   "before": _evidence(before)}
+        if not removal.ok:
+            self.observe(Verdict.INCONCLUSIVE, f"could not remove the {root.label} through the "
+                         f"moderator interface: {_outcome(removal)}", **details)
+            return
+        after = self.poll(items, lambda places: not any(s.visible is not False
+                                                        for s in _all(places)),
+                          self.policy.grace_seconds)
+        verdict, reason = judge_removal(root.label, before, after)
+        self.observe(verdict, reason, "removed" if verdict is Verdict.PASS else None,
+                     after=_evidence(after), **details)
+
+    def edit(self, items: list[Item]) -> None:
+        root = items[0]
+        before = self.shown(items, lambda s: bool(s.visible or s.tag_only))
+        details: dict[str, Any] = {"items": [i.evidence() for i in items],
+                                   "before": _evidence(before)}
+        if not any(s.visible or s.tag_only for s in before[root.label]):
+            self.observe(Verdict.INCONCLUSIVE, f"the clean {root.label} never showed before the "
+                         f"edit: {_notes(before[root.label])}", **details)
+            return
+        edit = self.target.admin.request(self.moderation["edit"][self.kind], root.variables,
+                                         self.actors)
+        self.result.exchanges.append(edit)
+        details["edit"] = edit.evidence()
+        outcome = self.target.admin.classify(edit)
+        if outcome == "error":
+            self.observe(Verdict.INCONCLUSIVE, f"the edit did not complete: {_outcome(edit)}",
+                         **details)
+            return
+        accepted = outcome == "accepted"
+        if accepted:
+            time.sleep(self.target.settle_seconds)
+        first = self.poll(items, lambda _places: True, 0)
+        final = first if not accepted else self.poll(
+            items, lambda places: not any(s.visible for s in _all(places)),
+            self.policy.grace_seconds)
+        verdict, reason, disposition = judge_edit(accepted, first, final, self.policy)
+        self.observe(verdict, reason, disposition, after=_evidence(final), **details)
+
+
+def judge_removal(root: str, before: Places, after: Places) -> tuple[Verdict, str]:
+    """Verdict and reason of a removal from the places read before it and after it."""
+    if not any(s.visible for s in before.get(root, ())):
+        return (Verdict.INCONCLUSIVE, f"the {root} never showed before its removal, so its "
+                f"propagation could not be observed: {_notes(before.get(root, []))}")
+    seen = [s for s in _all(after) if s.visible]
+    if seen:
+        return Verdict.FAIL, f"removed content still shown: {_where(seen)}"
+    unread = [s for s in _all(after) if s.visible is None]
+    if unread:
+        return Verdict.INCONCLUSIVE, f"could not read after the removal: {_notes(unread)}"
+    places = sorted({s.request for s in _all(before) if s.visible})
+    return Verdict.PASS, f"gone from the {len(places)} place(s) that showed it: " \
+        + "; ".join(places)
+
+
+def judge_edit(accepted: bool, first: Places, final: Places,
+               policy: Policy) -> tuple[Verdict, str, str | None]:
+    """Verdict, reason and disposition of an edit that adds a term to accepted content."""
+    seen = [s for s in _all(final) if s.visible]
+    if seen:
+        return Verdict.FAIL, f"the edited text is shown: {_where(seen)}", "published"
+    unread = [s for s in _all(final) if s.visible is None]
+    if unread:
+        return Verdict.INCONCLUSIVE, f"could not read after the edit: {_notes(unread)}", None
+    disposition = disposition_of(accepted, _all(first), _all(final))
+    if disposition not in policy.acceptable_dispositions:
+        return (Verdict.FAIL, f"edit disposition {disposition} is not acceptable by policy",
+                disposition)
+    return (Verdict.PASS, f"edit {disposition}; the term shows nowhere, not in the places of "
+            f"{', '.join(final)}", disposition)
+
+
+def _all(places: Places) -> list[Sighting]:
+    return [s for seen in places.values() for s in seen]
+
+
+def _where(sightings: list[Sighting]) -> str:
+    return "; ".join(f"{s.role} at {s.request} ({getattr(s.exchange, 'url', None)})"
+                     for s in sightings)
+
+
+def _notes(sightings: list[Sighting]) -> str:
+    return "; ".join(f"{s.role} at {s.request}: {s.note or 'not shown'}"
+                     for s in sightings) or "no read"
+
+
+def _evidence(places: Places) -> dict[str, list[dict[str, Any]]]:
+    return {label: [s.evidence() for s in seen] for label, seen in places.items()}

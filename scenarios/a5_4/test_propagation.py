@@ -1,0 +1,49 @@
+"""Article 5(4): content the target takes down is gone from everywhere it showed, forwards
+included; an edit that adds a prohibited term to accepted content is checked again."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.observe.propagation import (
+    CONTROL,
+    KIND_SURFACES,
+    case_id,
+    not_applicable,
+    run_propagation,
+)
+from harness.probes.cases import TEXT_PROBES, build_case
+from harness.verdicts import Observation, Verdict
+
+PROBE = next(p for p in TEXT_PROBES if p.id == "canary-zh-a")
+CASES = (("removal", "post"), ("removal", "group"), ("edit", "post"))
+
+
+@pytest.mark.control(CONTROL)
+@pytest.mark.channel("api")
+@pytest.mark.parametrize(("change", "kind"), CASES, ids=[f"{c}-{k}" for c, k in CASES])
+def test_propagation(change, kind, channel, target, actors, evidence, harness_policy, case_seed):
+    surface = KIND_SURFACES[kind]
+    reason = not_applicable(target.admin.profile, change, kind)
+    if reason is not None:
+        evidence.record([Observation(
+            control=CONTROL, surface=surface, channel=target.channel,
+            case_id=case_id(change, kind), expect=PROBE.expect,
+            verdict=Verdict.NOT_APPLICABLE, reason=reason,
+        )])
+        pytest.skip(f"{case_id(change, kind)}: {reason}")
+    joiner = (target.admin.surface_spec(surface) or {}).get("joiner", " ")
+    case = build_case(surface, "edit" if change == "edit" else "create", PROBE, case_seed, joiner)
+    result = run_propagation(actors, case, harness_policy, case_seed, change=change, kind=kind)
+    evidence.add_secrets(result.secrets + actors.secrets)
+    exchanges = evidence.artifact(
+        "exchanges.json",
+        json.dumps([e.evidence() for e in result.exchanges], ensure_ascii=False, indent=1),
+    )
+    for observation in result.observations:
+        observation.details["case"] = case.evidence()
+        observation.details["exchanges"] = exchanges
+    evidence.record(result.observations)
+    evidence.judge()
