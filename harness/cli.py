@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness import __version__, controls
 from harness.errors import ConfigError, HarnessError
@@ -58,16 +59,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="extra arguments for pytest (after --)")
     assess.set_defaults(func=cmd_assess)
 
-    verify = sub.add_parser("verify", help="check that a run's evidence is intact")
-    verify.add_argument("run", help="run directory, run id under reports/, or 'latest'")
-    verify.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
-    verify.set_defaults(func=cmd_verify)
-
-    report = sub.add_parser("report", help="print a run's per-control summary from its evidence")
-    report.add_argument("run", help="run directory, run id under reports/, or 'latest'")
-    report.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
-    report.add_argument("--junit", type=Path, help="also write JUnit XML here")
-    report.set_defaults(func=cmd_report)
+    _run_commands(sub)
 
     ctl = sub.add_parser("controls", help="print the control catalog")
     ctl.add_argument("--automated", action="store_true", help="only controls checked today")
@@ -97,6 +89,28 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--list-faults", action="store_true", help="print the faults and exit")
     serve.set_defaults(func=cmd_serve)
     return parser
+
+
+def _run_commands(sub: Any) -> None:
+    """The commands that work on a recorded run: verify, report, followup."""
+    verify = sub.add_parser("verify", help="check that a run's evidence is intact")
+    verify.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    verify.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    verify.set_defaults(func=cmd_verify)
+
+    report = sub.add_parser("report", help="print a run's per-control summary from its evidence")
+    report.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    report.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    report.add_argument("--junit", type=Path, help="also write JUnit XML here")
+    report.set_defaults(func=cmd_report)
+
+    follow = sub.add_parser("followup", help="settle a run's pending checks (reports whose "
+                            "handling limit outlasted the run) in the same evidence")
+    follow.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    follow.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    follow.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="keep polling pending checks this long (default: one poll)")
+    follow.set_defaults(func=cmd_followup)
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -243,6 +257,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"junit: {write_junit(run_dir, args.junit)}")
     verdicts = {control: verdict for control, verdict, _ in rows}
     return _judge_run(verdicts, run_dir)
+
+
+def cmd_followup(args: argparse.Namespace) -> int:
+    """Poll the pending checks, append their verdicts to the run, judge the run again."""
+    from harness.followup import followup  # noqa: PLC0415
+
+    run_dir = _resolve(args)
+    result = followup(run_dir, args.wait)
+    if result.polled == 0:
+        print(f"{run_dir}: no pending checks")
+    else:
+        print(f"{run_dir}: {result.polled} pending check(s) polled, {result.settled} settled, "
+              f"{result.pending} still pending")
+    return _judge_run(result.verdicts, run_dir)
 
 
 def cmd_controls(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ import yaml
 from harness import __version__, controls
 from harness.errors import HarnessError
 from harness.evidence import Redactor, RunStore, new_run_id
-from harness.policy import Policy, load_policy
+from harness.policy import DEFAULT_POLICY, Policy, load_policy
 from harness.report.junit import write_junit
 from harness.report.summary import control_table
 from harness.seeds import derive_seed
@@ -214,11 +214,13 @@ def selected_channels(config: pytest.Config) -> tuple[str, ...]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A scenario that takes `channel` runs once per selected channel, marked with it."""
+    """A scenario that takes `channel` runs once per selected channel, marked with it; one
+    marked with channels of its own (`@pytest.mark.channel("browser")`) only on those."""
     if "channel" in inspect.signature(metafunc.function).parameters:
+        own = {m.args[0] for m in metafunc.definition.iter_markers("channel")}
         metafunc.parametrize("channel", [
             pytest.param(name, marks=pytest.mark.channel(name), id=name)
-            for name in selected_channels(metafunc.config)
+            for name in selected_channels(metafunc.config) if not own or name in own
         ])
 
 
@@ -411,6 +413,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(
                     f"{item.nodeid}: unknown control {marker.args[:1]}; see `harness controls`"
                 )
+    # A channel-bound scenario on a run without its channel has an empty parameter set.
+    channels = selected_channels(config)
+    out = [item for item in items if getattr(item, "callspec", None) is not None
+           and "channel" in item.callspec.params
+           and item.callspec.params["channel"] not in channels]
+    if out:
+        config.hook.pytest_deselected(items=out)
+        items[:] = [item for item in items if item not in out]
     patterns = config.getoption("harness_controls")
     if not patterns:
         return
@@ -544,6 +554,8 @@ class RunRecorder:
             "channel": _option(self.config, "harness_channel") or "api",
             "channels": list(selected_channels(self.config)),
             "controls": self.config.getoption("harness_controls"),
+            "policy": str(Path(_option(self.config, "harness_policy") or DEFAULT_POLICY)
+                          .resolve()),
             "reference_faults": self.config.getoption("harness_faults"),
             "versions": {"harness": __version__, "python": platform.python_version(),
                          "pytest": pytest.__version__, "platform": platform.platform()},

@@ -48,6 +48,9 @@ _PAGE_TEXT_JS = """() => {
   return parts.join("\\n");
 }"""
 # Whether clicking an element loads a new page (a link, or a form's submit button).
+_VISIBLE_LINKS_JS = """() => Array.from(document.querySelectorAll('a[href]'))
+  .filter(a => a.getClientRects().length > 0 && getComputedStyle(a).visibility !== 'hidden')
+  .map(a => [a.href, (a.innerText || a.title || '').trim()])"""
 _NAVIGATES_JS = """e => {
   const href = e.closest("a[href]");
   if (href && !href.getAttribute("href").startsWith("#")) return true;
@@ -146,6 +149,23 @@ class PageRead:
     status: int | None
     text: str
     image_urls: tuple[str, ...]
+    artifacts: tuple[str, ...]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and self.status < 400
+
+
+@dataclass(frozen=True)
+class PageVisit:
+    """One page as an actor found it: text, visible links, a control's visibility, evidence."""
+
+    url: str
+    status: int | None
+    text: str
+    links: tuple[tuple[str, str], ...]  # (absolute href, link text)
+    control_visible: bool | None
     artifacts: tuple[str, ...]
     error: str | None = None
 
@@ -312,6 +332,24 @@ class BrowserTarget:
             return PageRead(url, None, "", (), (), error=f"{type(exc).__name__}: {exc}")
         artifacts = self._observation_artifacts(page, role)
         return PageRead(page.url, status, text, images, artifacts)
+
+    def visit(self, url: str, actor: Actor, *, control: Any = None,
+              scope: Mapping[str, Any] | None = None, artifacts: bool = True) -> PageVisit:
+        """Open a page as `actor`: its text, its visible links and whether `control` (a
+        locator) is visible on it; with `artifacts`, a screenshot and the DOM as evidence."""
+        page = self._page(actor)
+        try:
+            response = page.goto(self._url(url), wait_until="load")
+            status = response.status if response else None
+            text = page.evaluate(_PAGE_TEXT_JS)
+            links = tuple((href, label) for href, label in page.evaluate(_VISIBLE_LINKS_JS))
+            shown = None
+            if control is not None:
+                shown = self._locate(page, control, scope or {}).is_visible()
+        except Exception as exc:
+            return PageVisit(url, None, "", (), None, (), error=f"{type(exc).__name__}: {exc}")
+        files = self._observation_artifacts(page, actor.role) if artifacts else ()
+        return PageVisit(page.url, status, text, links, shown, files)
 
     def image_urls(self, read: PageRead, spec: Mapping[str, Any]) -> list[str]:
         return list(read.image_urls)

@@ -1,0 +1,505 @@
+"""Article 5(6) from the outside: the items a user can report, reports filed through the
+target's own entry points, each ticket followed to its handling and feedback, the moderator's
+view of it, appeals, and the published complaint channels.
+
+Everything the target is asked to do comes from the profile's `reports` sections (API and
+browser); the moderator side is always read through the API's admin interface.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urldefrag, urlsplit
+
+from harness.errors import HarnessError
+from harness.observe.audit import records_in
+from harness.observe.flow import POLL_SECONDS, CaseRun, Session, _outcome, device_id, new_account
+from harness.policy import Policy
+from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, ProbeSpec, build_case
+from harness.targets.api import Actor, actor_variables
+from harness.targets.browser import PASSIVE_ACTIONS
+from harness.targets.templates import lookup_one, render
+from harness.verdicts import Verdict
+
+PUBLISHED = "A5.6-PUBLISHED"
+ENTRY_POINTS = "A5.6-ENTRY-POINTS"
+INTAKE = "A5.6-INTAKE"
+TIMELY = "A5.6-TIMELY"
+APPEAL = "A5.6-APPEAL"
+KINDS = ("post", "comment", "profile", "group", "group_message")
+PHASES = ("submitted", "acknowledged", "handled", "fed_back")
+BENIGN = ProbeSpec("benign-zh", MUST_ALLOW, "zh")
+PLANTED = ProbeSpec("canary-zh-a", MUST_BLOCK, "zh", canary="canary-zh-a")
+DEFAULT_PHONE = r"(?:400|800)-?\d{3}-?\d{4}|\b0\d{2,3}-?\d{7,8}\b|\b1[3-9]\d{9}\b"
+DEFAULT_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+
+
+class NotObserved(HarnessError):
+    """The harness could not set up or observe a report flow (the verdict is inconclusive)."""
+
+
+def utc(moment: datetime | None = None) -> str:
+    """An ISO UTC time with milliseconds, as evidence writes them."""
+    moment = moment or datetime.now(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A target's timestamp (ISO 8601; naive means UTC), or None when it is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class Item:
+    """Something a user can report, made for the purpose, with the variables that name it."""
+
+    kind: str
+    variables: dict[str, Any]
+    run: CaseRun | None  # None for an item rebuilt from a pending check
+
+    @property
+    def author(self) -> Actor:
+        assert self.run is not None
+        return self.run.author
+
+
+@dataclass
+class Filing:
+    """One report as filed: its receipt, and the times on both clocks."""
+
+    item: Item
+    reporter: Actor
+    ticket: str | None
+    submitted: str  # harness clock, when the submission was sent
+    received: str  # harness clock, when its answer came
+    steps: list[Any]
+    clock_offset_s: float | None = None  # target clock minus harness clock
+    lookups: int = 0
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "item": self.item.kind, "ticket": self.ticket, "submitted": self.submitted,
+            "received": self.received, "clock_offset_s": self.clock_offset_s,
+            "steps": [step.evidence() for step in self.steps],
+        }
+
+
+@dataclass
+class Timeline:
+    """When each phase of a report was first seen, on the harness's clock and the target's."""
+
+    submitted: str
+    clock_offset_s: float | None
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def see(self, phase: str, target_time: Any = None) -> None:
+        """Record a phase the first time it is seen."""
+        if phase not in self.events:
+            self.events[phase] = {"harness": utc(), "target": target_time}
+
+    def elapsed(self, phase: str) -> float | None:
+        """Seconds from submission to the phase: the target's own time corrected by the clock
+        offset when it gives one, else when the harness first saw it (an upper bound)."""
+        event = self.events.get(phase)
+        if event is None:
+            return None
+        start = parse_time(self.submitted)
+        assert start is not None
+        target = parse_time(event.get("target"))
+        if target is not None and self.clock_offset_s is not None:
+            moment = target - timedelta(seconds=self.clock_offset_s)
+        else:
+            moment = parse_time(event["harness"])
+        assert moment is not None
+        return round(max(0.0, (moment - start).total_seconds()), 3)
+
+    def evidence(self) -> dict[str, Any]:
+        return {"submitted": self.submitted, "clock_offset_s": self.clock_offset_s,
+                "events": self.events,
+                "elapsed_s": {phase: self.elapsed(phase) for phase in self.events}}
+
+
+class ReportDesk:
+    """The report flows of one test on one channel: items, reporters, filings and lookups."""
+
+    def __init__(self, session: Session, policy: Policy, seed: int) -> None:
+        self.session = session
+        self.target = session.target
+        self.admin = self.target.admin
+        self.policy = policy
+        self.seed = seed
+        spec = self.admin.profile.api.get("reports")
+        if spec is None:
+            raise NotObserved("the profile has no `api.reports` section")
+        self.spec: dict[str, Any] = spec
+        pages = self.admin.profile.data.get("browser", {}).get("reports")
+        self.pages: dict[str, Any] | None = pages if self.target.channel == "browser" else None
+        self.exchanges: list[Any] = []
+        self.secrets: list[str] = []
+        self._serial = 0
+
+    # --- setup ------------------------------------------------------------------------------
+
+    def _next_seed(self) -> int:
+        self._serial += 1
+        return self.seed + 7919 * self._serial
+
+    def reporter(self, role: str = "reporter") -> Actor:
+        """A fresh account to report with, through the channel's own registration."""
+        seed = self._next_seed()
+        actor = Actor(role, device_id(role, seed))
+        account = new_account(role, seed, self.session.nonce)
+        self.secrets.append(account["password"])
+        result = self.target.register(actor, account)
+        self.exchanges.append(result)
+        if not result.ok:
+            raise NotObserved(f"could not register a {role}: {_outcome(result)}")
+        if actor.token:
+            self.secrets.append(actor.token)
+        return actor
+
+    def item(self, kind: str, probe: ProbeSpec = BENIGN) -> Item:
+        """Make an item of this kind with benign content, through the channel's own steps."""
+        spec = self.spec["items"].get(kind)
+        if spec is None:
+            raise NotObserved(f"the profile names no way to make a {kind} to report")
+        seed = self._next_seed()
+        joiner = (self.admin.surface_spec(spec["surface"]) or {}).get("joiner", " ")
+        case = build_case(spec["surface"], "create", probe, seed, joiner)
+        run = CaseRun(self.session, case, self.policy, seed)
+        submission = run.submit()
+        self.exchanges.extend(run.result.exchanges)
+        self.secrets.extend(run.result.secrets)
+        if submission is None or self.target.classify(submission) != "accepted":
+            reason = "; ".join(o.reason for o in run.result.observations) or _outcome(submission)
+            raise NotObserved(f"could not make a {kind} to report: {reason}")
+        return self._named(kind, run)
+
+    def plant(self) -> Item:
+        """A must-block item that got past the filter, made through the moderator's seeding
+        interface as the profile's `plant` steps say (they bind the item's id)."""
+        steps = self.spec.get("plant")
+        if not steps:
+            raise NotObserved("the profile names no way to plant must-block content")
+        kind = next((k for k, s in self.spec["items"].items() if s["surface"] == "post"), None)
+        if kind is None:
+            raise NotObserved("planting needs a `post` item in the profile's reports.items")
+        seed = self._next_seed()
+        case = build_case("post", "create", PLANTED, seed)
+        run = CaseRun(self.session, case, self.policy, seed)
+        registered = self.admin.register(run.author, run.account)
+        self.exchanges.append(registered)
+        self.secrets.append(run.account["password"])
+        if not registered.ok:
+            raise NotObserved(f"could not register the author: {_outcome(registered)}")
+        run.variables.update(actor_variables(run.author))
+        done = self.admin.run_steps(steps, run.variables, run.actors, {})
+        self.exchanges.extend(done)
+        if len(done) < len(steps) or not done[-1].ok:
+            raise NotObserved(f"planting failed: {_outcome(done[-1] if done else None)}")
+        return self._named(kind, run)
+
+    def _named(self, kind: str, run: CaseRun) -> Item:
+        spec = self.spec["items"][kind]
+        variables = dict(run.variables)
+        try:
+            variables["item_id"] = str(render(spec["id"], variables))
+        except KeyError as exc:
+            raise NotObserved(f"the {kind} was made but its id {spec['id']} is unknown") from exc
+        variables["item_type"] = spec["type"]
+        return Item(kind, variables, run)
+
+    # --- filing and following ---------------------------------------------------------------
+
+    def actors(self, item: Item, reporter: Actor) -> dict[str, Actor]:
+        return {**item.run.actors, "reporter": reporter}
+
+    def entry_point(self, item: Item, reporter: Actor) -> Any:
+        """The item's page as the reporter sees it, with the report control's visibility."""
+        assert self.pages is not None
+        spec = self.pages["controls"].get(item.kind)
+        if spec is None:
+            raise NotObserved(f"the profile's browser section names no page for a {item.kind}")
+        scope = {**item.variables, **actor_variables(reporter)}
+        visit = self.target.visit(render(spec["page"], scope), reporter, control=spec["control"],
+                                  scope=scope)
+        return visit
+
+    def file(self, item: Item, reporter: Actor, reason: str) -> Filing:
+        """Report the item as the reporter, through the channel's entry point."""
+        variables = {**item.variables, "reason": reason}
+        if self.pages is not None:
+            control = self.pages["controls"].get(item.kind)
+            if control is None or not self.pages.get("submit"):
+                raise NotObserved(f"the profile's browser section cannot report a {item.kind}")
+            steps = [{"goto": control["page"]}, {"click": control["control"]},
+                     *self.pages["submit"]]
+        else:
+            steps = self.spec["submit"]
+        steps = [{"as": "reporter", **step} for step in steps]
+        submitted = datetime.now(timezone.utc)
+        done = self.target.run_steps(steps, variables, self.actors(item, reporter), {})
+        received = datetime.now(timezone.utc)
+        self.exchanges.extend(done)
+        filing = Filing(item, reporter, variables.get("ticket"), utc(submitted), utc(received),
+                        list(done))
+        if filing.ticket is None:
+            return filing
+        # The receipt's own time, against the middle of the harness's request, gives the offset.
+        acting = [step for step in done if not PASSIVE_ACTIONS & {step.method.lower()}]
+        receipt = self.look_up(filing) if self.pages is not None else _document(acting[-1])
+        created = parse_time(self._field(receipt, "created"))
+        if created is not None:
+            middle = submitted + (received - submitted) / 2
+            filing.clock_offset_s = round((created - middle).total_seconds(), 3)
+        return filing
+
+    def look_up(self, filing: Filing) -> dict[str, Any] | None:
+        """The ticket as the reporter sees it (API: the lookup's fields; pages: the lookup
+        steps' reads), or None when it cannot be found."""
+        filing.lookups += 1
+        variables = {**filing.item.variables, "ticket": filing.ticket}
+        actors = {"reporter": filing.reporter}
+        if self.pages is not None:
+            steps = [{"as": "reporter", **step} for step in self.pages.get("lookup", [])]
+            done = self.target.run_steps(steps, variables, actors, {})
+            self.exchanges.extend(done)
+            if not done or not done[-1].ok or len(done) < len(steps):
+                return None
+            return {k: v for k, v in variables.items() if k not in filing.item.variables}
+        read = self.admin.request(self.spec["lookup"], variables, actors)
+        self.exchanges.append(read)
+        return read.document if read.ok and isinstance(read.document, Mapping) else None
+
+    def _field(self, document: Any, name: str) -> Any:
+        path = self.spec["fields"].get(name)
+        return lookup_one(document, path) if path and document is not None else None
+
+    def status(self, document: Any) -> tuple[str | None, bool, bool, str | None]:
+        """(status, acknowledged, handled, feedback) of a ticket the reporter looked up."""
+        status = self._field(document, "status")
+        status = str(status) if status is not None else None
+        feedback = self._field(document, "feedback")
+        feedback = str(feedback) if feedback not in (None, "") else None
+        return (status, status in self.spec["acknowledged"], status in self.spec["handled"],
+                feedback)
+
+    def queue(self) -> list[dict[str, Any]] | None:
+        """The moderator's queue (re-keyed records), or None when it cannot be read."""
+        spec = self.spec["queue"]
+        read = self.admin.request(spec["request"], {}, {})
+        self.exchanges.append(read)
+        return records_in(read.document, spec) if read.ok else None
+
+    def in_queue(self, ticket: str) -> dict[str, Any] | None:
+        for record in self.queue() or []:
+            if str(record.get("ticket")) == ticket:
+                return record
+        return None
+
+    def limits(self) -> tuple[float, float]:
+        """(acknowledge, handle) limits in seconds: the profile's published ones, else policy."""
+        published = self.spec.get("limits", {})
+        return (float(published.get("acknowledge_seconds", self.policy.report_ack_limit_seconds)),
+                float(published.get("handle_seconds", self.policy.report_handle_limit_seconds)))
+
+    def follow(self, filing: Filing, until: float,
+               timeline: Timeline | None = None) -> tuple[Timeline, bool]:
+        """Poll a ticket until the reporter sees it handled with a result, or `until` (a
+        time.monotonic() deadline). Returns the timeline and whether the moderator side shows
+        it handled: a report handled there but not fed back within the policy's grace window
+        ends the wait early."""
+        if timeline is None:
+            timeline = Timeline(filing.submitted, filing.clock_offset_s)
+            timeline.events["submitted"] = {"harness": filing.submitted, "target": None}
+        handled_since = None
+        while True:
+            document = self.look_up(filing)
+            if document is not None:
+                self.mark(timeline, document)
+            if "fed_back" in timeline.events:
+                return timeline, True
+            record = self.in_queue(str(filing.ticket))
+            if record is not None and str(record.get("status")) in self.spec["handled"]:
+                handled_since = handled_since or time.monotonic()
+                if time.monotonic() - handled_since >= self.policy.grace_seconds:
+                    return timeline, True
+            if time.monotonic() >= until:
+                return timeline, handled_since is not None
+            time.sleep(POLL_SECONDS * 2.5)
+
+    def mark(self, timeline: Timeline, document: Any) -> None:
+        """Note the phases a lookup shows."""
+        timeline.events["submitted"]["target"] = self._field(document, "created")
+        _, acknowledged, handled, feedback = self.status(document)
+        if acknowledged:
+            timeline.see("acknowledged", self._field(document, "acknowledged"))
+        if handled:
+            timeline.see("acknowledged", self._field(document, "acknowledged"))
+            timeline.see("handled", self._field(document, "handled"))
+            if feedback:
+                timeline.see("fed_back", self._field(document, "handled"))
+
+    # --- appeals ----------------------------------------------------------------------------
+
+    def dispose(self, item: Item, reason: str) -> None:
+        """The moderator takes the author's item down (the profile's `appeal.dispose`)."""
+        read = self.admin.request(self.spec["appeal"]["dispose"],
+                                  {**item.variables, "reason": reason}, item.run.actors)
+        self.exchanges.append(read)
+        if not read.ok:
+            raise NotObserved(f"the moderator could not dispose of the {item.kind}: "
+                              f"{_outcome(read)}")
+
+    def appeal_offered(self, item: Item) -> tuple[bool, str]:
+        """Whether the author is offered an appeal for the disposed item, and where."""
+        appeal = self.spec["appeal"]
+        if self.pages is not None and "appeal" in self.pages:
+            control = self.pages["appeal"]["control"]
+            scope = dict(item.variables)
+            visit = self.target.visit(render(control["page"], scope), item.author,
+                                      control=control["control"], scope=scope)
+            self.exchanges.append(visit)
+            if not visit.ok:
+                problem = visit.error or f"HTTP {visit.status}"
+                return False, f"the page {visit.url} could not be read: {problem}"
+            return bool(visit.control_visible), f"appeal control on {visit.url}"
+        spec = appeal["offered"]
+        read = self.admin.request(spec["request"], item.variables, item.run.actors)
+        self.exchanges.append(read)
+        if not read.ok:
+            return False, f"{_outcome(read)}"
+        for record in records_in(read.document, spec):
+            if str(record.get("id")) == item.variables["item_id"] and (
+                    record.get("type") in (None, item.variables["item_type"])):
+                return True, f"listed at {read.url}"
+        return False, f"the disposed {item.kind} is not listed at {read.url}"
+
+    def submit_appeal(self, item: Item, reason: str) -> tuple[str | None, str]:
+        """File the author's appeal; (receipt id, what happened)."""
+        appeal = self.spec["appeal"]
+        variables = {**item.variables, "reason": reason}
+        if self.pages is not None and "appeal" in self.pages:
+            control = self.pages["appeal"]["control"]
+            steps = [{"goto": control["page"]}, {"click": control["control"]},
+                     *self.pages["appeal"]["submit"]]
+        else:
+            steps = appeal["submit"]
+        steps = [{"as": "author", **step} for step in steps]
+        done = self.target.run_steps(steps, variables, item.run.actors, {})
+        self.exchanges.extend(done)
+        receipt = variables.get("appeal")
+        if receipt is None:
+            return None, f"no appeal receipt: {_outcome(done[-1] if done else None)}"
+        if "lookup" in appeal:
+            read = self.admin.request(appeal["lookup"], variables, item.run.actors)
+            self.exchanges.append(read)
+            if not read.ok:
+                return None, f"appeal {receipt} cannot be looked up: {_outcome(read)}"
+        return str(receipt), f"appeal {receipt} accepted"
+
+
+def _document(step: Any) -> Any:
+    return getattr(step, "document", None)
+
+
+# --- the published complaint channels -------------------------------------------------------
+
+
+@dataclass
+class ChannelsPage:
+    """Where the complaint channels were found, the click path to them, and what they show."""
+
+    url: str
+    path: list[tuple[str, str]]  # (page url, link text clicked)
+    phone: str | None
+    email: str | None
+    artifacts: tuple[str, ...]
+
+
+def find_channels(desk: ReportDesk, start: str, visitor: Actor, max_clicks: int,
+                  max_pages: int) -> tuple[ChannelsPage | None, int, bool]:
+    """Breadth-first through visible same-site links from `start`, at most `max_clicks` deep,
+    for a page showing a phone number, an email address and a link to the web form.
+
+    Returns (the page or None, pages opened, whether the search was cut short by `max_pages`).
+    """
+    spec = desk.pages["complaints"] if desk.pages else {}
+    phone = re.compile(spec.get("phone", DEFAULT_PHONE))
+    email = re.compile(spec.get("email", DEFAULT_EMAIL))
+    origin = urlsplit(desk.admin.profile.base_url)
+    queue: deque[tuple[str, list[tuple[str, str]]]] = deque([(start, [])])
+    seen = {urldefrag(start)[0]}
+    opened = 0
+    while queue:
+        if opened >= max_pages:
+            return None, opened, True
+        url, path = queue.popleft()
+        visit = desk.target.visit(url, visitor, artifacts=False)
+        opened += 1
+        if not visit.ok:
+            continue
+        found_phone, found_email = phone.search(visit.text), email.search(visit.text)
+        if found_phone and found_email:
+            files = desk.target.visit(visit.url, visitor).artifacts
+            return (ChannelsPage(visit.url, path, found_phone.group(0), found_email.group(0),
+                                 files), opened, False)
+        if len(path) >= max_clicks:
+            continue
+        for href, label in _same_site(visit.links, origin):
+            if href not in seen:
+                seen.add(href)
+                queue.append((href, [*path, (visit.url, label)]))
+    return None, opened, False
+
+
+def _same_site(links: Any, origin: Any) -> Iterator[tuple[str, str]]:
+    for href, label in links:
+        parts = urlsplit(href)
+        if parts.scheme in ("http", "https") and parts.netloc == origin.netloc:
+            yield urldefrag(href)[0], label
+
+
+# --- timeliness -------------------------------------------------------------------------------
+
+
+def judge_timeliness(timeline: Timeline, limits: tuple[float, float], *, moderator_handled: bool,
+                     elapsed_s: float) -> tuple[Verdict, str]:
+    """The A5.6-TIMELY verdict of one report from what has been seen `elapsed_s` after it was
+    filed. A report not yet handled and still inside its limit is pending: inconclusive, with a
+    reason that starts with `pending`, to be settled by `harness followup`."""
+    ack_limit, handle_limit = limits
+    acknowledged = timeline.elapsed("acknowledged")
+    handled = timeline.elapsed("handled")
+    problems = []
+    if acknowledged is not None and acknowledged > ack_limit:
+        problems.append(f"acknowledged after {acknowledged:g}s (limit {ack_limit:g}s)")
+    if handled is not None and handled > handle_limit:
+        problems.append(f"handled after {handled:g}s (limit {handle_limit:g}s)")
+    if "fed_back" in timeline.events:
+        if problems:
+            return Verdict.FAIL, "; ".join(problems)
+        return Verdict.PASS, (f"acknowledged after {acknowledged:g}s, handled and fed back after "
+                              f"{handled:g}s (limits {ack_limit:g}s / {handle_limit:g}s)")
+    if handled is not None or moderator_handled:
+        return Verdict.FAIL, "handled, but the result was not fed back to the reporter"
+    if acknowledged is None and elapsed_s > ack_limit:
+        problems.append(f"not acknowledged within {ack_limit:g}s")
+    if elapsed_s > handle_limit:
+        problems.append(f"not handled within {handle_limit:g}s")
+    if problems:
+        return Verdict.FAIL, "; ".join(problems)
+    return Verdict.INCONCLUSIVE, (f"pending: not handled after {elapsed_s:g}s, inside the "
+                                  f"{handle_limit:g}s limit; run `harness followup` later")

@@ -1,0 +1,316 @@
+"""Article 5(6): the complaint and reporting system, end to end and against the clock.
+
+Entry points and published channels are what a person sees, so they are checked through the
+pages; intake runs on every channel; timeliness and appeals run through the API, whose
+answers carry the times and ids they are judged on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from harness.followup import save_pending
+from harness.observe.flow import _outcome
+from harness.observe.reports import (
+    APPEAL,
+    ENTRY_POINTS,
+    INTAKE,
+    KINDS,
+    PLANTED,
+    PUBLISHED,
+    TIMELY,
+    NotObserved,
+    ReportDesk,
+    find_channels,
+    judge_timeliness,
+    parse_time,
+)
+from harness.probes.cases import MUST_ALLOW, MUST_BLOCK
+from harness.targets.browser import PASSIVE_ACTIONS
+from harness.targets.templates import MissingVariable, render
+from harness.verdicts import Observation, Verdict
+
+
+class Scenario:
+    """One test's report desk and its observations, written as evidence when it ends."""
+
+    def __init__(self, control: str, target: Any, actors: Any, evidence: Any, policy: Any,
+                 seed: int) -> None:
+        self.control = control
+        self.channel = target.channel
+        self.evidence = evidence
+        self.desk: ReportDesk | None = None
+        self.problem: str | None = None
+        try:
+            self.desk = ReportDesk(actors, policy, seed)
+        except NotObserved as exc:
+            self.problem = str(exc)
+
+    def observe(self, case_id: str, verdict: Verdict, reason: str, *,
+                expect: str | None = None, control: str | None = None, **details: Any) -> None:
+        self.evidence.record([Observation(
+            control=control or self.control, surface=None, channel=self.channel,
+            case_id=case_id, expect=expect, verdict=verdict, reason=reason, details=details,
+        )])
+
+    def finish(self, actors: Any) -> None:
+        """Write the exchanges as one artifact, redact what the flows used, judge the test."""
+        if self.desk is not None:
+            self.evidence.add_secrets(self.desk.secrets + actors.secrets)
+            self.evidence.artifact("exchanges.json", json.dumps(
+                [e.evidence() for e in self.desk.exchanges if hasattr(e, "evidence")],
+                ensure_ascii=False, indent=1))
+        self.evidence.judge()
+
+
+def _reason(desk: ReportDesk, what: str) -> str:
+    return f"harness {what} {desk.session.nonce}"
+
+
+@pytest.fixture
+def scenario(request, target, actors, evidence, harness_policy, case_seed):
+    marker = request.node.get_closest_marker("control")
+    return Scenario(marker.args[0], target, actors, evidence, harness_policy, case_seed)
+
+
+# --- published channels (pages) --------------------------------------------------------------
+
+
+@pytest.mark.control(PUBLISHED)
+@pytest.mark.channel("browser")
+def test_complaint_channels_are_published(channel, scenario, actors, harness_policy):
+    desk = scenario.desk
+    if desk is None or desk.pages is None or "complaints" not in desk.pages:
+        scenario.observe("channels", Verdict.INCONCLUSIVE, scenario.problem
+                         or "the profile's browser section names no complaint start pages")
+        return scenario.finish(actors)
+    try:
+        variables = {**desk.item("group").variables, **desk.item("post").variables}
+    except NotObserved as exc:
+        scenario.observe("channels", Verdict.INCONCLUSIVE, str(exc))
+        return scenario.finish(actors)
+    spec = desk.pages["complaints"]
+    visitor = actors.actors["anonymous"]
+    found = None
+    for template in spec["start"]:
+        try:
+            start = str(render(template, variables))
+        except MissingVariable as exc:
+            scenario.observe(f"from {template}", Verdict.INCONCLUSIVE, f"no value for {exc}")
+            continue
+        page, opened, cut = find_channels(desk, start, visitor, harness_policy.complaint_max_clicks,
+                                          harness_policy.crawl_max_pages)
+        clicks = harness_policy.complaint_max_clicks
+        if page is not None:
+            found = found or page
+            path = " > ".join(f"{label or url}" for url, label in page.path) or "(the page itself)"
+            scenario.observe(f"from {template}", Verdict.PASS,
+                             f"{page.url} in {len(page.path)} click(s) via {path}: phone "
+                             f"{page.phone}, email {page.email}", path=page.path,
+                             artifacts=list(page.artifacts))
+        elif cut:
+            scenario.observe(f"from {template}", Verdict.INCONCLUSIVE,
+                             f"gave up after {opened} pages (crawl_max_pages) within {clicks} "
+                             "click(s)")
+        else:
+            scenario.observe(f"from {template}", Verdict.FAIL,
+                             f"no page within {clicks} click(s) of {start} shows a phone number "
+                             f"and an email address ({opened} pages opened)")
+    if found is None:
+        scenario.observe("web form", Verdict.INCONCLUSIVE, "the complaint page was not found")
+        return scenario.finish(actors)
+    reporter = actors.actors["viewer"]
+    steps = [{"as": "reporter", **step} for step in [{"goto": found.url}, *spec["form"]]]
+    form_vars = {**variables, "reason": _reason(desk, "web form")}
+    done = desk.target.run_steps(steps, form_vars, {"reporter": reporter}, {})
+    desk.exchanges.extend(done)
+    ticket = form_vars.get("ticket")
+    if ticket is None:
+        last = done[-1] if done else None
+        scenario.observe("web form", Verdict.FAIL,
+                         f"the web form on {found.url} gave no receipt: {_outcome(last)}")
+    else:
+        scenario.observe("web form", Verdict.PASS, f"the web form gave receipt {ticket}")
+    scenario.finish(actors)
+
+
+# --- entry points (pages) ----------------------------------------------------------------------
+
+
+@pytest.mark.control(ENTRY_POINTS)
+@pytest.mark.channel("browser")
+@pytest.mark.parametrize("kind", KINDS)
+def test_report_control_on_every_content_type(kind, channel, scenario, actors):
+    desk = scenario.desk
+    if desk is None or desk.pages is None:
+        scenario.observe(kind, Verdict.INCONCLUSIVE,
+                         scenario.problem or "the profile has no browser `reports` section")
+        return scenario.finish(actors)
+    try:
+        item = desk.item(kind)
+        visit = desk.entry_point(item, actors.actors["viewer"])
+    except NotObserved as exc:
+        scenario.observe(kind, Verdict.INCONCLUSIVE, str(exc))
+        return scenario.finish(actors)
+    if not visit.ok:
+        scenario.observe(kind, Verdict.INCONCLUSIVE, f"{visit.url}: {visit.error or visit.status}",
+                         artifacts=list(visit.artifacts))
+    elif visit.control_visible:
+        scenario.observe(kind, Verdict.PASS, f"report control visible on {visit.url}",
+                         artifacts=list(visit.artifacts))
+    else:
+        scenario.observe(kind, Verdict.FAIL, f"no visible report control for the {kind} on "
+                         f"{visit.url}", artifacts=list(visit.artifacts))
+    scenario.finish(actors)
+
+
+# --- intake (every channel) --------------------------------------------------------------------
+
+
+def _traced(desk: ReportDesk, filing: Any, deadline_s: float) -> tuple[Verdict, str, Any]:
+    """A filed report is traceable: the reporter can look it up, the moderator sees it with
+    its target and reason (polled until `deadline_s`)."""
+    if filing.ticket is None:
+        last = next((s for s in reversed(filing.steps)
+                     if not PASSIVE_ACTIONS & {s.method.lower()}), None)
+        return Verdict.FAIL, f"no receipt: {_outcome(last)}", None
+    if desk.look_up(filing) is None:
+        return Verdict.FAIL, f"receipt {filing.ticket} cannot be looked up by the reporter", None
+    deadline = time.monotonic() + deadline_s
+    while (record := desk.in_queue(filing.ticket)) is None and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if record is None:
+        return Verdict.FAIL, f"receipt {filing.ticket} never reached the moderator side", None
+    item = filing.item.variables
+    wrong = [name for name, want in (("target_type", item["item_type"]),
+                                     ("target_id", item["item_id"]))
+             if name in record and str(record[name]) != str(want)]
+    if wrong or not record.get("reason"):
+        missing = ", ".join(wrong) or "reason"
+        return Verdict.FAIL, f"the moderator side shows {filing.ticket} without its {missing}", \
+            record
+    return Verdict.PASS, f"receipt {filing.ticket}: the reporter and the moderator see it", record
+
+
+@pytest.mark.control(INTAKE)
+@pytest.mark.parametrize("kind", KINDS)
+def test_reports_are_received_and_traceable(kind, channel, scenario, actors, harness_policy):
+    desk = scenario.desk
+    try:
+        if desk is None:
+            raise NotObserved(scenario.problem or "no report desk")
+        item = desk.item(kind)
+        filing = desk.file(item, actors.actors["viewer"], _reason(desk, f"intake {kind}"))
+    except NotObserved as exc:
+        scenario.observe(kind, Verdict.INCONCLUSIVE, str(exc))
+        return scenario.finish(actors)
+    verdict, reason, record = _traced(desk, filing, harness_policy.audit_wait_seconds)
+    scenario.observe(kind, verdict, reason, filing=filing.evidence(), moderator_record=record)
+    scenario.finish(actors)
+
+
+@pytest.mark.control(INTAKE)
+def test_repeated_reports_each_get_a_receipt(channel, scenario, actors, harness_policy):
+    desk = scenario.desk
+    try:
+        if desk is None:
+            raise NotObserved(scenario.problem or "no report desk")
+        item = desk.item("post")
+        filings = [desk.file(item, reporter, _reason(desk, f"duplicate {n}"))
+                   for n, reporter in enumerate([actors.actors["viewer"], desk.reporter()])]
+    except NotObserved as exc:
+        scenario.observe("duplicates", Verdict.INCONCLUSIVE, str(exc))
+        return scenario.finish(actors)
+    for n, filing in enumerate(filings, 1):
+        verdict, reason, record = _traced(desk, filing, harness_policy.audit_wait_seconds)
+        scenario.observe(f"duplicates/{n}", verdict, f"report {n} of the same post: {reason}",
+                         filing=filing.evidence(), moderator_record=record)
+    scenario.finish(actors)
+
+
+# --- timeliness and feedback (API) -------------------------------------------------------------
+
+
+@pytest.mark.control(TIMELY)
+@pytest.mark.parametrize("expect", [MUST_BLOCK, MUST_ALLOW])
+def test_reports_are_handled_in_time_with_feedback(expect, scenario, actors, harness_policy,
+                                                   evidence):
+    desk = scenario.desk
+    case_id = f"report/{expect}"
+    try:
+        if desk is None:
+            raise NotObserved(scenario.problem or "no report desk")
+        item = desk.plant() if expect == MUST_BLOCK else desk.item("post")
+        filing = desk.file(item, actors.actors["viewer"], _reason(desk, f"timely {expect}"))
+    except NotObserved as exc:
+        scenario.observe(case_id, Verdict.INCONCLUSIVE, str(exc), expect=expect)
+        return scenario.finish(actors)
+    if filing.ticket is None:
+        scenario.observe(case_id, Verdict.INCONCLUSIVE, "the report got no receipt (judged "
+                         f"under {INTAKE}): {_outcome(filing.steps[-1] if filing.steps else None)}",
+                         expect=expect)
+        return scenario.finish(actors)
+    limits = desk.limits()
+    submitted = parse_time(filing.submitted)
+    assert submitted is not None
+    wait = min(limits[1], harness_policy.report_wait_seconds)
+    elapsed_before = (datetime.now(timezone.utc) - submitted).total_seconds()
+    timeline, moderator_handled = desk.follow(filing, time.monotonic() + wait - elapsed_before)
+    elapsed = round((datetime.now(timezone.utc) - submitted).total_seconds(), 1)
+    verdict, reason = judge_timeliness(timeline, limits, moderator_handled=moderator_handled,
+                                       elapsed_s=elapsed)
+    if verdict is Verdict.PASS and expect == MUST_BLOCK:
+        assert item.run is not None
+        still = [s for s in item.run.read_all() if s.visible]
+        if still:
+            verdict = Verdict.FAIL
+            reason = ("handled, but the reported content still shows: "
+                      + "; ".join(f"{s.role} at {s.request}" for s in still))
+    details = {"ticket": filing.ticket, "timeline": timeline.evidence(),
+               "limits_s": {"acknowledge": limits[0], "handle": limits[1]},
+               "planted": PLANTED.id if expect == MUST_BLOCK else None}
+    if reason.startswith("pending") and evidence.run_dir is not None:
+        save_pending(evidence.run_dir.name, {
+            "control": TIMELY, "case_id": case_id, "channel": desk.target.channel,
+            "test": evidence.item.nodeid, "expect": expect, "ticket": filing.ticket,
+            "submitted": filing.submitted, "clock_offset_s": filing.clock_offset_s,
+            "events": timeline.events, "limits": list(limits),
+            "item": {"kind": item.kind, "variables": {k: item.variables[k] for k in
+                                                      ("item_id", "item_type")}},
+            "reporter": {"device_id": filing.reporter.device_id,
+                         "variables": dict(filing.reporter.variables)},
+        })
+        details["pending"] = True
+    scenario.observe(case_id, verdict, reason, expect=expect, **details)
+    scenario.finish(actors)
+
+
+# --- appeals -------------------------------------------------------------------------------
+
+
+@pytest.mark.control(APPEAL)
+def test_disposed_comment_can_be_appealed(channel, scenario, actors):
+    desk = scenario.desk
+    try:
+        if desk is None:
+            raise NotObserved(scenario.problem or "no report desk")
+        if "appeal" not in desk.spec:
+            raise NotObserved("the profile names no appeal path (reports.appeal)")
+        item = desk.item(desk.spec["appeal"]["item"])
+        desk.dispose(item, _reason(desk, "disposal"))
+    except NotObserved as exc:
+        scenario.observe("appeal", Verdict.INCONCLUSIVE, str(exc))
+        return scenario.finish(actors)
+    offered, where = desk.appeal_offered(item)
+    if not offered:
+        scenario.observe("appeal", Verdict.FAIL, f"no appeal path offered to the author: {where}")
+        return scenario.finish(actors)
+    receipt, what = desk.submit_appeal(item, _reason(desk, "appeal"))
+    scenario.observe("appeal", Verdict.PASS if receipt else Verdict.FAIL,
+                     f"offered ({where}); {what}", appeal=receipt)
+    scenario.finish(actors)
