@@ -23,6 +23,7 @@ import uvicorn
 
 from reference_site.app import create_app
 from reference_site.faults import FAULTS, UnknownFault, describe, parse_faults
+from reference_site.service import DEFAULT_TIMES, ReportTimes
 
 ADMIN_TOKEN_ENV = "REFERENCE_ADMIN_TOKEN"
 
@@ -68,7 +69,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--access-log", action="store_true", help="log every request to stderr"
     )
+    defaults = DEFAULT_TIMES
+    parser.add_argument(
+        "--report-ack-seconds", type=_seconds, default=defaults.ack_seconds, metavar="S",
+        help="the moderator desk acknowledges a report S seconds after it is filed "
+        f"(default {defaults.ack_seconds:g})",
+    )
+    parser.add_argument(
+        "--report-handle-seconds", type=_seconds, default=defaults.handle_seconds, metavar="S",
+        help="the desk decides a report S seconds after it is filed "
+        f"(default {defaults.handle_seconds:g})",
+    )
+    parser.add_argument(
+        "--report-limit-seconds", type=_seconds, default=defaults.limit_seconds, metavar="S",
+        help="the handling time limit the complaint channels publish "
+        f"(default {defaults.limit_seconds:g})",
+    )
     return parser.parse_args(argv)
+
+
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from exc
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more: {text!r}")
+    return value
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -139,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{sock.getsockname()[1]}"
     try:
-        app = create_app(faults, db_path, admin_token)
+        times = ReportTimes(
+            args.report_ack_seconds, args.report_handle_seconds, args.report_limit_seconds
+        )
+        app = create_app(faults, db_path, admin_token, times)
         if faults:
             logging.getLogger("uvicorn.error").warning(
                 "faults switched on: %s", ", ".join(f"{f} ({FAULTS[f].control})" for f in faults)

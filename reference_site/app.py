@@ -24,8 +24,10 @@ from starlette.staticfiles import StaticFiles
 from reference_site import api, pages
 from reference_site.components import build_site
 from reference_site.db import Database
+from reference_site.desk import ReportDesk
 from reference_site.errors import NotFound
 from reference_site.faults import parse_faults
+from reference_site.service import DEFAULT_TIMES, ReportTimes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -64,23 +66,30 @@ def create_app(
     faults: Iterable[str] = frozenset(),
     db_path: str | Path | None = None,
     admin_token: str | None = None,
+    times: ReportTimes = DEFAULT_TIMES,
 ) -> Starlette:
     """The reference site as an ASGI app.
 
     `db_path=None` uses a fresh SQLite file in a temporary directory that is deleted when the
     app shuts down (or is garbage-collected); `admin_token=None` generates one, readable as
-    `app.state.site.service.admin_token`.
+    `app.state.site.service.admin_token`. The moderator desk (desk.py) works reports at the
+    pace `times` sets while the app runs (between its startup and shutdown).
     """
     chosen = parse_faults(faults)
     scratch: str | None = None
     if db_path is None:
         scratch = tempfile.mkdtemp(prefix="reference-site-")
         db_path = Path(scratch) / "site.db"
-    site = build_site(chosen, db_path, admin_token or secrets.token_urlsafe(24))
+    site = build_site(chosen, db_path, admin_token or secrets.token_urlsafe(24), times)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
+        desk = ReportDesk(site.service)
+        desk.start()
+        try:
+            yield
+        finally:
+            desk.stop()
         site.db.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -102,7 +102,19 @@ CREATE TABLE IF NOT EXISTS reports (
     note TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    due_at TEXT NOT NULL
+    due_at TEXT NOT NULL,
+    acknowledged_at TEXT,
+    handled_at TEXT
+);
+CREATE TABLE IF NOT EXISTS appeals (
+    appeal_id TEXT PRIMARY KEY,
+    author_id INTEGER NOT NULL REFERENCES users(id),
+    target_type TEXT NOT NULL,
+    target_id INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
@@ -126,7 +138,14 @@ CREATE INDEX IF NOT EXISTS posts_author ON posts (author_id, id);
 CREATE INDEX IF NOT EXISTS comments_post ON comments (post_id, id);
 CREATE INDEX IF NOT EXISTS messages_group ON group_messages (group_id, id);
 CREATE INDEX IF NOT EXISTS reports_reporter ON reports (reporter_id, created_at);
+CREATE INDEX IF NOT EXISTS reports_status ON reports (status, created_at);
 """
+
+# Columns added since the first schema: (table, column, declaration), for older database files.
+ADDED_COLUMNS = (
+    ("reports", "acknowledged_at", "TEXT"),
+    ("reports", "handled_at", "TEXT"),
+)
 
 Row = sqlite3.Row
 
@@ -143,7 +162,12 @@ class Database:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
-        self._connection().executescript(SCHEMA)
+        conn = self._connection()
+        for table, column, declaration in ADDED_COLUMNS:
+            known = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if known and column not in known:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        conn.executescript(SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -74,6 +74,13 @@ class PayloadTooLarge(ServiceError):
     code = "too_large"
 
 
+class InternalError(ServiceError):
+    """The site failed (the `complaint-form-broken` fault breaks a form this way on purpose)."""
+
+    status = 500
+    code = "internal_error"
+
+
 class ModerationUnavailable(ServiceError):
     """The content could not be checked (OCR failed); the write is refused, failing closed."""
 

@@ -30,15 +30,16 @@ from reference_site.components import Site, site_of
 from reference_site.errors import (
     ContentRejected,
     Forbidden,
+    InternalError,
     NotFound,
     ServiceError,
     Unauthorized,
 )
 from reference_site.service import (
-    COMPLAINT_CHANNELS,
     IP_LOCATION,
     REPORT_CATEGORIES,
     REPORT_TARGET_TYPES,
+    SECONDS_PER_DAY,
     User,
 )
 
@@ -113,7 +114,12 @@ def render(
         "user": visit.user,
         "csrf_token": visit.csrf_token,
         "error": _message(error) if error else None,
-        "channels": COMPLAINT_CHANNELS,
+        "channels": site.service.complaint_channels(str(request.base_url)),
+        "limit_words": limit_words(site.service.times.limit_seconds),
+        # What the browser-only faults take off the pages.
+        "complaints_linked": "complaints-unlinked" not in site.faults,
+        "comment_report_controls": "no-report-control-comment" not in site.faults,
+        "appeals_offered": "no-appeal" not in site.faults,
         **context,
     }
     response = site.templates.TemplateResponse(
@@ -127,6 +133,15 @@ def render(
             samesite="lax", path="/",
         )
     return response
+
+
+def limit_words(seconds: float) -> tuple[str, str]:
+    """A handling time limit in words, Chinese and English: seconds under a day, else days."""
+    if seconds < SECONDS_PER_DAY:
+        count = f"{seconds:g}"
+        return f"{count} 秒", f"{count} second{'' if seconds == 1 else 's'}"
+    count = f"{seconds / SECONDS_PER_DAY:g}"
+    return f"{count} 天", f"{count} day{'' if count == '1' else 's'}"
 
 
 def _message(error: ServiceError) -> str:
@@ -605,6 +620,8 @@ async def report_form(request: Request) -> Response:
 
 
 async def create_report(request: Request) -> Response:
+    if "complaint-form-broken" in site_of(request).faults:
+        return await error_page(request, InternalError("服务器错误 Server error"))
     form = await _form(request)
     visit = await visit_of(request)
     ctx = _ctx(request, visit, form)

@@ -54,8 +54,19 @@ IP_LOCATION = "本地"
 COMPLAINT_CHANNELS = {
     "phone": "400-000-0000",
     "email": "report@reference.invalid",
-    "time_limit_days": 15,
 }
+SECONDS_PER_DAY = 86_400
+OPEN_STATUSES = ("received", "in_review")  # tickets still waiting for a decision
+_OPEN_SQL = "({})".format(", ".join(f"'{status}'" for status in OPEN_STATUSES))
+# The columns the desk checks per target type (text columns, image column); the rest: text.
+DESK_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "user": (("account_name", "nickname", "bio"), "avatar_sha256"),
+    "group": (("name", "intro"), "logo_sha256"),
+}
+# Audit context of the desk's own actions: no request, so no addresses.
+DESK_CONTEXT = RequestContext(user_agent="reference-site report desk")
+# How much later than the published limit the `slow-handling` fault decides reports.
+SLOW_HANDLING_FACTOR = 10
 REPORT_TARGET_TYPES = ("post", "comment", "user", "group", "group_message")
 # target type -> (table, the column that is 1 once the object is taken down)
 TARGET_TABLES = {
@@ -108,6 +119,21 @@ UNCHECKED_BY_FAULT = {
     "group_message": "unfiltered-group-message",
 }
 
+
+@dataclass(frozen=True)
+class ReportTimes:
+    """The moderator desk's pace and the handling limit the site publishes, in seconds.
+
+    The desk acknowledges a ticket (status `in_review`) `ack_seconds` after it was filed and
+    decides it `handle_seconds` after it was filed; `limit_seconds` is the published promise.
+    """
+
+    ack_seconds: float = 0.5
+    handle_seconds: float = 1.5
+    limit_seconds: float = 30.0
+
+
+DEFAULT_TIMES = ReportTimes()
 
 @dataclass(frozen=True)
 class User:
@@ -241,12 +267,15 @@ class Service:
         moderator: Moderator,
         faults: frozenset[str],
         admin_token: str,
+        *,
+        times: ReportTimes = DEFAULT_TIMES,
     ):
         self.db = db
         self.audit = audit
         self.moderator = moderator
         self.faults = faults
         self.admin_token = admin_token
+        self.times = times
 
     # --- screening ----------------------------------------------------------------------------
 
@@ -983,8 +1012,11 @@ class Service:
     def complaint_channels(self, base_url: str) -> dict[str, Any]:
         """The published ways to complain, and how long handling may take."""
         base = base_url.rstrip("/")
+        limit = self.times.limit_seconds
         return {
             **COMPLAINT_CHANNELS,
+            "time_limit_seconds": limit,
+            "time_limit_days": limit / SECONDS_PER_DAY,
             "web_form_url": f"{base}/report",
             "page_url": f"{base}/complaints",
         }
@@ -1016,18 +1048,37 @@ class Service:
             act.content(None, reason)
             self._target(target_type, target_id)
             created = utc_now()
-            due = created + timedelta(days=COMPLAINT_CHANNELS["time_limit_days"])
-            ticket_id = f"RPT-{secrets.token_hex(6).upper()}"
-            with self.db.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO reports (ticket_id, reporter_id, target_type, target_id, category,"
-                    " reason, status, created_at, updated_at, due_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
-                    (ticket_id, user.id, target_type, target_id, category, reason,
-                     iso(created), iso(created), iso(due)),
-                )
-            act.target(ticket_id)
-            return self._report_view(self._report_row(ticket_id))
+            ticket = {
+                "ticket_id": f"RPT-{secrets.token_hex(6).upper()}",
+                "reporter_id": user.id,
+                "target_type": target_type,
+                "target_id": target_id,
+                "category": category,
+                "reason": reason,
+                "status": "received",
+                "created_at": iso(created),
+                "updated_at": iso(created),
+                "due_at": iso(created + timedelta(seconds=self.times.limit_seconds)),
+            }
+            if self._keeps_report(user, target_type, target_id):
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        f"INSERT INTO reports ({', '.join(ticket)})"
+                        f" VALUES ({', '.join('?' for _ in ticket)})",
+                        list(ticket.values()),
+                    )
+            act.target(ticket["ticket_id"])
+            return self._report_view({**ticket, "result": None, "acknowledged_at": None,
+                                      "handled_at": None})
+
+    def _keeps_report(self, reporter: User, target_type: str, target_id: int) -> bool:
+        """Whether a new report is stored; two faults answer with a receipt but drop it."""
+        if "receipts-not-stored" in self.faults:
+            return False
+        return "duplicate-reports-dropped" not in self.faults or self.db.one(
+            "SELECT 1 FROM reports WHERE target_type = ? AND target_id = ? AND reporter_id != ?",
+            (target_type, target_id, reporter.id),
+        ) is None
 
     def _report_row(self, ticket_id: str) -> Row:
         row = self.db.one("SELECT * FROM reports WHERE ticket_id = ?", (ticket_id,))
@@ -1036,7 +1087,7 @@ class Service:
         return row
 
     @staticmethod
-    def _report_view(row: Row) -> dict[str, Any]:
+    def _report_view(row: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "ticket_id": row["ticket_id"],
             "status": row["status"],
@@ -1048,7 +1099,16 @@ class Service:
             "created_at": row["created_at"],
             "updated_at": row["updated_at"],
             "due_at": row["due_at"],
+            "acknowledged_at": row["acknowledged_at"],
+            "handled_at": row["handled_at"],
         }
+
+    def _reporter_view(self, row: Row) -> dict[str, Any]:
+        """A ticket as its reporter sees it; the `no-feedback` fault hides the outcome."""
+        view = self._report_view(row)
+        if "no-feedback" in self.faults and view["handled_at"] is not None:
+            view.update(status="in_review", result=None, handled_at=None)
+        return view
 
     def report(self, actor: User | None, ticket_id: str) -> dict[str, Any]:
         """A ticket's status and result, for the account that filed it."""
@@ -1057,7 +1117,7 @@ class Service:
         row = self._report_row(ticket_id)
         if row["reporter_id"] != actor.id:
             raise Forbidden("only the reporter can see this ticket")
-        return self._report_view(row)
+        return self._reporter_view(row)
 
     def my_reports(self, actor: User) -> list[dict[str, Any]]:
         """The tickets an account has filed, newest first."""
@@ -1065,7 +1125,7 @@ class Service:
             "SELECT * FROM reports WHERE reporter_id = ? ORDER BY created_at DESC LIMIT 200",
             (actor.id,),
         )
-        return [self._report_view(row) for row in rows]
+        return [self._reporter_view(row) for row in rows]
 
     def report_queue(self, admin_token: str | None, status: str | None = None) -> list[dict]:
         """The moderator's queue: every ticket (or those with one status), oldest first."""
@@ -1095,16 +1155,22 @@ class Service:
         """A moderator takes a ticket into review."""
         with self.audit.action(ctx, "report.review") as act:
             self._admin(act, admin_token)
-            act.target(ticket_id)
-            row = self._report_row(ticket_id)
-            if row["status"] not in ("received", "in_review"):
-                raise Conflict(f"ticket {ticket_id} is already {row['status']}")
-            with self.db.transaction() as conn:
-                conn.execute(
-                    "UPDATE reports SET status = 'in_review', updated_at = ? WHERE ticket_id = ?",
-                    (iso(utc_now()), ticket_id),
-                )
+            self._acknowledge(act, ticket_id)
             return self._report_view(self._report_row(ticket_id))
+
+    def _acknowledge(self, act: Action, ticket_id: str) -> None:
+        """Move an open ticket to `in_review`; the first time is its acknowledgement."""
+        act.target(ticket_id)
+        now = iso(utc_now())
+        with self.db.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE reports SET status = 'in_review', updated_at = ?,"
+                " acknowledged_at = COALESCE(acknowledged_at, ?)"
+                f" WHERE ticket_id = ? AND status IN {_OPEN_SQL}",
+                (now, now, ticket_id),
+            ).rowcount
+        if not changed:
+            raise Conflict(f"ticket {ticket_id} is already {self._report_row(ticket_id)['status']}")
 
     def decide_report(
         self,
@@ -1119,33 +1185,98 @@ class Service:
         """
         with self.audit.action(ctx, "report.decide") as act:
             self._admin(act, admin_token)
-            action = _text(payload, "action")
-            if action not in REPORT_RESULTS:
-                raise BadRequest("action must be 'remove' or 'dismiss'", field="action")
+            action = _choice(payload, "action", REPORT_RESULTS)
             note = _text(payload, "note", required=False, allow_empty=True) or ""
             _limit("note", note, NOTE_MAX)
-            row = self._report_row(ticket_id)
-            if row["status"] not in ("received", "in_review"):
-                raise Conflict(f"ticket {ticket_id} is already {row['status']}")
-            act.target(row["target_id"])
-            act.reason = f"ticket {ticket_id}: {action}" + (f": {note}" if note else "")
-            status, result = REPORT_RESULTS[action]
-            if note:
-                result = f"{result} {note}"
-            with self.db.transaction() as conn:
-                if action == "remove":
-                    try:
-                        act.surface, _target = self._target(row["target_type"], row["target_id"])
-                    except NotFound:
-                        act.surface = None  # already gone; the ticket still gets its answer
-                    self._take_down(conn, row["target_type"], row["target_id"])
-                    act.decision = "removed"
-                conn.execute(
-                    "UPDATE reports SET status = ?, result = ?, note = ?, updated_at = ?"
-                    " WHERE ticket_id = ?",
-                    (status, result, note, iso(utc_now()), ticket_id),
-                )
+            self._decide(act, self._report_row(ticket_id), action, note)
             return self._report_view(self._report_row(ticket_id))
+
+    def _decide(self, act: Action, row: Row, action: str, note: str) -> None:
+        """Close an open ticket with its result; `remove` also takes the target down."""
+        ticket_id = row["ticket_id"]
+        act.target(row["target_id"])
+        act.reason = f"ticket {ticket_id}: {action}" + (f": {note}" if note else "")
+        status, result = REPORT_RESULTS[action]
+        if note:
+            result = f"{result} {note}"
+        now = iso(utc_now())
+        with self.db.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE reports SET status = ?, result = ?, note = ?, updated_at = ?,"
+                " handled_at = ?, acknowledged_at = COALESCE(acknowledged_at, ?)"
+                f" WHERE ticket_id = ? AND status IN {_OPEN_SQL}",
+                (status, result, note, now, now, now, ticket_id),
+            ).rowcount
+            if not changed:
+                raise Conflict(f"ticket {ticket_id} is already {row['status']}")
+            if action == "remove":
+                try:
+                    act.surface, _target = self._target(row["target_type"], row["target_id"])
+                except NotFound:
+                    act.surface = None  # already gone; the ticket still gets its answer
+                self._take_down(conn, row["target_type"], row["target_id"])
+                act.decision = "removed"
+
+    # --- the moderator desk (see desk.py, which runs it in the background) --------------------
+
+    def reports_due(self) -> tuple[list[str], list[str]]:
+        """The open tickets the desk should acknowledge now, and those it should decide now."""
+        now = utc_now()
+        handle = self.times.handle_seconds
+        if "slow-handling" in self.faults:
+            handle = self.times.limit_seconds * SLOW_HANDLING_FACTOR
+        acknowledge = self.db.all(
+            "SELECT ticket_id FROM reports WHERE status = 'received' AND created_at <= ?"
+            " ORDER BY created_at",
+            (iso(now - timedelta(seconds=self.times.ack_seconds)),),
+        )
+        decide = self.db.all(
+            f"SELECT ticket_id FROM reports WHERE status IN {_OPEN_SQL} AND created_at <= ?"
+            " ORDER BY created_at",
+            (iso(now - timedelta(seconds=handle)),),
+        )
+        return [r["ticket_id"] for r in acknowledge], [r["ticket_id"] for r in decide]
+
+    def desk_acknowledge(self, ticket_id: str) -> None:
+        """The desk's acknowledgement of a ticket (status `in_review`)."""
+        with self.audit.action(DESK_CONTEXT, "report.review", "moderator") as act:
+            self._acknowledge(act, ticket_id)
+
+    def desk_decide(self, ticket_id: str) -> None:
+        """The desk's decision: remove the target if the site's own checks prohibit it.
+
+        A ticket decided meanwhile by a moderator is left alone; an item already gone counts
+        as removed. Raises ModerationUnavailable when an image cannot be checked.
+        """
+        row = self._report_row(ticket_id)
+        if row["status"] not in OPEN_STATUSES:
+            return
+        try:
+            _surface, target = self._target(row["target_type"], row["target_id"])
+        except NotFound:
+            violation: str | None = "the item was already taken down"
+        else:
+            violation = self._violation(row["target_type"], target)
+        with self.audit.action(DESK_CONTEXT, "report.decide", "moderator") as act:
+            self._decide(act, row, "dismiss" if violation is None else "remove", "")
+            act.reason = f"{act.reason} (report desk: {violation or 'nothing prohibited'})"
+
+    def _violation(self, target_type: str, target: Row) -> str | None:
+        """What the moderation engine finds prohibited in an item's text or image, or None."""
+        texts, image = DESK_FIELDS.get(target_type, (("text",), None))
+        for column in texts:
+            verdict = self.moderator.check_text(target[column])
+            if not verdict.allowed:
+                return verdict.detail
+        sha = target[image] if image else None
+        if sha is None:
+            return None
+        data = self.db.scalar("SELECT data FROM media WHERE sha256 = ?", (sha,))
+        try:
+            verdict = self.moderator.check_image(decode_image(data))
+        except (ImageError, OcrError) as exc:
+            raise ModerationUnavailable(f"the image {sha} could not be checked: {exc}") from exc
+        return None if verdict.allowed else verdict.detail
 
     @staticmethod
     def _take_down(conn: sqlite3.Connection, target_type: str, target_id: int) -> None:

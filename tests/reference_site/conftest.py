@@ -13,6 +13,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from reference_site import create_app
+from reference_site.service import ReportTimes
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its TestClient; httpx still works and is what we have.
@@ -24,6 +25,9 @@ CLIENT_ADDRESS = ("127.0.0.1", 54321)
 DEVICE_ID = "device-under-test-01"
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 FONT_SC = 2  # face index of Noto Sans CJK SC in the collection
+
+# The desk never gets to a ticket during a test unless the test asks for a faster one.
+IDLE_DESK = ReportTimes(ack_seconds=3600, handle_seconds=3600, limit_seconds=30)
 
 _names = itertools.count(1)
 
@@ -68,11 +72,16 @@ class Site:
 
 @pytest.fixture
 def make_site(tmp_path: Path) -> Iterator[Callable[..., Site]]:
-    """Start an in-process site with the given faults; every site is closed afterwards."""
+    """Start an in-process site with the given faults; every site is closed afterwards.
+
+    The moderator desk is idle unless `times` (ReportTimes) sets its pace.
+    """
     clients: list[TestClient] = []
 
-    def make(*faults: str) -> Site:
-        app = create_app(frozenset(faults), tmp_path / f"site{len(clients)}.db", ADMIN_TOKEN)
+    def make(*faults: str, times: ReportTimes = IDLE_DESK) -> Site:
+        app = create_app(
+            frozenset(faults), tmp_path / f"site{len(clients)}.db", ADMIN_TOKEN, times
+        )
         client = TestClient(
             app, client=CLIENT_ADDRESS, headers={"X-Device-Id": DEVICE_ID, "User-Agent": "pytest"}
         )

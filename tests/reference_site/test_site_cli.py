@@ -11,20 +11,28 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from reference_site.__main__ import parse_args
 
 URL_LINE = re.compile(r"^Reference site listening on (http://127\.0\.0\.1:(\d+))$")
 ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, int, queue.Queue]]:
+def served(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], str, int, queue.Queue]]:
+    """The site in a subprocess; indirect parametrisation adds command-line options."""
     env = {**os.environ, "REFERENCE_ADMIN_TOKEN": "cli-admin"}
+    options = getattr(request, "param", [])
     process = subprocess.Popen(
-        [sys.executable, "-m", "reference_site", "--port", "0", "--db", str(tmp_path / "s.db")],
+        [sys.executable, "-m", "reference_site", "--port", "0", "--db", str(tmp_path / "s.db"),
+         *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -168,3 +176,36 @@ def test_generated_admin_token_and_temporary_database(tmp_path: Path) -> None:
         process.terminate()
         assert process.wait(timeout=30) == 0
     assert list(tmp_path.iterdir()) == []  # the temporary database went with it
+
+
+@pytest.mark.parametrize(
+    "served",
+    [["--report-ack-seconds", "0.1", "--report-handle-seconds", "0.2",
+      "--report-limit-seconds", "7"]],
+    indirect=True,
+)
+def test_report_desk_options(served) -> None:
+    _process, _url, port, _lines = served
+    _status, channels, _ = _request(port, "GET", "/api/complaint-channels")
+    assert channels["time_limit_seconds"] == 7
+    _status, body, _ = _request(
+        port, "POST", "/api/register", {"account_name": "desk1", "password": "secret-pw"}
+    )
+    auth = {"Authorization": f"Bearer {body['token']}"}
+    report = {"target_type": "user", "target_id": body["user_id"], "reason": "r"}
+    status, ticket, _ = _request(port, "POST", "/api/reports", report, auth)
+    assert status == 201
+    deadline = time.monotonic() + 20
+    while (view := _request(port, "GET", f"/api/reports/{ticket['ticket_id']}", None, auth)[1])[
+        "handled_at"
+    ] is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (view["status"], view["acknowledged_at"] is not None) == ("rejected", True)
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan"])
+def test_report_desk_options_refuse_bad_seconds(value: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--report-handle-seconds", value])
+    assert exit_info.value.code == 2
+    assert "seconds" in capsys.readouterr().err

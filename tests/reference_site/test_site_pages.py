@@ -32,8 +32,8 @@ def test_pages_are_chinese_utf8_and_link_the_complaints_page(site) -> None:
         assert page.status_code == 200, path
         assert '<html lang="zh-CN">' in page.text
         assert '<meta charset="utf-8">' in page.text
-        assert 'href="/complaints"' in page.text
-        assert "举报与投诉 / Report &amp; complaints" in page.text
+        assert 'class="complaints-link" href="/complaints"' in page.text
+        assert "投诉举报 Complaints &amp; reports" in page.text
 
 
 def test_session_cookie_is_http_only(site) -> None:
@@ -245,7 +245,8 @@ def test_report_form_receipt_and_status_page(site) -> None:
 
 def test_complaints_page_publishes_the_channels(site) -> None:
     page = site.client.get("/complaints").text
-    for text in ("400-000-0000", "report@reference.invalid", 'href="/report"', "15 天"):
+    for text in ("400-000-0000", "report@reference.invalid", 'href="/report"', "30 秒",
+                 "30 seconds", 'data-seconds="30'):
         assert text in page, text
 
 

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
 import pytest
+
+from reference_site import create_app
+from reference_site.service import ReportTimes
+
+FAST_DESK = ReportTimes(ack_seconds=0.2, handle_seconds=0.6, limit_seconds=5)
+
+
+def until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll `check()` until it returns something truthy or the deadline passes; return that."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
 
 
 def _report(site, reporter, target_type: str, target_id: int, reason: str = "违规内容"):
@@ -15,9 +34,12 @@ def _report(site, reporter, target_type: str, target_id: int, reason: str = "违
 
 def test_complaint_channels_are_published(site) -> None:
     channels = site.client.get("/api/complaint-channels").json()
-    assert set(channels) >= {"phone", "email", "web_form_url", "time_limit_days"}
+    assert set(channels) >= {
+        "phone", "email", "web_form_url", "page_url", "time_limit_days", "time_limit_seconds"
+    }
     assert channels["web_form_url"] == "http://testserver/report"
-    assert channels["time_limit_days"] > 0
+    assert channels["time_limit_seconds"] == 30
+    assert channels["time_limit_days"] == 30 / 86_400
     assert site.client.get(channels["web_form_url"]).status_code == 200
 
 
@@ -269,3 +291,132 @@ def test_removal_takes_the_item_down_and_can_be_repeated(site) -> None:
         ("allowed", "post", str(post_id)),
     ]
     assert removals[0]["reason"] == "planted canary"
+
+
+def _status(site, reporter, ticket: str) -> dict:
+    return site.client.get(f"/api/reports/{ticket}", headers=reporter.headers).json()
+
+
+def test_desk_acknowledges_then_removes_prohibited_and_dismisses_benign(make_site) -> None:
+    site = make_site(times=FAST_DESK)
+    author, reporter = site.register(), site.register()
+    bad = _seed(site, kind="post", author_id=author.id, text=CANARY).json()["id"]
+    fine = site.client.post("/api/posts", json={"text": "晴天"}, headers=author.headers).json()
+    bad_ticket = _report(site, reporter, "post", bad).json()["ticket_id"]
+    fine_ticket = _report(site, reporter, "post", fine["id"]).json()["ticket_id"]
+    filed = _status(site, reporter, bad_ticket)
+    assert (filed["acknowledged_at"], filed["handled_at"]) == (None, None)
+
+    acknowledged = until(
+        lambda: (s := _status(site, reporter, bad_ticket))["acknowledged_at"] and s
+    )
+    assert acknowledged["status"] in ("in_review", "resolved")
+    removed = until(lambda: (s := _status(site, reporter, bad_ticket))["handled_at"] and s)
+    assert removed["status"] == "resolved"
+    assert removed["result"].startswith("举报属实")
+    assert removed["created_at"] < removed["acknowledged_at"] <= removed["handled_at"]
+    assert site.client.get(f"/api/posts/{bad}").status_code == 404
+
+    dismissed = until(lambda: (s := _status(site, reporter, fine_ticket))["handled_at"] and s)
+    assert (dismissed["status"], dismissed["result"]) == ("rejected", "经审核未发现违规。No rule "
+                                                          "violation was found.")
+    assert site.client.get(f"/api/posts/{fine['id']}").status_code == 200
+    mine = site.client.get("/api/me/reports", headers=reporter.headers).json()["reports"]
+    assert {r["ticket_id"]: r["status"] for r in mine} == {
+        bad_ticket: "resolved", fine_ticket: "rejected"
+    }
+
+    desk = [r for r in site.audit() if r["user_agent"] == "reference-site report desk"]
+    assert {(r["operation"], r["decision"]) for r in desk} == {
+        ("report.review", "allowed"), ("report.decide", "removed"), ("report.decide", "allowed")
+    }
+    removal = next(r for r in desk if r["decision"] == "removed")
+    assert (removal["account"], removal["surface"], removal["object_id"]) == (
+        "moderator", "post", str(bad)
+    )
+    assert "lexicon term" in removal["reason"]
+
+
+def test_desk_judges_every_target_type_by_its_fields(make_site) -> None:
+    site = make_site(times=FAST_DESK)
+    owner, reporter = site.register(), site.register(nickname=f"x{CANARY[:1]}")
+    post_id = site.client.post("/api/posts", json={"text": "p"}, headers=owner.headers).json()["id"]
+    group_id = _seed(site, kind="group", author_id=owner.id, name="g", text=CANARY).json()["id"]
+    targets = {
+        "comment": _seed(site, kind="comment", author_id=owner.id, text=CANARY, post_id=post_id),
+        "group_message": _seed(
+            site, kind="group_message", author_id=owner.id, text=CANARY, group_id=group_id
+        ),
+    }
+    tickets = {
+        kind: _report(site, reporter, kind, response.json()["id"]).json()["ticket_id"]
+        for kind, response in targets.items()
+    }
+    tickets["group"] = _report(site, reporter, "group", group_id).json()["ticket_id"]
+    tickets["user"] = _report(site, reporter, "user", owner.id).json()["ticket_id"]
+    decided = until(
+        lambda: all(_status(site, reporter, t)["handled_at"] for t in tickets.values())
+    )
+    assert decided
+    statuses = {kind: _status(site, reporter, t)["status"] for kind, t in tickets.items()}
+    assert statuses == {
+        "comment": "resolved", "group_message": "resolved", "group": "resolved", "user": "rejected"
+    }
+
+
+def test_desk_leaves_tickets_a_moderator_decided(make_site) -> None:
+    site = make_site(times=FAST_DESK)
+    author, reporter = site.register(), site.register()
+    bad = _seed(site, kind="post", author_id=author.id, text=CANARY).json()["id"]
+    ticket = _report(site, reporter, "post", bad).json()["ticket_id"]
+    site.client.post(
+        f"/api/admin/reports/{ticket}/decision", json={"action": "dismiss", "note": "人工"},
+        headers=site.admin,
+    )
+    later = _report(site, reporter, "user", author.id).json()["ticket_id"]
+    assert until(lambda: _status(site, reporter, later)["handled_at"])
+    status = _status(site, reporter, ticket)
+    assert (status["status"], status["result"].endswith("人工")) == ("rejected", True)
+    assert site.client.get(f"/api/posts/{bad}").status_code == 200
+    decisions = [r for r in site.audit() if r["operation"] == "report.decide"]
+    assert len(decisions) == 2
+    assert all(r["decision"] != "rejected" for r in decisions)
+
+
+def test_desk_thread_runs_between_startup_and_shutdown(tmp_path) -> None:
+    from starlette.testclient import TestClient
+
+    def desks() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "report-desk"]
+
+    before = desks()
+    app = create_app(db_path=tmp_path / "site.db", times=FAST_DESK)
+    assert desks() == before
+    with TestClient(app):
+        assert len(desks()) == len(before) + 1
+    assert desks() == before
+
+
+def test_pages_show_the_limit_in_words_and_the_desk_times(make_site) -> None:
+    site = make_site(times=FAST_DESK)
+    author, reporter = site.register(), site.register()
+    assert "5 秒" in site.client.get("/complaints").text
+    bad = _seed(site, kind="post", author_id=author.id, text=CANARY).json()["id"]
+    form = site.client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    site.client.post(
+        "/login",
+        data={"account_name": reporter.account_name, "password": "secret-pw", "csrf_token": csrf},
+    )
+    form = site.client.get(f"/report?target_type=post&target_id={bad}")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    receipt = site.client.post(
+        "/report",
+        data={"target_type": "post", "target_id": str(bad), "reason": "违规", "csrf_token": csrf},
+    )
+    assert receipt.status_code == 201
+    assert "5 seconds" in receipt.text
+    ticket = re.search(r'data-ticket-id="([^"]+)"', receipt.text).group(1)
+    handled = until(lambda: (page := site.client.get(f"/reports/{ticket}").text).count(
+        'data-time="20') == 2 and page)
+    assert 'data-status="resolved"' in handled
