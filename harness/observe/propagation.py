@@ -165,15 +165,10 @@ class PropagationRun(CaseRun):
                     if where in read:
                         continue
                     read.add(where)
-                places[item.label] += [self.gone(sighting) for sighting in self.read_spec(
-                    spec, item.variables, f"{item.label} #{item.id}: ")]
+                places[item.label] += [gone(sighting, self.gone_status) for sighting in
+                                       self.read_spec(spec, item.variables,
+                                                      f"{item.label} #{item.id}: ")]
         return places
-
-    def gone(self, sighting: Sighting) -> Sighting:
-        status = getattr(sighting.exchange, "status", None)
-        if sighting.visible is None and status in self.gone_status:
-            return dataclasses.replace(sighting, visible=False, note=f"gone (HTTP {status})")
-        return sighting
 
     def poll(self, items: list[Item], done: Callable[[Places], bool], seconds: float) -> Places:
         """Read every place until `done` or the deadline; the last reading."""
@@ -243,6 +238,14 @@ class PropagationRun(CaseRun):
             self.policy.grace_seconds)
         verdict, reason, disposition = judge_edit(accepted, first, final, self.policy)
         self.observe(verdict, reason, disposition, after=_evidence(final), **details)
+
+
+def gone(sighting: Sighting, statuses: tuple[int, ...]) -> Sighting:
+    """A read the target answered with a gone status shows nothing (not an unreadable place)."""
+    status = getattr(sighting.exchange, "status", None)
+    if sighting.visible is None and status in statuses:
+        return dataclasses.replace(sighting, visible=False, note=f"gone (HTTP {status})")
+    return sighting
 
 
 def judge_removal(root: str, before: Places, after: Places) -> tuple[Verdict, str]:

@@ -90,6 +90,7 @@ TESTED_ELSEWHERE = {
     "audit-no-source-port": "test_site_audit",
     "records-not-kept": "test_site_audit",
     "short-retention": "test_site_audit",
+    "forward-leak": "test_site_propagation",
     "avatar-no-ocr": "test_site_images",
     "logo-no-qr": "test_site_images",
     "skip-nfkc": "test_site_moderation (and below)",

@@ -1,0 +1,195 @@
+"""Propagation: the profile's moderation section is validated, and removals and edits are judged
+from the places read before and after (fail closed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.observe.flow import Sighting
+from harness.observe.propagation import gone, judge_edit, judge_removal, not_applicable
+from harness.policy import Policy
+from harness.targets.profile import load_profile
+from harness.verdicts import Verdict
+
+BASE = "http://127.0.0.1:8123"
+MODERATION = """\
+  moderation:
+    plant:
+      post: {method: POST, path: /api/admin/seed, as: admin, extract: {item_id: id}}
+      forward: {method: POST, path: "/api/seed/{source_id}", as: admin, extract: {item_id: id}}
+    edit:
+      post: {method: PATCH, path: "/api/posts/{item_id}", as: author, json: {text: "{content}"}}
+    remove: {method: POST, path: /api/admin/remove, as: admin, json: {target_id: "{item_id}"}}
+    appears:
+      post:
+        - {method: GET, path: "/api/posts/{item_id}", as: [viewer, anonymous]}
+      forward:
+        - {method: GET, path: "/api/posts/{item_id}", as: [viewer, anonymous]}
+"""
+
+
+@pytest.fixture
+def load(write_profile: Callable[..., Path], minimal_profile: str) -> Callable[[str], object]:
+    """Load the minimal profile with a moderation section (as given) appended to `api`."""
+    return lambda section: load_profile(write_profile(minimal_profile + section), base_url=BASE)
+
+
+def _refusal(load: Callable[[str], object], section: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(section)
+    return str(info.value)
+
+
+# --- the profile section ----------------------------------------------------------------------
+
+
+def test_moderation_section_loads(load) -> None:
+    profile = load(MODERATION)
+    assert set(profile.api["moderation"]) == {"plant", "edit", "remove", "appears"}
+    assert not_applicable(profile, "removal", "post") is None
+    assert not_applicable(profile, "edit", "post") is None
+
+
+def test_misspelt_key_in_moderation_is_named(load) -> None:
+    message = _refusal(load, MODERATION.replace("    appears:", "    appear:"))
+    assert "'appear'" in message
+    assert "did you mean 'appears'" in message
+    assert "api.moderation" in message
+
+
+def test_unknown_item_kind_is_refused(load) -> None:
+    message = _refusal(load, MODERATION.replace("      forward: {method: POST",
+                                                "      repost: {method: POST"))
+    assert "repost" in message
+    assert "api.moderation.plant" in message
+
+
+def test_plant_needs_a_post_and_a_forward(load) -> None:
+    section = "\n".join(line for line in MODERATION.splitlines()
+                        if "forward: {method: POST" not in line) + "\n"
+    message = _refusal(load, section)
+    assert "missing key 'forward'" in message
+    assert "api.moderation.plant" in message
+
+
+def test_moderation_without_remove_is_refused(load) -> None:
+    section = "\n".join(line for line in MODERATION.splitlines()
+                        if "remove:" not in line) + "\n"
+    assert "missing key 'remove'" in _refusal(load, section)
+
+
+def test_closed_request_in_moderation(load) -> None:
+    message = _refusal(load, MODERATION.replace("json: {target_id:", "jsn: {target_id:"))
+    assert "'jsn'" in message
+    assert "api.moderation.remove" in message
+
+
+def test_absent_moderation_is_not_applicable(load) -> None:
+    profile = load("  moderation:\n    absent: no moderator interface\n")
+    assert not_applicable(profile, "removal", "post") == "no moderator interface"
+
+
+def test_missing_section_is_not_excused(write_profile: Callable[..., Path]) -> None:
+    profile = load_profile(write_profile(), base_url=BASE)
+    assert not_applicable(profile, "removal", "post") is None  # the case runs: inconclusive
+
+
+def test_kind_the_profile_does_not_plant_is_not_applicable(load) -> None:
+    reason = not_applicable(load(MODERATION), "removal", "group")
+    assert reason is not None
+    assert "group" in reason
+
+
+# --- judging ----------------------------------------------------------------------------------
+
+
+def _seen(request: str, visible: bool | None, *, status: int = 200, role: str = "viewer",
+          tag_only: bool = False) -> Sighting:
+    exchange = SimpleNamespace(status=status, url=f"http://127.0.0.1{request.rsplit(maxsplit=1)[-1]}")
+    return Sighting(role, request, exchange, visible, tag_only)
+
+
+BEFORE = {
+    "post": [_seen("post #1: GET /posts/1", True), _seen("post #1: GET /feed", True)],
+    "forward": [_seen("forward #2: GET /posts/2", True)],
+}
+
+
+def test_removal_passes_when_every_place_is_clean() -> None:
+    after = {"post": [gone(_seen("post #1: GET /posts/1", None, status=404), (404, 410)),
+                      _seen("post #1: GET /feed", False)],
+             "forward": [_seen("forward #2: GET /posts/2", False)]}
+    verdict, reason = judge_removal("post", BEFORE, after)
+    assert verdict is Verdict.PASS
+    assert "3 place(s)" in reason
+
+
+def test_removal_fails_naming_the_forward_that_still_shows_it() -> None:
+    after = {"post": [_seen("post #1: GET /posts/1", False), _seen("post #1: GET /feed", False)],
+             "forward": [_seen("forward #2: GET /posts/2", True, role="anonymous")]}
+    verdict, reason = judge_removal("post", BEFORE, after)
+    assert verdict is Verdict.FAIL
+    assert "anonymous at forward #2: GET /posts/2" in reason
+    assert "post #1" not in reason
+
+
+def test_removal_of_an_item_never_seen_is_inconclusive() -> None:
+    before = {"post": [_seen("post #1: GET /posts/1", False)]}
+    verdict, reason = judge_removal("post", before, {"post": [_seen("post #1: GET /posts/1",
+                                                                    False)]})
+    assert verdict is Verdict.INCONCLUSIVE
+    assert "never showed" in reason
+
+
+def test_unreadable_place_after_removal_is_inconclusive_not_pass() -> None:
+    after = {"post": [_seen("post #1: GET /posts/1", False),
+                      _seen("post #1: GET /feed", None, status=500)],
+             "forward": [_seen("forward #2: GET /posts/2", False)]}
+    assert judge_removal("post", BEFORE, after)[0] is Verdict.INCONCLUSIVE
+
+
+def test_a_leak_outweighs_an_unreadable_place() -> None:
+    after = {"post": [_seen("post #1: GET /feed", None, status=503)],
+             "forward": [_seen("forward #2: GET /posts/2", True)]}
+    assert judge_removal("post", BEFORE, after)[0] is Verdict.FAIL
+
+
+def test_only_gone_statuses_count_as_gone() -> None:
+    assert gone(_seen("x: GET /posts/1", None, status=410), (404, 410)).visible is False
+    assert gone(_seen("x: GET /posts/1", None, status=500), (404, 410)).visible is None
+    assert gone(_seen("x: GET /posts/1", True), (404, 410)).visible is True
+
+
+def test_refused_edit_passes() -> None:
+    places = {"post": [_seen("post #1: GET /posts/1", False, tag_only=True)],
+              "forward": [_seen("forward #2: GET /posts/2", False, tag_only=True)]}
+    verdict, reason, disposition = judge_edit(False, places, places, Policy())
+    assert (verdict, disposition) == (Verdict.PASS, "rejected")
+    assert "post, forward" in reason
+
+
+def test_accepted_edit_shown_in_a_forward_fails() -> None:
+    first = {"post": [_seen("post #1: GET /posts/1", False)],
+             "forward": [_seen("forward #2: GET /posts/2", True)]}
+    verdict, reason, disposition = judge_edit(True, first, first, Policy())
+    assert (verdict, disposition) == (Verdict.FAIL, "published")
+    assert "forward #2" in reason
+
+
+def test_accepted_edit_taken_down_later_is_removed() -> None:
+    first = {"post": [_seen("post #1: GET /posts/1", True)]}
+    final = {"post": [_seen("post #1: GET /posts/1", False)]}
+    assert judge_edit(True, first, final, Policy())[::2] == (Verdict.PASS, "removed")
+
+
+def test_edit_disposition_outside_the_policy_fails() -> None:
+    places = {"post": [_seen("post #1: GET /posts/1", False, tag_only=True)]}
+    policy = Policy(acceptable_dispositions=("rejected",))
+    verdict, reason, disposition = judge_edit(True, places, places, policy)
+    assert (verdict, disposition) == (Verdict.FAIL, "masked")
+    assert "not acceptable" in reason
