@@ -296,6 +296,29 @@ async def complaint_channels(request: Request) -> Response:
     return JSONResponse(service.complaint_channels(str(request.base_url)))
 
 
+async def my_disposals(request: Request) -> Response:
+    service = site_of(request).service
+    token = bearer_token(request)
+    return await run(lambda: {"disposals": service.disposals(service.user_for_token(token))})
+
+
+async def create_appeal(request: Request) -> Response:
+    return await write(request, lambda s, ctx, user, body: s.create_appeal(ctx, user, body), 201)
+
+
+async def get_appeal(request: Request) -> Response:
+    service = site_of(request).service
+    appeal = request.path_params["appeal_id"]
+    token = bearer_token(request)
+    return await run(lambda: service.appeal(service.user_for_token(token), appeal))
+
+
+async def admin_appeals(request: Request) -> Response:
+    service = site_of(request).service
+    token = admin_token(request)
+    return await run(lambda: {"appeals": service.appeal_queue(token)})
+
+
 async def admin_reports(request: Request) -> Response:
     service = site_of(request).service
     token, status = admin_token(request), request.query_params.get("status")
@@ -415,6 +438,10 @@ routes = [
     Route("/api/reports", create_report, methods=["POST"]),
     Route("/api/reports/{ticket_id:str}", get_report, methods=["GET"]),
     Route("/api/complaint-channels", complaint_channels, methods=["GET"]),
+    Route("/api/me/disposals", my_disposals, methods=["GET"]),
+    Route("/api/appeals", create_appeal, methods=["POST"]),
+    Route("/api/appeals/{appeal_id:str}", get_appeal, methods=["GET"]),
+    Route("/api/admin/appeals", admin_appeals, methods=["GET"]),
     Route("/api/admin/reports", admin_reports, methods=["GET"]),
     Route("/api/admin/reports/{ticket_id:str}/review", admin_review, methods=["POST"]),
     Route("/api/admin/reports/{ticket_id:str}/decision", admin_decision, methods=["POST"]),

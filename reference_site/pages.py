@@ -119,7 +119,6 @@ def render(
         # What the browser-only faults take off the pages.
         "complaints_linked": "complaints-unlinked" not in site.faults,
         "comment_report_controls": "no-report-control-comment" not in site.faults,
-        "appeals_offered": "no-appeal" not in site.faults,
         **context,
     }
     response = site.templates.TemplateResponse(
@@ -207,6 +206,27 @@ async def _submit(
     except ServiceError as exc:
         return await again(request, visit, exc, values)
     return RedirectResponse(done(result), status_code=303)
+
+
+async def _submit_for_receipt(
+    request: Request,
+    names: tuple[str, ...],
+    work: Callable[[RequestContext, User | None, dict[str, Any]], Any],
+    again: Renderer,
+    *,
+    template: str,
+    context: Callable[[Any], dict[str, Any]],
+) -> Response:
+    """Run a form write answered by a receipt page (201), or re-render the form with the error."""
+    form = await _form(request)
+    visit = await visit_of(request)
+    ctx = _ctx(request, visit, form)
+    values = _fields(form, *names)
+    try:
+        result = await run_in_threadpool(work, ctx, visit.user, values)
+    except ServiceError as exc:
+        return await again(request, visit, exc, values)
+    return render(request, visit, template, context(result), status=201)
 
 
 # --- feed, accounts -------------------------------------------------------------------------
@@ -523,7 +543,10 @@ async def _post_page(
     post_id = post_id if post_id is not None else request.path_params["post_id"]
 
     def load() -> dict[str, Any]:
-        return {"post": service.post(post_id), "comments": service.comments(post_id)}
+        # The viewer's own removed comments show to them as placeholders with an appeal link.
+        comments = service.comments(post_id) + service.own_removed_comments(visit.user, post_id)
+        comments.sort(key=lambda comment: comment["id"])
+        return {"post": service.post(post_id), "comments": comments}
 
     try:
         context = await run_in_threadpool(load)
@@ -622,16 +645,11 @@ async def report_form(request: Request) -> Response:
 async def create_report(request: Request) -> Response:
     if "complaint-form-broken" in site_of(request).faults:
         return await error_page(request, InternalError("服务器错误 Server error"))
-    form = await _form(request)
-    visit = await visit_of(request)
-    ctx = _ctx(request, visit, form)
-    values = _fields(form, "target_type", "target_id", "category", "reason")
-    service = site_of(request).service
-    try:
-        report = await run_in_threadpool(service.create_report, ctx, visit.user, values)
-    except ServiceError as exc:
-        return await _report_page(request, visit, exc, values)
-    return render(request, visit, "report_receipt.html", _report_context(report), status=201)
+    return await _submit_for_receipt(
+        request, ("target_type", "target_id", "category", "reason"),
+        site_of(request).service.create_report, _report_page,
+        template="report_receipt.html", context=_report_context,
+    )
 
 
 def _report_context(report: dict[str, Any]) -> dict[str, Any]:
@@ -661,6 +679,43 @@ async def my_reports(request: Request) -> Response:
     reports = await run_in_threadpool(site_of(request).service.my_reports, visit.user)
     rows = [_report_context(report) for report in reports]
     return render(request, visit, "my_reports.html", {"rows": rows})
+
+
+async def my_disposals(request: Request) -> Response:
+    visit = await visit_of(request)
+    if visit.user is None:
+        return RedirectResponse("/login", status_code=303)
+    disposals = await run_in_threadpool(site_of(request).service.disposals, visit.user)
+    return render(request, visit, "my_disposals.html",
+                  {"disposals": disposals, "target_labels": TARGET_LABELS})
+
+
+async def _appeal_page(
+    request: Request, visit: Visit, error: ServiceError | None = None, values: dict | None = None
+) -> Response:
+    values = dict(values or {})
+    for name in ("target_type", "target_id"):
+        values.setdefault(name, request.query_params.get(name, ""))
+    context = {"values": values, "target_labels": TARGET_LABELS}
+    return render(request, visit, "appeal.html", context, error=error)
+
+
+async def appeal_form(request: Request) -> Response:
+    if not site_of(request).service.appeals_offered:
+        return await error_page(request, NotFound("no such page"))
+    return await _appeal_page(request, await visit_of(request))
+
+
+async def create_appeal(request: Request) -> Response:
+    service = site_of(request).service
+    if not service.appeals_offered:
+        return await error_page(request, NotFound("no such page"))
+    return await _submit_for_receipt(
+        request, ("target_type", "target_id", "reason"), service.create_appeal, _appeal_page,
+        template="appeal_receipt.html",
+        context=lambda appeal: {"appeal": appeal,
+                                "target_label": TARGET_LABELS[appeal["target_type"]]},
+    )
 
 
 async def complaints(request: Request) -> Response:
@@ -704,4 +759,7 @@ routes = [
     Route("/report", create_report, methods=["POST"]),
     Route("/reports/{ticket_id:str}", report_status, methods=["GET"]),
     Route("/complaints", complaints, methods=["GET"]),
+    Route("/me/disposals", my_disposals, methods=["GET"]),
+    Route("/appeal", appeal_form, methods=["GET"]),
+    Route("/appeal", create_appeal, methods=["POST"]),
 ]

@@ -67,6 +67,13 @@ DESK_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
 DESK_CONTEXT = RequestContext(user_agent="reference-site report desk")
 # How much later than the published limit the `slow-handling` fault decides reports.
 SLOW_HANDLING_FACTOR = 10
+# Authored items whose removal the author can appeal: target type -> (table, author column).
+APPEALABLE = {
+    "post": ("posts", "author_id"),
+    "comment": ("comments", "author_id"),
+    "group_message": ("group_messages", "sender_id"),
+}
+EXCERPT_MAX = 200
 REPORT_TARGET_TYPES = ("post", "comment", "user", "group", "group_message")
 # target type -> (table, the column that is 1 once the object is taken down)
 TARGET_TABLES = {
@@ -1297,6 +1304,140 @@ class Service:
         conn.execute(
             f"UPDATE {table} SET removed = 1, updated_at = ? WHERE id = ?", (now, target_id)
         )
+
+    # --- appeals (Comment Provisions Art. 13) -------------------------------------------------
+
+    @property
+    def appeals_offered(self) -> bool:
+        """Whether the site has an appeal path (the `no-appeal` fault takes it away)."""
+        return "no-appeal" not in self.faults
+
+    def _appeals_only(self) -> None:
+        if not self.appeals_offered:
+            raise NotFound("no such page")
+
+    def disposals(self, actor: User | None) -> list[dict[str, Any]]:
+        """The caller's removed posts, comments and group messages, newest removal first.
+
+        Each comes with its appeal path (`appeal: null` when the site offers none).
+        """
+        if actor is None:
+            raise Unauthorized("log in first (Authorization: Bearer <token>)")
+        found = []
+        for target_type, (table, author) in APPEALABLE.items():
+            extra = ", forward_of" if table == "posts" else ""
+            rows = self.db.all(
+                f"SELECT id, text, updated_at{extra} FROM {table}"
+                f" WHERE {author} = ? AND removed = 1 ORDER BY updated_at DESC LIMIT ?",
+                (actor.id, LIST_LIMIT),
+            )
+            for row in rows:
+                surface = target_type
+                if table == "posts" and row["forward_of"] is not None:
+                    surface = "forward"
+                found.append({
+                    "target_type": target_type,
+                    "target_id": row["id"],
+                    "surface": surface,
+                    "text": row["text"][:EXCERPT_MAX],
+                    "removed_at": row["updated_at"],
+                    "appeal": self._appeal_link(actor, target_type, row["id"]),
+                })
+        return sorted(found, key=lambda item: item["removed_at"], reverse=True)
+
+    def _appeal_link(self, actor: User, target_type: str, target_id: int) -> dict | None:
+        if not self.appeals_offered:
+            return None
+        appeal_id = self.db.scalar(
+            "SELECT appeal_id FROM appeals WHERE author_id = ? AND target_type = ?"
+            " AND target_id = ? ORDER BY created_at DESC LIMIT 1",
+            (actor.id, target_type, target_id),
+        )
+        return {
+            "url": f"/appeal?target_type={target_type}&target_id={target_id}",
+            "appeal_id": appeal_id,
+        }
+
+    def own_removed_comments(self, actor: User | None, post_id: int) -> list[dict[str, Any]]:
+        """The viewer's own removed comments under a post (shown to them as placeholders)."""
+        if actor is None:
+            return []
+        rows = self.db.all(
+            "SELECT id, post_id, created_at FROM comments"
+            " WHERE post_id = ? AND author_id = ? AND removed = 1 ORDER BY id",
+            (post_id, actor.id),
+        )
+        return [{**dict(row), "removed": True,
+                 "appeal": self._appeal_link(actor, "comment", row["id"])} for row in rows]
+
+    def create_appeal(
+        self, ctx: RequestContext, actor: User | None, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Appeal the removal of one's own post, comment or group message."""
+        with self.audit.action(ctx, "appeal.create") as act:
+            self._appeals_only()
+            user = self._actor(act, actor)
+            target_type = _choice(payload, "target_type", APPEALABLE)
+            target_id = _int(payload, "target_id")
+            reason = _text(payload, "reason")
+            _limit("reason", reason, REASON_MAX)
+            act.content(None, reason)
+            act.target(target_id)
+            table, author = APPEALABLE[target_type]
+            row = self.db.one(
+                f"SELECT {author} AS author_id, removed FROM {table} WHERE id = ?", (target_id,)
+            )
+            if row is None:
+                raise NotFound(f"no {target_type} {target_id}")
+            if row["author_id"] != user.id:
+                raise Forbidden("only the author of an item can appeal its removal")
+            if not row["removed"]:
+                raise Conflict(
+                    f"{target_type} {target_id} has not been removed; there is nothing to appeal",
+                    code="not_removed",
+                )
+            now = iso(utc_now())
+            appeal_id = f"APL-{secrets.token_hex(6).upper()}"
+            with self.db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO appeals (appeal_id, author_id, target_type, target_id, reason,"
+                    " status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)",
+                    (appeal_id, user.id, target_type, target_id, reason, now, now),
+                )
+            act.target(appeal_id)
+            return self._appeal_view(self._appeal_row(appeal_id))
+
+    def _appeal_row(self, appeal_id: str) -> Row:
+        row = self.db.one("SELECT * FROM appeals WHERE appeal_id = ?", (appeal_id,))
+        if row is None:
+            raise NotFound(f"no appeal {appeal_id}")
+        return row
+
+    @staticmethod
+    def _appeal_view(row: Row) -> dict[str, Any]:
+        return {
+            key: row[key]
+            for key in ("appeal_id", "status", "target_type", "target_id", "reason",
+                        "created_at", "updated_at")
+        }
+
+    def appeal(self, actor: User | None, appeal_id: str) -> dict[str, Any]:
+        """An appeal's status, for the author who filed it."""
+        self._appeals_only()
+        if actor is None:
+            raise Unauthorized("log in first (Authorization: Bearer <token>)")
+        row = self._appeal_row(appeal_id)
+        if row["author_id"] != actor.id:
+            raise Forbidden("only the author can see this appeal")
+        return self._appeal_view(row)
+
+    def appeal_queue(self, admin_token: str | None) -> list[dict[str, Any]]:
+        """The moderator's list of appeals, oldest first."""
+        self._appeals_only()
+        if not self.is_admin(admin_token):
+            raise Unauthorized("the moderator token (X-Admin-Token) is missing or wrong")
+        rows = self.db.all("SELECT * FROM appeals ORDER BY created_at")
+        return [{**self._appeal_view(row), "author_id": row["author_id"]} for row in rows]
 
     # --- moderator tools ------------------------------------------------------------------------
 
