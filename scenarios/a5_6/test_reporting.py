@@ -97,6 +97,7 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
     spec = desk.pages["complaints"]
     visitor = actors.actors["anonymous"]
     found = None
+    pages: dict[str, Any] = {}
     for template in spec["start"]:
         try:
             start = str(render(template, variables))
@@ -104,7 +105,7 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
             scenario.observe(f"from {template}", Verdict.INCONCLUSIVE, f"no value for {exc}")
             continue
         page, opened, cut = find_channels(desk, start, visitor, harness_policy.complaint_max_clicks,
-                                          harness_policy.crawl_max_pages)
+                                          harness_policy.crawl_max_pages, seen_pages=pages)
         clicks = harness_policy.complaint_max_clicks
         if page is not None:
             found = found or page
