@@ -63,6 +63,30 @@ FAULTS: dict[str, Fault] = {
     "overblock-fragments": Fault(
         "A5.4-OVERBLOCK", "text fields also refuse pieces of terms: two adjacent characters of "
         "a Chinese term, a Latin word of five letters or more"),
+    "no-report-control-comment": Fault(
+        "A5.6-ENTRY-POINTS", "(browser only) comments render no report control; the API "
+        "still takes reports on comments"),
+    "receipts-not-stored": Fault(
+        "A5.6-INTAKE", "reports (API and web form) get a ticket but nothing is stored: the "
+        "lookup is 404 and the moderator queue stays empty"),
+    "duplicate-reports-dropped": Fault(
+        "A5.6-INTAKE", "a report of an item another account already reported gets a receipt "
+        "but is not stored"),
+    "slow-handling": Fault(
+        "A5.6-TIMELY", "the moderator desk decides reports only after 10 times the published "
+        "limit (it acknowledges them on time)"),
+    "no-feedback": Fault(
+        "A5.6-TIMELY", "reports are handled (content removed) but the reporter's views keep "
+        "status in_review and no result"),
+    "complaints-unlinked": Fault(
+        "A5.6-PUBLISHED", "(browser only) no page links to /complaints (the page itself "
+        "still exists)"),
+    "complaint-form-broken": Fault(
+        "A5.6-PUBLISHED", "(browser only) posting the /report web form fails with a 500 error "
+        "page; the API still takes reports"),
+    "no-appeal": Fault(
+        "A5.6-APPEAL", "no appeal path: the appeal endpoints and page are 404 and no page "
+        "links to them"),
 }
 
 # Faults that switch off one normalisation step (named as in moderation.STEPS) for user text.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +64,21 @@ class Site:
         assert response.status_code == 201, response.text
         body = response.json()
         return Account(body["user_id"], body["account_name"], body["token"])
+
+    def csrf(self, path: str) -> str:
+        """The CSRF token of the form on a page (fetching it starts a session if needed)."""
+        page = self.client.get(path)
+        return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+    def browser_login(self, account: Account) -> None:
+        """Log the client's browser session in as `account` through the login form."""
+        response = self.client.post(
+            "/login",
+            data={"account_name": account.account_name, "password": "secret-pw",
+                  "csrf_token": self.csrf("/login")},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
 
     def audit(self, **params: str) -> list[dict]:
         response = self.client.get("/api/admin/audit", params=params, headers=self.admin)

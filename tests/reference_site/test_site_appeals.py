@@ -7,7 +7,6 @@ import re
 import pytest
 
 CANARY = "审核金丝雀乙"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _plant_and_remove(site, author, kind: str = "comment") -> tuple[int, int]:
@@ -35,15 +34,6 @@ def _appeal(site, account, target_type: str, target_id: int, reason: str = "误�
         "/api/appeals",
         json={"target_type": target_type, "target_id": target_id, "reason": reason},
         headers=account.headers,
-    )
-
-
-def _browser_login(site, account) -> None:
-    form = site.client.get("/login")
-    site.client.post(
-        "/login",
-        data={"account_name": account.account_name, "password": "secret-pw",
-              "csrf_token": CSRF.search(form.text).group(1)},
     )
 
 
@@ -108,10 +98,10 @@ def test_only_the_author_of_a_removed_item_may_appeal(site) -> None:
 def test_author_sees_a_placeholder_with_an_appeal_link_and_appeals_through_pages(site) -> None:
     author, viewer = site.register(), site.register()
     post_id, comment_id = _plant_and_remove(site, author)
-    _browser_login(site, viewer)
+    site.browser_login(viewer)
     assert "appeal-link" not in site.client.get(f"/posts/{post_id}").text
 
-    _browser_login(site, author)
+    site.browser_login(author)
     page = site.client.get(f"/posts/{post_id}").text
     assert "此评论已被删除 This comment was removed" in page
     assert CANARY not in page
@@ -126,7 +116,7 @@ def test_author_sees_a_placeholder_with_an_appeal_link_and_appeals_through_pages
     receipt = site.client.post(
         "/appeal",
         data={"target_type": "comment", "target_id": str(comment_id), "reason": "没有违规",
-              "csrf_token": CSRF.search(form.text).group(1)},
+              "csrf_token": site.csrf("/appeal")},
     )
     assert receipt.status_code == 201
     appeal_id = re.search(r'class="appeal-id" data-appeal-id="(APL-[^"]+)"', receipt.text)

@@ -402,17 +402,11 @@ def test_pages_show_the_limit_in_words_and_the_desk_times(make_site) -> None:
     author, reporter = site.register(), site.register()
     assert "5 秒" in site.client.get("/complaints").text
     bad = _seed(site, kind="post", author_id=author.id, text=CANARY).json()["id"]
-    form = site.client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-    site.client.post(
-        "/login",
-        data={"account_name": reporter.account_name, "password": "secret-pw", "csrf_token": csrf},
-    )
-    form = site.client.get(f"/report?target_type=post&target_id={bad}")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    site.browser_login(reporter)
     receipt = site.client.post(
         "/report",
-        data={"target_type": "post", "target_id": str(bad), "reason": "违规", "csrf_token": csrf},
+        data={"target_type": "post", "target_id": str(bad), "reason": "违规",
+              "csrf_token": site.csrf("/report")},
     )
     assert receipt.status_code == 201
     assert "5 seconds" in receipt.text
