@@ -80,6 +80,7 @@ def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
     from harness.targets.api import ApiTarget  # noqa: PLC0415
     from harness.targets.profile import load_profile  # noqa: PLC0415
 
+    run_dir = run_dir.resolve()  # `latest` names the run it links to
     info_path = run_dir / "run.json"
     if not info_path.is_file():
         raise EvidenceError(f"{run_dir} has no run.json; is it a run directory?")
