@@ -67,12 +67,8 @@ DESK_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
 DESK_CONTEXT = RequestContext(user_agent="reference-site report desk")
 # How much later than the published limit the `slow-handling` fault decides reports.
 SLOW_HANDLING_FACTOR = 10
-# Authored items whose removal the author can appeal: target type -> (table, author column).
-APPEALABLE = {
-    "post": ("posts", "author_id"),
-    "comment": ("comments", "author_id"),
-    "group_message": ("group_messages", "sender_id"),
-}
+# Authored items whose removal the author can appeal: target type -> the author column.
+APPEAL_AUTHORS = {"post": "author_id", "comment": "author_id", "group_message": "sender_id"}
 EXCERPT_MAX = 200
 REPORT_TARGET_TYPES = ("post", "comment", "user", "group", "group_message")
 # target type -> (table, the column that is 1 once the object is taken down)
@@ -1324,7 +1320,8 @@ class Service:
         if actor is None:
             raise Unauthorized("log in first (Authorization: Bearer <token>)")
         found = []
-        for target_type, (table, author) in APPEALABLE.items():
+        for target_type, author in APPEAL_AUTHORS.items():
+            table = TARGET_TABLES[target_type][0]
             extra = ", forward_of" if table == "posts" else ""
             rows = self.db.all(
                 f"SELECT id, text, updated_at{extra} FROM {table}"
@@ -1377,13 +1374,13 @@ class Service:
         with self.audit.action(ctx, "appeal.create") as act:
             self._appeals_only()
             user = self._actor(act, actor)
-            target_type = _choice(payload, "target_type", APPEALABLE)
+            target_type = _choice(payload, "target_type", APPEAL_AUTHORS)
             target_id = _int(payload, "target_id")
             reason = _text(payload, "reason")
             _limit("reason", reason, REASON_MAX)
             act.content(None, reason)
             act.target(target_id)
-            table, author = APPEALABLE[target_type]
+            table, author = TARGET_TABLES[target_type][0], APPEAL_AUTHORS[target_type]
             row = self.db.one(
                 f"SELECT {author} AS author_id, removed FROM {table} WHERE id = ?", (target_id,)
             )
