@@ -106,7 +106,9 @@ def test_author_sees_a_placeholder_with_an_appeal_link_and_appeals_through_pages
     assert "此评论已被删除 This comment was removed" in page
     assert CANARY not in page
     link = f'<a class="appeal-link" href="/appeal?target_type=comment&amp;target_id={comment_id}"'
-    assert link in page
+    placeholder = re.search(rf'<li[^>]* id="comment-{comment_id}".*?</li>', page, re.S)
+    assert placeholder
+    assert link in placeholder.group(0)
     assert 'href="/me/disposals"' in page
     assert link in site.client.get("/me/disposals").text
 
