@@ -185,8 +185,7 @@ class CaseRun:
         self.result.exchanges.extend(steps)
         if self.author.token:
             self.result.secrets.append(self.author.token)
-        # The submission is the last step that acts; steps after it only read (e.g. an id).
-        index = max(i for i, step in enumerate(planned) if not PASSIVE_ACTIONS & set(step))
+        index = submission_index(planned)
         if len(steps) <= index:
             self.observe(Verdict.INCONCLUSIVE, "setup failed before the submission: "
                          + _outcome(steps[-1] if steps else None))
@@ -373,6 +372,11 @@ class CaseRun:
         else:
             observe(LOG_FIELDS, Verdict.INCONCLUSIVE, "the harness does not know its own "
                     f"{', '.join(check.unverified)} for this request", **check.details)
+
+
+def submission_index(steps: list[Mapping[str, Any]]) -> int:
+    """The submission is the last step that acts; steps after it only read (e.g. an id)."""
+    return max(i for i, step in enumerate(steps) if not PASSIVE_ACTIONS & set(step))
 
 
 def disposition_of(accepted: bool, first: list[Sighting], final: list[Sighting]) -> str:

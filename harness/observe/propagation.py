@@ -26,9 +26,11 @@ from harness.observe.flow import (
     Sighting,
     _outcome,
     disposition_of,
+    submission_index,
 )
 from harness.policy import Policy
 from harness.probes.cases import Case
+from harness.targets.api import Exchange
 from harness.targets.profile import Profile
 from harness.targets.templates import MissingVariable, render
 from harness.verdicts import Verdict
@@ -66,20 +68,30 @@ def case_id(change: str, kind: str) -> str:
     return f"propagation/{change}/{kind}"
 
 
-def not_applicable(profile: Profile, change: str, kind: str) -> str | None:
+def channel_section(profile: Profile, channel: str) -> Mapping[str, Any] | None:
+    """The moderation section of a channel: where items show, and how their author edits."""
+    section = profile.api if channel == "api" else profile.data.get(channel, {})
+    return section.get("moderation")
+
+
+def not_applicable(profile: Profile, channel: str, change: str, kind: str) -> str | None:
     """Why a propagation case does not apply to this profile, or None when it does.
 
-    A profile without a `moderation` section is not excused: its cases are inconclusive.
+    A profile without the moderation sections is not excused: its cases are inconclusive.
+    Planting and removal always go through the API (the moderator interface).
     """
-    moderation = profile.api.get("moderation")
-    if moderation is None:
+    admin = profile.api.get("moderation")
+    section = channel_section(profile, channel)
+    if admin is None or section is None:
         return None
-    if "absent" in moderation:
-        return moderation["absent"]
-    if kind not in moderation["plant"] or kind not in moderation["appears"]:
-        return f"the profile's moderation section does not plant and show a {kind}"
-    if change == "edit" and kind not in moderation["edit"]:
-        return f"the profile's moderation section names no way to edit a {kind}"
+    if "absent" in admin:
+        return admin["absent"]
+    if kind not in admin["plant"]:
+        return f"the profile's api.moderation section does not plant a {kind}"
+    if kind not in section["appears"]:
+        return f"the profile's {channel}.moderation section does not say where a {kind} shows"
+    if change == "edit" and kind not in section["edit"]:
+        return f"the profile's {channel}.moderation section names no way to edit a {kind}"
     return None
 
 
@@ -95,17 +107,21 @@ class PropagationRun(CaseRun):
     def __init__(self, session: Session, case: Case, policy: Policy, seed: int, *,
                  change: str, kind: str) -> None:
         super().__init__(session, case, policy, seed)
+        self.surface_control = self.control
         self.control = CONTROL
         self.kind = kind
         self.change = change
         self.case_id = case_id(change, kind)
         self.moderation: Mapping[str, Any] = self.target.admin.profile.api.get("moderation", {})
+        self.section = channel_section(self.target.profile, self.target.channel)
         self.gone_status = tuple(self.moderation.get("gone_status", GONE_STATUS))
 
     def run(self) -> CaseResult:
-        if "plant" not in self.moderation:
-            self.observe(Verdict.INCONCLUSIVE, "the profile has no api.moderation section: "
-                         "the harness cannot plant and remove an item (or declare it absent)")
+        missing = ("api" if "plant" not in self.moderation
+                   else self.target.channel if self.section is None else None)
+        if missing is not None:
+            self.observe(Verdict.INCONCLUSIVE, f"the profile has no {missing}.moderation "
+                         "section: the harness cannot plant, remove and find an item")
             return self.result
         removal = self.change == "removal"
         items = self.plant_all(self.case.text if removal else self.case.original)
@@ -156,9 +172,10 @@ class PropagationRun(CaseRun):
         read: set[str] = set()
         for item in items:
             places[item.label] = []
-            for spec in self.moderation["appears"][item.kind]:
+            for spec in self.section["appears"][item.kind]:
                 try:
-                    where = repr(render([spec.get("path"), spec.get("params")], item.variables))
+                    where = repr(render({k: v for k, v in spec.items() if k != "as"},
+                                        item.variables))
                 except MissingVariable:
                     where = None  # read_spec skips it
                 if where is not None:
@@ -177,7 +194,9 @@ class PropagationRun(CaseRun):
         while not done(current) and time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
             current = self.read_places(items)
-        self.result.exchanges.extend(s.exchange for s in _all(current) if s.exchange)
+        # Page reads keep their evidence as artifacts (screenshots, DOM); HTTP reads go here.
+        self.result.exchanges.extend(s.exchange for s in _all(current)
+                                     if isinstance(s.exchange, Exchange))
         return current
 
     def shown(self, items: list[Item], shows: Callable[[Sighting], bool]) -> Places:
@@ -220,14 +239,15 @@ class PropagationRun(CaseRun):
             self.observe(Verdict.INCONCLUSIVE, f"the clean {root.label} never showed before the "
                          f"edit: {_notes(before[root.label])}", **details)
             return
-        edit = self.target.admin.request(self.moderation["edit"][self.kind], root.variables,
-                                         self.actors)
-        self.result.exchanges.append(edit)
-        details["edit"] = edit.evidence()
-        outcome = self.target.admin.classify(edit)
+        planned = self.section["edit"][self.kind]
+        steps = self.target.run_steps(planned, root.variables, self.actors, {})
+        self.result.exchanges.extend(steps)
+        details["edit"] = [step.evidence() for step in steps]
+        index = submission_index(planned)
+        outcome = self.target.classify(steps[index]) if len(steps) > index else "error"
         if outcome == "error":
-            self.observe(Verdict.INCONCLUSIVE, f"the edit did not complete: {_outcome(edit)}",
-                         **details)
+            self.observe(Verdict.INCONCLUSIVE, "the edit did not complete: "
+                         + _outcome(steps[-1] if steps else None), **details)
             return
         accepted = outcome == "accepted"
         if accepted:
@@ -236,6 +256,17 @@ class PropagationRun(CaseRun):
         final = first if not accepted else self.poll(
             items, lambda places: not any(s.visible for s in _all(places)),
             self.policy.grace_seconds)
+        # The item's own places judge its surface's edit check; all places, forwards included,
+        # judge propagation, which can be seen only when the item itself no longer shows it.
+        shown_itself = [s for s in final[root.label] if s.visible]
+        if shown_itself:
+            self.observe(Verdict.FAIL, f"the edit that adds a term is shown on the {root.label} "
+                         f"itself: {_where(shown_itself)}", "published",
+                         control=self.surface_control, after=_evidence(final), **details)
+            return
+        own = disposition_of(accepted, first[root.label], final[root.label])
+        self.observe(Verdict.PASS, f"the edit that adds a term is {own} on the {root.label}",
+                     own, control=self.surface_control)
         verdict, reason, disposition = judge_edit(accepted, first, final, self.policy)
         self.observe(verdict, reason, disposition, after=_evidence(final), **details)
 

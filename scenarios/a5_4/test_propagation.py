@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from harness import controls
 from harness.observe.propagation import (
     CONTROL,
     KIND_SURFACES,
@@ -18,15 +19,20 @@ from harness.probes.cases import TEXT_PROBES, build_case
 from harness.verdicts import Observation, Verdict
 
 PROBE = next(p for p in TEXT_PROBES if p.id == "canary-zh-a")
-CASES = (("removal", "post"), ("removal", "group"), ("edit", "post"))
+# An edit case also judges the edit check of the item's own surface (on the item itself).
+CASES = [
+    pytest.param("removal", "post", id="removal-post"),
+    pytest.param("removal", "group", id="removal-group"),
+    pytest.param("edit", "post", id="edit-post", marks=pytest.mark.control(
+        controls.for_surface(KIND_SURFACES["post"]).id)),
+]
 
 
 @pytest.mark.control(CONTROL)
-@pytest.mark.channel("api")
-@pytest.mark.parametrize(("change", "kind"), CASES, ids=[f"{c}-{k}" for c, k in CASES])
+@pytest.mark.parametrize(("change", "kind"), CASES)
 def test_propagation(change, kind, channel, target, actors, evidence, harness_policy, case_seed):
     surface = KIND_SURFACES[kind]
-    reason = not_applicable(target.admin.profile, change, kind)
+    reason = not_applicable(target.admin.profile, channel, change, kind)
     if reason is not None:
         evidence.record([Observation(
             control=CONTROL, surface=surface, channel=target.channel,

@@ -23,7 +23,7 @@ MODERATION = """\
       post: {method: POST, path: /api/admin/seed, as: admin, extract: {item_id: id}}
       forward: {method: POST, path: "/api/seed/{source_id}", as: admin, extract: {item_id: id}}
     edit:
-      post: {method: PATCH, path: "/api/posts/{item_id}", as: author, json: {text: "{content}"}}
+      post: [{method: PATCH, path: "/api/posts/{item_id}", as: author}]
     remove: {method: POST, path: /api/admin/remove, as: admin, json: {target_id: "{item_id}"}}
     appears:
       post:
@@ -51,8 +51,8 @@ def _refusal(load: Callable[[str], object], section: str) -> str:
 def test_moderation_section_loads(load) -> None:
     profile = load(MODERATION)
     assert set(profile.api["moderation"]) == {"plant", "edit", "remove", "appears"}
-    assert not_applicable(profile, "removal", "post") is None
-    assert not_applicable(profile, "edit", "post") is None
+    assert not_applicable(profile, "api", "removal", "post") is None
+    assert not_applicable(profile, "api", "edit", "post") is None
 
 
 def test_misspelt_key_in_moderation_is_named(load) -> None:
@@ -91,16 +91,16 @@ def test_closed_request_in_moderation(load) -> None:
 
 def test_absent_moderation_is_not_applicable(load) -> None:
     profile = load("  moderation:\n    absent: no moderator interface\n")
-    assert not_applicable(profile, "removal", "post") == "no moderator interface"
+    assert not_applicable(profile, "api", "removal", "post") == "no moderator interface"
 
 
 def test_missing_section_is_not_excused(write_profile: Callable[..., Path]) -> None:
     profile = load_profile(write_profile(), base_url=BASE)
-    assert not_applicable(profile, "removal", "post") is None  # the case runs: inconclusive
+    assert not_applicable(profile, "api", "removal", "post") is None  # inconclusive, not N/A
 
 
 def test_kind_the_profile_does_not_plant_is_not_applicable(load) -> None:
-    reason = not_applicable(load(MODERATION), "removal", "group")
+    reason = not_applicable(load(MODERATION), "api", "removal", "group")
     assert reason is not None
     assert "group" in reason
 
@@ -193,3 +193,52 @@ def test_edit_disposition_outside_the_policy_fails() -> None:
     verdict, reason, disposition = judge_edit(True, places, places, policy)
     assert (verdict, disposition) == (Verdict.FAIL, "masked")
     assert "not acceptable" in reason
+
+
+# --- the browser channel's section ------------------------------------------------------------
+
+BROWSER = """\
+browser:
+  register:
+    - {goto: /register}
+  surfaces: {}
+  moderation:
+    edit:
+      post:
+        - {goto: "/posts/{item_id}"}
+        - {click: "form button"}
+    appears:
+      post:
+        - {goto: "/posts/{item_id}", as: [viewer, anonymous]}
+      forward:
+        - {goto: "/posts/{item_id}", as: [viewer]}
+"""
+
+
+def test_browser_section_loads_and_applies(load) -> None:
+    profile = load(MODERATION + BROWSER)
+    assert not_applicable(profile, "browser", "edit", "post") is None
+    reason = not_applicable(profile, "browser", "removal", "group")
+    assert reason is not None
+    assert "api.moderation" in reason  # a group is not planted at all
+
+
+def test_browser_section_without_a_kind_is_not_applicable_for_it(load) -> None:
+    section = MODERATION.replace("      forward: {method: POST",
+                                 "      group: {method: POST, path: /g, as: admin}\n"
+                                 "      forward: {method: POST")
+    reason = not_applicable(load(section + BROWSER), "browser", "removal", "group")
+    assert reason is not None
+    assert "browser.moderation" in reason
+
+
+def test_missing_browser_section_is_not_excused(load) -> None:
+    profile = load(MODERATION + BROWSER.replace("  moderation:", "  moderated:", 1)
+                   .split("  moderated:")[0])
+    assert not_applicable(profile, "browser", "removal", "post") is None
+
+
+def test_misspelt_key_in_browser_moderation_is_named(load) -> None:
+    message = _refusal(load, MODERATION + BROWSER.replace("    appears:", "    appearing:"))
+    assert "'appearing'" in message
+    assert "browser.moderation" in message
