@@ -36,7 +36,6 @@ from harness.targets.templates import MissingVariable, render
 from harness.verdicts import Verdict
 
 CONTROL = "A5.4-PROPAGATION"
-CHANGES = ("removal", "edit")
 GONE_STATUS = (404, 410)
 FORWARD = "forward"
 # The surface whose filter a planted kind skips (the case is built for it).
@@ -117,9 +116,8 @@ class PropagationRun(CaseRun):
         self.gone_status = tuple(self.moderation.get("gone_status", GONE_STATUS))
 
     def run(self) -> CaseResult:
-        missing = ("api" if "plant" not in self.moderation
-                   else self.target.channel if self.section is None else None)
-        if missing is not None:
+        if "plant" not in self.moderation or self.section is None:
+            missing = "api" if "plant" not in self.moderation else self.target.channel
             self.observe(Verdict.INCONCLUSIVE, f"the profile has no {missing}.moderation "
                          "section: the harness cannot plant, remove and find an item")
             return self.result
@@ -257,16 +255,14 @@ class PropagationRun(CaseRun):
             items, lambda places: not any(s.visible for s in _all(places)),
             self.policy.grace_seconds)
         # The item's own places judge its surface's edit check; all places, forwards included,
-        # judge propagation, which can be seen only when the item itself no longer shows it.
-        shown_itself = [s for s in final[root.label] if s.visible]
-        if shown_itself:
-            self.observe(Verdict.FAIL, f"the edit that adds a term is shown on the {root.label} "
-                         f"itself: {_where(shown_itself)}", "published",
-                         control=self.surface_control, after=_evidence(final), **details)
+        # judge propagation, which can be seen only when the item itself does not show the edit.
+        itself = {root.label: final[root.label]}
+        verdict, reason, disposition = judge_edit(
+            accepted, {root.label: first[root.label]}, itself, self.policy)
+        self.observe(verdict, reason, disposition, control=self.surface_control,
+                     after=_evidence(itself))
+        if disposition == "published":
             return
-        own = disposition_of(accepted, first[root.label], final[root.label])
-        self.observe(Verdict.PASS, f"the edit that adds a term is {own} on the {root.label}",
-                     own, control=self.surface_control)
         verdict, reason, disposition = judge_edit(accepted, first, final, self.policy)
         self.observe(verdict, reason, disposition, after=_evidence(final), **details)
 
