@@ -260,7 +260,7 @@ class PropagationRun(CaseRun):
         verdict, reason, disposition = judge_edit(
             accepted, {root.label: first[root.label]}, itself, self.policy)
         self.observe(verdict, reason, disposition, control=self.surface_control,
-                     after=_evidence(itself))
+                     sightings=[s.evidence() for s in itself[root.label]])
         if disposition == "published":
             return
         verdict, reason, disposition = judge_edit(accepted, first, final, self.policy)
