@@ -256,6 +256,11 @@ def test_reports_are_handled_in_time_with_feedback(expect, scenario, actors, har
                          f"under {INTAKE}): {_outcome(filing.steps[-1] if filing.steps else None)}",
                          expect=expect)
         return scenario.finish(actors)
+    if desk.look_up(filing) is None:
+        scenario.observe(case_id, Verdict.INCONCLUSIVE, f"receipt {filing.ticket} cannot be "
+                         f"looked up, so its handling cannot be followed (judged under {INTAKE})",
+                         expect=expect)
+        return scenario.finish(actors)
     limits = desk.limits()
     submitted = parse_time(filing.submitted)
     assert submitted is not None
