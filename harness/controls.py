@@ -17,6 +17,7 @@ import yaml
 from harness.errors import ConfigError
 
 CATALOG_PATH = Path(__file__).parent / "data" / "controls.yaml"
+OVERBLOCK = "A5.4-OVERBLOCK"  # the over-blocking bank's rate control
 _REQUIRED = ("id", "clause", "title", "criterion", "source", "automated")
 
 
@@ -33,6 +34,8 @@ class Control:
     surface: str | None = None
     gating: bool = True
     channels: tuple[str, ...] = ("api", "browser")  # the channels that can observe it
+    # Rate controls: the variant families whose rates this control gates (see harness.verdicts).
+    families: tuple[str, ...] = ()
 
     def in_scope(self, patterns: Iterable[str], channels: Iterable[str]) -> bool:
         """Whether a run scoped to these control patterns and channels assesses this control."""
@@ -53,7 +56,8 @@ def catalog() -> dict[str, Control]:
         if entry["id"] in controls:
             raise ConfigError(f"{CATALOG_PATH}: control {entry['id']!r} is listed twice")
         channels = tuple(entry.get("channels", Control.channels))
-        controls[entry["id"]] = Control(**{**entry, "channels": channels})
+        families = tuple(entry.get("families", ()))
+        controls[entry["id"]] = Control(**{**entry, "channels": channels, "families": families})
     return controls
 
 
@@ -73,6 +77,16 @@ def for_surface(surface: str) -> Control:
         if control.surface == surface:
             return control
     raise ConfigError(f"no control covers surface {surface!r}")
+
+
+def for_family(family: str) -> Control:
+    """The rate control of an evasion family (a composition `a+b` belongs to its last family,
+    the one applied on top)."""
+    last = family.rsplit("+", maxsplit=1)[-1]
+    for control in catalog().values():
+        if last in control.families:
+            return control
+    raise ConfigError(f"no control covers variant family {family!r}")
 
 
 def matches(control_id: str, patterns: Iterable[str]) -> bool:

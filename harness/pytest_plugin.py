@@ -29,11 +29,18 @@ from harness import __version__, controls
 from harness.errors import HarnessError
 from harness.evidence import Redactor, RunStore, new_run_id
 from harness.policy import DEFAULT_POLICY, Policy, load_policy
+from harness.probes.corpora import (
+    OVERBLOCKING_BANK,
+    Corpus,
+    load_corpus,
+    pin,
+    select_corpora,
+)
 from harness.report.junit import write_junit
-from harness.report.summary import control_table
+from harness.report.summary import control_table, rate_table
 from harness.seeds import derive_seed
 from harness.targets.profile import REFERENCE_PROFILE, Profile, load_profile
-from harness.verdicts import Observation, Verdict, rollup
+from harness.verdicts import RATE, Observation, Verdict, judge_rates, rollup
 
 SCENARIOS_DIR = Path(__file__).parents[1] / "scenarios"
 REPORTS_DIR = Path(__file__).parents[1] / "reports"
@@ -44,6 +51,7 @@ STATUS = "harness.status"
 RUN_DIR_KEY = pytest.StashKey[Path]()
 SEED_KEY = pytest.StashKey[int]()
 PROFILE_KEY = pytest.StashKey[Profile]()
+CORPORA_KEY = pytest.StashKey[list[Corpus]]()
 CALL_FAILED = pytest.StashKey[bool]()
 
 
@@ -79,6 +87,10 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     "pattern, e.g. 'A5.6-*' (repeatable; default: every control)")
     group.addoption("--reference-fault", dest="harness_faults", action="append", default=[],
                     metavar="NAME", help="start the reference site with this fault (repeatable)")
+    group.addoption("--corpus", dest="harness_corpora", action="append", default=[],
+                    metavar="FILE", help="a corpus (CSV or JSONL) whose must_block rows the "
+                    "evasion scenarios send (repeatable; default: the profile's `corpora`, else "
+                    "fixtures/corpora/canary-sample.jsonl)")
     for name, help_text in (
         ("harness_target_profile", "default for --target-profile"),
         ("harness_channel", "default for --channel"),
@@ -112,6 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = config.getoption("harness_seed")
     config.stash[SEED_KEY] = seed if seed is not None else random.SystemRandom().randrange(10**9)
     if _wants_run(config) and not config.option.collectonly:
+        config.stash[CORPORA_KEY] = _corpora(config)  # a bad corpus stops the run here
         run_dir = config.getoption("harness_run_dir")
         path = Path(run_dir) if run_dir else REPORTS_DIR / new_run_id()
         config.stash[RUN_DIR_KEY] = path.resolve()
@@ -181,6 +194,26 @@ def harness_policy(pytestconfig: pytest.Config) -> Policy:
         return load_policy(_option(pytestconfig, "harness_policy"))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def _corpora(config: pytest.Config) -> list[Corpus]:
+    try:
+        return select_corpora(config.getoption("harness_corpora"),
+                              _option(config, "harness_profile") or REFERENCE_PROFILE)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def harness_corpora(pytestconfig: pytest.Config) -> list[Corpus]:
+    """The corpora this run sends (`--corpus`, else the profile's, else the canary sample)."""
+    return pytestconfig.stash.get(CORPORA_KEY, None) or _corpora(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def overblocking_bank() -> Corpus:
+    """The over-blocking bank (`fixtures/corpora/overblocking.jsonl`)."""
+    return load_corpus(OVERBLOCKING_BANK)
 
 
 @pytest.fixture(scope="session")
@@ -476,6 +509,8 @@ class RunRecorder:
         self.verdicts: dict[str, list[Verdict]] = defaultdict(list)
         self.problems: dict[str, str] = {}
         self.table: list[tuple[str, str, str]] = []
+        self.rate_lines: list[dict[str, Any]] = []
+        self.rates: list[dict[str, Any]] = []
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.run_dir.exists() and any(self.run_dir.iterdir()):
@@ -499,6 +534,8 @@ class RunRecorder:
         for line in lines:
             self.store.append(line)
             self.verdicts[line["control"]].append(Verdict(line["verdict"]))
+            if RATE in line.get("details", {}):
+                self.rate_lines.append(line)
         if not lines and ids:
             reason = self.problems.get(report.nodeid, "the test made no observation")
             for control_id in ids:
@@ -513,16 +550,26 @@ class RunRecorder:
         if self.store is None:
             return
         order = list(controls.catalog())
+        # Rate controls are judged by their gates, per surface x family cell (harness.verdicts).
+        rated = judge_rates(self.rate_lines, load_policy(_option(self.config, "harness_policy")))
+        for _, _, _, cells in rated.values():
+            for cell in cells:
+                self.rates.append(cell.evidence())
+                self.store.append(self.rates[-1])
         for control_id in sorted(self.controls_seen, key=order.index):
             control = controls.get(control_id)
             verdict, summary = rollup(self.verdicts.get(control_id, []))
+            gating = control.gating
+            if control_id in rated:
+                verdict, summary, gating, _ = rated[control_id]
+                gating = gating and control.gating
             self.store.append({
                 "entry_type": "control", "control": control_id, "clause": control.clause,
                 "title": control.title, "verdict": verdict.value, "reason": summary,
-                "gating": control.gating,
+                "gating": gating,
             })
             self.table.append((control_id, verdict.value, summary))
-            if control.gating and verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
+            if gating and verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         finished = datetime.now(timezone.utc)
         self.store.append({"entry_type": "run_end", "exit_status": int(exitstatus)})
@@ -536,6 +583,10 @@ class RunRecorder:
         terminalreporter.section("harness: controls")
         for line in control_table(self.table):
             terminalreporter.write_line(line)
+        if self.rates:
+            terminalreporter.section("harness: rates (95% Wilson intervals)")
+            for line in rate_table(self.rates):
+                terminalreporter.write_line(line)
         terminalreporter.write_line(f"evidence: {self.run_dir}")
 
     def _run_info(self, finished: datetime) -> dict[str, Any]:
@@ -557,6 +608,8 @@ class RunRecorder:
             "policy": str(Path(_option(self.config, "harness_policy") or DEFAULT_POLICY)
                           .resolve()),
             "reference_faults": self.config.getoption("harness_faults"),
+            "corpora": [pin(corpus) for corpus in self.config.stash.get(CORPORA_KEY, [])],
+            "overblocking_bank": pin(load_corpus(OVERBLOCKING_BANK)),
             "versions": {"harness": __version__, "python": platform.python_version(),
                          "pytest": pytest.__version__, "platform": platform.platform()},
             "args": list(self.config.invocation_params.args),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.probes import images
 from harness.probes.benign import benign_text
@@ -135,3 +135,20 @@ def build_case(surface: str, mode: str, probe: ProbeSpec, seed: int, joiner: str
         filler=filler, filler_name=filler_name, category=category, term=term, image=image,
         original_image=original_image,
     )
+
+
+def derive_case(surface: str, probe: ProbeSpec, body: str, seed: int, joiner: str = " ", *,
+                category: str | None = None) -> Case:
+    """A rate case: `body` (a canary, a corpus row or benign text) under the probe's variant
+    family, followed by the case's tag (text families) or drawn as the probe image (image
+    families). The variant keeps the probe's id as its parent.
+
+    The case has no `term`: a transformed term is not the plain one, so observers look for the
+    whole transformed text (see harness.observe.visibility)."""
+    from harness.probes.variants import get  # noqa: PLC0415 (variant data loads on first use)
+
+    derived = get(probe.variant).apply(body, seed, probe.id)
+    plain = build_case(surface, "create", replace(probe, variant="identity"), seed, joiner)
+    text = derived.text if derived.text is not None else body
+    return replace(plain, probe=probe, text=f"{text}{joiner}{plain.tag}", category=category,
+                   term=None, image=derived.image if derived.image is not None else plain.image)

@@ -119,6 +119,33 @@ class Corpus:
         return {(c, e): counts[c, e] for c in categories() for e in EXPECTS if counts[c, e]}
 
 
+DEFAULT_CORPUS = CORPORA_DIR / "canary-sample.jsonl"
+OVERBLOCKING_BANK = CORPORA_DIR / "overblocking.jsonl"
+
+
+def select_corpora(given: Iterable[Path | str], profile: Path | str | None = None) -> list[Corpus]:
+    """The corpora a run sends: `given` (from `--corpus`), else the profile's `corpora:` list
+    (paths relative to the profile file), else the shipped canary sample. Each is loaded and
+    validated, so a bad path or row is a usage error before anything is sent."""
+    paths = [Path(p) for p in given]
+    if not paths and profile is not None and Path(profile).is_file():
+        try:
+            raw = yaml.safe_load(Path(profile).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read profile {profile}: {exc}") from None
+        listed = raw.get("corpora") or [] if isinstance(raw, dict) else []
+        paths = [Path(profile).parent / str(p) for p in listed]
+    loaded = [load_corpus(path) for path in (paths or [DEFAULT_CORPUS])]
+    names = [corpus.sha256 for corpus in loaded]
+    return [c for i, c in enumerate(loaded) if c.sha256 not in names[:i]]
+
+
+def pin(corpus: Corpus) -> dict[str, object]:
+    """What `run.json` records of a corpus a run used."""
+    return {"name": corpus.name, "path": str(corpus.path.resolve()), "sha256": corpus.sha256,
+            "rows": len(corpus.rows)}
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes, the pin a run records for each corpus."""
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,120 @@
+"""The evasion matrix: which surface x family cells a run measures, and the cases of each cell.
+
+A cell's `must_block` cases are the canary terms and the selected corpora's `must_block` rows,
+transformed by the family; its `must_allow` cases are benign texts for the surface, transformed
+the same way. The over-blocking bank gives its own `must_allow` cells, untransformed. Every case
+depends only on the cell's seed and the pinned corpora, so workers and replays agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from harness.probes.benign import benign_text
+from harness.probes.canaries import lexicon
+from harness.probes.cases import (
+    IMAGE_SURFACES,
+    MUST_ALLOW,
+    MUST_BLOCK,
+    Case,
+    ProbeSpec,
+    derive_case,
+)
+from harness.probes.corpora import Corpus
+from harness.probes.variants import get, registry
+from harness.seeds import derive_seed
+from harness.targets.profile import SURFACES
+
+# Account names have a format of their own (letters, digits, '_' and '-') that refuses most
+# transformed text whatever the filter does, so their rates would measure the format rule.
+RATE_SURFACES = tuple(s for s in SURFACES if s != "account_name")
+TEXT_SURFACES = tuple(s for s in RATE_SURFACES if s not in IMAGE_SURFACES)
+# Names are short on most services; a longer case would be refused for its length, which reads
+# as blocking. Cases on these surfaces keep their transformed text within NAME_LENGTH characters
+# (room for the joiner and the six-character tag under the common limit of 40).
+NAME_SURFACES = ("nickname", "remark", "group_name")
+NAME_LENGTH = 32
+BENIGN_LANGS = ("zh", "en")
+# Draws tried per case before a cell settles for fewer cases (names too long, say).
+_TRIES = 4
+
+
+@dataclass(frozen=True)
+class Body:
+    """Untransformed content for rate cases: a canary term or a corpus row."""
+
+    id: str
+    text: str
+    lang: str
+    category: str
+    canary: str | None = None
+
+
+def families_for(surface: str) -> tuple[str, ...]:
+    """The families measured on a surface: image families on image surfaces, text ones on text
+    surfaces (never `identity`, the direct canary that the surface controls check)."""
+    kind = "image" if surface in IMAGE_SURFACES else "text"
+    return tuple(name for name, variant in registry().items()
+                 if variant.kind == kind and variant.changes_input)
+
+
+def must_block_pool(corpora: Iterable[Corpus]) -> list[Body]:
+    """The canary terms, then every corpus's `must_block` rows; each text once."""
+    bodies = [Body(c.id, c.text, c.lang, c.category, c.id) for c in lexicon().values()]
+    bodies += [Body(f"{row.corpus}:{row.id}", row.text, row.lang or _lang(row.text),
+                    row.category) for corpus in corpora for row in corpus.rows
+               if row.expect == MUST_BLOCK]
+    return list({body.text: body for body in reversed(bodies)}.values())[::-1]
+
+
+def bank_pool(bank: Corpus) -> list[Body]:
+    """The over-blocking bank's rows (all `must_allow`)."""
+    return [Body(f"{bank.name}:{row.id}", row.text, row.lang or _lang(row.text), row.category)
+            for row in bank.rows if row.expect == MUST_ALLOW]
+
+
+def _lang(text: str) -> str:
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+
+
+def _rank(seed: int, key: str) -> bytes:
+    return hashlib.sha256(f"{seed}:{key}".encode()).digest()
+
+
+def _fits(surface: str, case: Case, joiner: str) -> bool:
+    if surface not in NAME_SURFACES:
+        return True
+    return len(case.text) - len(joiner) - len(case.tag) <= NAME_LENGTH
+
+
+def cell_cases(surface: str, family: str, expect: str, n: int, seed: int, *,
+               pool: list[Body] | None = None, joiner: str = " ") -> list[Case]:
+    """Up to `n` cases of one cell; empty when the family applies to none of the content.
+
+    With a `pool` (`must_block` cells, and the bank with `family` "identity") the cases cycle
+    through the pool in an order drawn from `seed`; without one they use fresh benign text.
+    """
+    variant = get(family)
+    bodies = None if pool is None else sorted(
+        (b for b in pool if variant.applies(b.text)), key=lambda b: _rank(seed, b.id))
+    if bodies == []:
+        return []
+    cases: list[Case] = []
+    for i in range(n * _TRIES):
+        if len(cases) == n:
+            break
+        case_seed = derive_seed(seed, str(i))
+        if bodies is None:
+            lang = BENIGN_LANGS[i % len(BENIGN_LANGS)]
+            body = Body(f"benign-{lang}", benign_text(surface, lang, case_seed), lang, "BENIGN")
+            if not variant.applies(body.text):
+                continue
+        else:
+            body = bodies[i % len(bodies)]
+        probe = ProbeSpec(f"{family}-{body.id}-{i}", expect, body.lang, family, body.canary)
+        case = derive_case(surface, probe, body.text, case_seed, joiner, category=body.category)
+        if _fits(surface, case, joiner):
+            cases.append(case)
+    return cases

@@ -1,0 +1,157 @@
+"""Article 5(4) in depth: how well every surface resists each evasion family, and how often it
+blocks benign content built to look risky, as rates with 95% Wilson intervals.
+
+Each test is one family and expectation on every surface the family applies to (one cell per
+surface), submitted through the API channel (browsers are too slow for rates). A case is an
+observation of the family's control that carries whether it was blocked; cells are not judged
+here: the controller turns the observations into rates and the policy's gate decides the control
+(harness.verdicts). Records of dispositions are judged by the direct-canary scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from harness import controls
+from harness.observe.flow import CaseRun, Session, Sighting
+from harness.policy import Policy
+from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, Case
+from harness.probes.matrix import (
+    RATE_SURFACES,
+    TEXT_SURFACES,
+    bank_pool,
+    cell_cases,
+    families_for,
+    must_block_pool,
+)
+from harness.probes.variants import get
+from harness.pytest_plugin import Inconclusive
+from harness.seeds import derive_seed
+from harness.verdicts import RATE, Observation, Verdict, rate_details
+
+# Cases of one test run at once: a case a target shows is watched for the policy's grace window,
+# so a test of N leaking cases costs about one window, not N. Image cases run two at a time: the
+# target reads each image (OCR), which is heavy.
+PARALLEL_CASES = 64
+PARALLEL_IMAGE_CASES = 2
+
+
+class RateCaseRun(CaseRun):
+    """A case judged for its rate control only."""
+
+    def __init__(self, session: Session, case: Case, policy: Policy, seed: int, *,
+                 control: str) -> None:
+        super().__init__(session, case, policy, seed)
+        self.control = control
+        # Thousands of authors in one run: ten digits of the case seed keep their names apart.
+        self.account["account_name"] = (f"{self.account['account_name'][:12]}"
+                                        f"{seed % 10**10:010d}_{session.nonce}")
+
+    def watch(self, accepted: bool) -> tuple[list[Sighting], list[Sighting]]:
+        """A must_block case that shows is read again once, when the grace window ends, rather
+        than polled through it: the same verdict at a fraction of the load on the target."""
+        if self.case.expect != MUST_BLOCK or not accepted:
+            return super().watch(accepted)
+        time.sleep(self.target.settle_seconds)
+        first = self.read_all()
+        if not any(s.visible for s in first):
+            return first, first
+        time.sleep(self.policy.grace_seconds)
+        return first, self.read_all()
+
+    def judge_records(self, *args: Any) -> None:
+        """Records are judged by the direct-canary scenarios; a rate case adds no record check."""
+
+
+def _param(family: str, expect: str, control: str) -> Any:
+    return pytest.param(family, expect, marks=[pytest.mark.control(control),
+                                               pytest.mark.channel("api")],
+                        id=f"{family}-{expect}")
+
+
+def _not_applicable(control: str, surface: str, family: str, expect: str, channel: str,
+                    reason: str) -> Observation:
+    return Observation(
+        control=control, surface=surface, channel=channel,
+        case_id=f"{surface}/{family}/{expect}", expect=expect, verdict=Verdict.NOT_APPLICABLE,
+        reason=reason, details={RATE: rate_details(family, expect, Verdict.NOT_APPLICABLE)},
+    )
+
+
+def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]], *,
+             target: Any, actors: Any, evidence: Any, policy: Any, seed: int) -> None:
+    """Submit every case of every surface's cell at once, record one observation per case, and
+    leave judging to the gate: the test is inconclusive only when some case went unobserved."""
+    observations: list[Observation] = []
+    runs = []
+    for surface, cases in cells.items():
+        spec = target.surface_spec(surface)
+        if spec is None or "absent" in spec:
+            reason = spec["absent"] if spec else "the profile describes no api steps for it"
+        elif not cases:
+            reason = f"{family} applies to none of the selected {expect} content"
+        else:
+            runs += [RateCaseRun(actors, case, policy, seed + len(runs) + i, control=control)
+                     for i, case in enumerate(cases)]
+            continue
+        observations.append(_not_applicable(control, surface, family, expect, target.channel,
+                                            reason))
+    parallel = PARALLEL_IMAGE_CASES if get(family).kind == "image" else PARALLEL_CASES
+    with ThreadPoolExecutor(parallel) as pool:
+        results = list(pool.map(CaseRun.run, runs))
+    exchanges = []
+    for result in results:
+        evidence.add_secrets(result.secrets)
+        exchanges += [e.evidence() for e in result.exchanges]
+        for observation in result.observations:
+            observation.details[RATE] = rate_details(family, expect, observation.verdict)
+            observation.details["case"] = result.case.evidence()
+        observations += result.observations
+    evidence.add_secrets(actors.secrets)
+    artifact = evidence.artifact("exchanges.json",
+                                 json.dumps(exchanges, ensure_ascii=False, indent=1))
+    for observation in observations:
+        observation.details["exchanges"] = artifact
+    evidence.record(observations)
+    unclear = [o for o in observations if o.verdict is Verdict.INCONCLUSIVE]
+    if unclear:
+        raise Inconclusive(f"{len(unclear)} of {len(runs)} cases not observed: "
+                           f"{unclear[0].reason}")
+
+
+def _joiner(target: Any, surface: str) -> str:
+    return (target.admin.surface_spec(surface) or {}).get("joiner", " ")
+
+
+@pytest.mark.parametrize(("family", "expect"), [
+    _param(family, expect, controls.for_family(family).id)
+    for family in dict.fromkeys(f for s in RATE_SURFACES for f in families_for(s))
+    for expect in (MUST_BLOCK, MUST_ALLOW)])
+def test_evasion(family, expect, target, actors, evidence, harness_policy, harness_corpora,
+                 case_seed):
+    gate = harness_policy.rates.gate(family)
+    pool = must_block_pool(harness_corpora) if expect == MUST_BLOCK else None
+    n = gate.must_block_n if expect == MUST_BLOCK else gate.must_allow_n
+    cells = {surface: cell_cases(surface, family, expect, n, derive_seed(case_seed, surface),
+                                 pool=pool, joiner=_joiner(target, surface))
+             for surface in RATE_SURFACES if family in families_for(surface)}
+    _measure(controls.for_family(family).id, family, expect, cells, target=target,
+             actors=actors, evidence=evidence, policy=harness_policy, seed=case_seed)
+
+
+@pytest.mark.parametrize(("family", "expect"), [
+    _param("identity", MUST_ALLOW, controls.OVERBLOCK)])
+def test_overblocking(family, expect, target, actors, evidence, harness_policy,
+                      overblocking_bank, case_seed):
+    pool = bank_pool(overblocking_bank)
+    cells = {surface: cell_cases(surface, family, expect, harness_policy.overblocking.n,
+                                 derive_seed(case_seed, surface), pool=pool,
+                                 joiner=_joiner(target, surface))
+             for surface in TEXT_SURFACES}
+    _measure(controls.OVERBLOCK, family, expect, cells, target=target, actors=actors,
+             evidence=evidence, policy=harness_policy, seed=case_seed)
