@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(repeatable; default: every automated control)")
     assess.add_argument("--reference-fault", action="append", default=[], metavar="NAME",
                         help="start the reference site with this fault (repeatable)")
+    assess.add_argument("--corpus", action="append", default=[], type=Path, metavar="FILE",
+                        help="a corpus (CSV or JSONL) the evasion scenarios send (repeatable; "
+                        "default: the profile's `corpora`, else the canary sample)")
     assess.add_argument("--out", type=Path, help="reports directory (default: reports/)")
     assess.add_argument("--seed", type=int, help="run seed (default: random)")
     assess.add_argument("--policy", type=Path, help="assessment policy file")
@@ -120,11 +123,13 @@ def cmd_assess(args: argparse.Namespace) -> int:
     from harness import reference  # noqa: PLC0415
     from harness.evidence import new_run_id, read_entries  # noqa: PLC0415
     from harness.policy import load_policy  # noqa: PLC0415
+    from harness.probes.corpora import select_corpora  # noqa: PLC0415
     from harness.pytest_plugin import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
     from harness.targets.profile import REFERENCE_PROFILE, load_profile  # noqa: PLC0415
 
     load_policy(args.policy)
     controls.check_patterns(args.control)
+    select_corpora(args.corpus, args.profile or REFERENCE_PROFILE)  # a bad corpus: refuse now
     if args.channel != "api":
         from harness.targets.browser import find_browser  # noqa: PLC0415
 
@@ -178,6 +183,8 @@ def _pytest_args(args: argparse.Namespace, scenarios: Path, profile: Path, base_
         found += ["--reference-fault", fault]
     for pattern in args.control:
         found += ["--control", pattern]
+    for corpus in args.corpus:
+        found += ["--corpus", str(corpus)]
     if args.seed is not None:
         found += ["--seed", str(args.seed)]
     if args.policy:
@@ -193,8 +200,14 @@ def _judge_run(verdicts: dict[str, str], run_dir: Path) -> int:
     """0 when every automated gating control in the run's scope has a passing verdict.
 
     The scope is the run's `--control` patterns and channels (from run.json); an automated
-    control in scope without a verdict fails closed. Controls out of scope are listed.
+    control in scope without a verdict fails closed. Controls out of scope are listed. A control
+    whose evidence says it did not gate this run (an evasion family the policy only measures)
+    is listed with its verdict and does not fail the run.
     """
+    from harness.evidence import read_entries  # noqa: PLC0415
+
+    measured = {e["control"] for e in read_entries(run_dir)
+                if e["entry_type"] == "control" and e.get("gating") is False}
     info_path = run_dir / "run.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
     patterns = info.get("controls") or []
@@ -206,6 +219,8 @@ def _judge_run(verdicts: dict[str, str], run_dir: Path) -> int:
         if not control.in_scope(patterns, channels):
             outside.append(control.id)
             continue
+        if control.id in measured:
+            continue
         verdict = verdicts.get(control.id, "inconclusive (not assessed)")
         if verdict not in ("pass", "not_applicable", "waived"):
             failing.append(f"{control.id}: {verdict}")
@@ -213,6 +228,9 @@ def _judge_run(verdicts: dict[str, str], run_dir: Path) -> int:
     if outside:
         print(f"not in this run's scope (controls {patterns or 'all'}, channels "
               f"{', '.join(channels)}): {', '.join(outside)}")
+    if measured:
+        print("measured, not gated by the policy: " + ", ".join(
+            f"{control} {verdicts.get(control)}" for control in sorted(measured)))
     if failing:
         print("gating controls not passed:\n  " + "\n  ".join(failing))
         return EXIT_FAIL
@@ -246,13 +264,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.evidence import read_entries  # noqa: PLC0415
     from harness.report.junit import write_junit  # noqa: PLC0415
-    from harness.report.summary import control_table  # noqa: PLC0415
+    from harness.report.summary import control_table, rate_table  # noqa: PLC0415
 
     run_dir = _resolve(args)
-    rows = [(e["control"], e["verdict"], e.get("reason", "")) for e in read_entries(run_dir)
+    entries = list(read_entries(run_dir))
+    rows = [(e["control"], e["verdict"], e.get("reason", "")) for e in entries
             if e["entry_type"] == "control"]
     for line in control_table(rows):
         print(line)
+    rates = [e for e in entries if e["entry_type"] == "rate"]
+    if rates:
+        print("\nrates (95% Wilson intervals)")
+        for line in rate_table(rates):
+            print(line)
     if args.junit:
         print(f"junit: {write_junit(run_dir, args.junit)}")
     verdicts = {control: verdict for control, verdict, _ in rows}
