@@ -712,10 +712,23 @@ async def create_appeal(request: Request) -> Response:
         return await error_page(request, NotFound("no such page"))
     return await _submit_for_receipt(
         request, ("target_type", "target_id", "reason"), service.create_appeal, _appeal_page,
-        template="appeal_receipt.html",
-        context=lambda appeal: {"appeal": appeal,
-                                "target_label": TARGET_LABELS[appeal["target_type"]]},
+        template="appeal_receipt.html", context=_appeal_context,
     )
+
+
+async def appeal_status(request: Request) -> Response:
+    visit = await visit_of(request)
+    service = site_of(request).service
+    appeal_id = request.path_params["appeal_id"]
+    try:
+        appeal = await run_in_threadpool(service.appeal, visit.user, appeal_id)
+    except ServiceError as exc:
+        return render(request, visit, "error.html", {"title": exc.code}, error=exc)
+    return render(request, visit, "appeal_receipt.html", _appeal_context(appeal))
+
+
+def _appeal_context(appeal: dict[str, Any]) -> dict[str, Any]:
+    return {"appeal": appeal, "target_label": TARGET_LABELS[appeal["target_type"]]}
 
 
 async def complaints(request: Request) -> Response:
@@ -762,4 +775,5 @@ routes = [
     Route("/me/disposals", my_disposals, methods=["GET"]),
     Route("/appeal", appeal_form, methods=["GET"]),
     Route("/appeal", create_appeal, methods=["POST"]),
+    Route("/appeals/{appeal_id:str}", appeal_status, methods=["GET"]),
 ]

@@ -124,6 +124,11 @@ def test_author_sees_a_placeholder_with_an_appeal_link_and_appeals_through_pages
     appeal_id = re.search(r'class="appeal-id" data-appeal-id="(APL-[^"]+)"', receipt.text)
     assert appeal_id
     assert appeal_id.group(1) in site.client.get(f"/posts/{post_id}").text
+    status = site.client.get(f"/appeals/{appeal_id.group(1)}")
+    assert f'data-appeal-id="{appeal_id.group(1)}"' in status.text
+    assert 'data-status="received"' in status.text
+    site.browser_login(viewer)
+    assert site.client.get(f"/appeals/{appeal_id.group(1)}").status_code == 403
 
     forged = site.client.post(
         "/appeal", data={"target_type": "comment", "target_id": str(comment_id), "reason": "x"}

@@ -207,5 +207,6 @@ def test_no_appeal_removes_every_appeal_path(make_site) -> None:
     assert "appeal-link" not in post_page
     assert "appeal-link" not in site.client.get("/me/disposals").text
     assert site.client.get("/appeal").status_code == 404
+    assert site.client.get("/appeals/APL-1").status_code == 404
     form = site.client.post("/appeal", data={**appeal, "csrf_token": site.csrf("/report")})
     assert form.status_code == 404
