@@ -403,7 +403,7 @@ class ReportDesk:
         receipt = variables.get("appeal")
         if receipt is None:
             return None, f"no appeal receipt: {_outcome(done[-1] if done else None)}"
-        if "lookup" in appeal:
+        if "lookup" in appeal and self.pages is None:  # pages show the receipt themselves
             read = self.admin.request(appeal["lookup"], variables, item.run.actors)
             self.exchanges.append(read)
             if not read.ok:
