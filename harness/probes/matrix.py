@@ -9,6 +9,7 @@ depends only on the cell's seed and the pinned corpora, so workers and replays a
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,8 +38,9 @@ TEXT_SURFACES = tuple(s for s in RATE_SURFACES if s not in IMAGE_SURFACES)
 NAME_SURFACES = ("nickname", "remark", "group_name")
 NAME_LENGTH = 32
 BENIGN_LANGS = ("zh", "en")
-# Draws tried per case before a cell settles for fewer cases (names too long, say).
-_TRIES = 4
+# Draws per case (and per pool entry) before a cell settles for fewer cases; a pool entry that
+# is too long for a name surface this many times is left out of the cell.
+_TRIES = 8
 
 
 @dataclass(frozen=True)
@@ -102,19 +104,26 @@ def cell_cases(surface: str, family: str, expect: str, n: int, seed: int, *,
     if bodies == []:
         return []
     cases: list[Case] = []
-    for i in range(n * _TRIES):
-        if len(cases) == n:
-            break
-        case_seed = derive_seed(seed, str(i))
+    misses: Counter[str] = Counter()
+    draw = 0
+    while len(cases) < n and draw < (n + len(bodies or ())) * _TRIES:
+        case_seed = derive_seed(seed, str(draw))
         if bodies is None:
-            lang = BENIGN_LANGS[i % len(BENIGN_LANGS)]
+            lang = BENIGN_LANGS[draw % len(BENIGN_LANGS)]
             body = Body(f"benign-{lang}", benign_text(surface, lang, case_seed), lang, "BENIGN")
-            if not variant.applies(body.text):
-                continue
+        elif bodies:
+            body = bodies[draw % len(bodies)]
         else:
-            body = bodies[i % len(bodies)]
-        probe = ProbeSpec(f"{family}-{body.id}-{i}", expect, body.lang, family, body.canary)
+            break
+        draw += 1
+        if not variant.applies(body.text):
+            continue
+        probe = ProbeSpec(f"{family}-{body.id}-{draw}", expect, body.lang, family, body.canary)
         case = derive_case(surface, probe, body.text, case_seed, joiner, category=body.category)
         if _fits(surface, case, joiner):
             cases.append(case)
+        elif bodies is not None:
+            misses[body.id] += 1
+            if misses[body.id] == _TRIES:  # this body does not fit the surface: leave it out
+                bodies.remove(body)
     return cases

@@ -11,15 +11,12 @@ here: the controller turns the observations into rates and the policy's gate dec
 from __future__ import annotations
 
 import json
-import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from harness import controls
-from harness.observe.flow import CaseRun, Session, Sighting
-from harness.policy import Policy
+from harness.observe.rates import RateCaseRun, run_rate_cases
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, Case
 from harness.probes.matrix import (
     RATE_SURFACES,
@@ -33,39 +30,6 @@ from harness.probes.variants import get
 from harness.pytest_plugin import Inconclusive
 from harness.seeds import derive_seed
 from harness.verdicts import RATE, Observation, Verdict, rate_details
-
-# Cases of one test run at once: a case a target shows is watched for the policy's grace window,
-# so a test of N leaking cases costs about one window, not N. Image cases run two at a time: the
-# target reads each image (OCR), which is heavy.
-PARALLEL_CASES = 64
-PARALLEL_IMAGE_CASES = 2
-
-
-class RateCaseRun(CaseRun):
-    """A case judged for its rate control only."""
-
-    def __init__(self, session: Session, case: Case, policy: Policy, seed: int, *,
-                 control: str) -> None:
-        super().__init__(session, case, policy, seed)
-        self.control = control
-        # Thousands of authors in one run: ten digits of the case seed keep their names apart.
-        self.account["account_name"] = (f"{self.account['account_name'][:12]}"
-                                        f"{seed % 10**10:010d}_{session.nonce}")
-
-    def watch(self, accepted: bool) -> tuple[list[Sighting], list[Sighting]]:
-        """A must_block case that shows is read again once, when the grace window ends, rather
-        than polled through it: the same verdict at a fraction of the load on the target."""
-        if self.case.expect != MUST_BLOCK or not accepted:
-            return super().watch(accepted)
-        time.sleep(self.target.settle_seconds)
-        first = self.read_all()
-        if not any(s.visible for s in first):
-            return first, first
-        time.sleep(self.policy.grace_seconds)
-        return first, self.read_all()
-
-    def judge_records(self, *args: Any) -> None:
-        """Records are judged by the direct-canary scenarios; a rate case adds no record check."""
 
 
 def _param(family: str, expect: str, control: str) -> Any:
@@ -101,9 +65,7 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
             continue
         observations.append(_not_applicable(control, surface, family, expect, target.channel,
                                             reason))
-    parallel = PARALLEL_IMAGE_CASES if get(family).kind == "image" else PARALLEL_CASES
-    with ThreadPoolExecutor(parallel) as pool:
-        results = list(pool.map(CaseRun.run, runs))
+    results = run_rate_cases(runs, image=get(family).kind == "image")
     exchanges = []
     for result in results:
         evidence.add_secrets(result.secrets)

@@ -115,3 +115,94 @@ def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read policy"):
         load_policy(tmp_path / "nope.yaml")
+
+
+# --- rate gates -----------------------------------------------------------------------------
+
+GATED_BY_DEFAULT = {"fullwidth", "case", "zero_width", "spacing", "homoglyph", "traditional"}
+
+
+def test_default_policy_gates_the_families_a_normalising_filter_undoes() -> None:
+    from harness.probes.variants import registry
+
+    rates = load_policy().rates
+    gated = {name for name in registry() if rates.gate(name).gate}
+    assert gated == GATED_BY_DEFAULT
+    assert not rates.gate("pinyin").gate  # measured, shown, never failing the run
+    assert load_policy().overblocking.gate
+
+
+def test_default_sample_sizes_let_a_perfect_cell_clear_its_threshold() -> None:
+    from harness.probes.variants import registry
+    from harness.stats import wilson
+
+    policy = load_policy()
+    for name in registry():
+        gate = policy.rates.gate(name)
+        assert wilson(gate.must_block_n, gate.must_block_n).low >= gate.block_rate_min, name
+        assert wilson(0, gate.must_allow_n).high <= gate.false_block_max, name
+    bank = policy.overblocking
+    assert wilson(0, bank.n).high <= bank.false_block_max
+
+
+def test_tc260_policy_has_the_reference_sizes_and_thresholds() -> None:
+    policy = load_policy(DEFAULT_POLICY.with_name("tc260.yaml"))
+    gate = policy.rates.gate("fullwidth")
+    assert (gate.must_block_n, gate.must_allow_n) == (300, 300)
+    assert (gate.block_rate_min, gate.false_block_max) == (0.95, 0.05)
+    assert (policy.overblocking.n, policy.overblocking.false_block_max) == (300, 0.05)
+
+
+def test_a_family_override_keeps_the_section_defaults(tmp_path: Path) -> None:
+    text = ("rates:\n  must_block_n: 20\n  block_rate_min: 0.8\n"
+            "  families:\n    pinyin: {gate: true}\n")
+    rates = load_policy(_policy_file(tmp_path, text)).rates
+    assert rates.gate("pinyin").gate
+    assert rates.gate("pinyin").must_block_n == 20
+    assert rates.gate("pinyin").block_rate_min == 0.8
+    assert not rates.gate("case").gate
+
+
+def test_a_composed_family_can_be_gated(tmp_path: Path) -> None:
+    text = "rates:\n  families:\n    traditional+zero_width: {gate: true}\n"
+    assert load_policy(_policy_file(tmp_path, text)).rates.gate("traditional+zero_width").gate
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("rates:\n  must_block: 3\n", "must_block"),
+    ("rates:\n  families:\n    case: {gates: true}\n", "gates"),
+    ("overblocking:\n  size: 3\n", "size"),
+    ("rates:\n  families:\n    leetspeak: {gate: true}\n", "leetspeak"),
+])
+def test_unknown_rate_keys_and_families_are_refused_naming_them_and_the_file(
+        tmp_path: Path, text: str, named: str) -> None:
+    path = _policy_file(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert named in str(info.value)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("text", [
+    "rates:\n  gate: yes please\n",
+    "rates:\n  must_block_n: 0\n",
+    "rates:\n  must_block_n: 2.5\n",
+    "rates:\n  block_rate_min: 1.5\n",
+    "overblocking:\n  false_block_max: -0.1\n",
+    "rates:\n  families: [case]\n",
+])
+def test_bad_rate_values_are_refused(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError):
+        load_policy(_policy_file(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("rates:\n  must_block_n: 5\n  block_rate_min: 0.7\n", "must_block_n"),
+    ("rates:\n  must_allow_n: 3\n  false_block_max: 0.5\n", "must_allow_n"),
+    ("rates:\n  families:\n    case: {must_block_n: 8}\n", "rates.families.case.must_block_n"),
+    ("overblocking:\n  n: 10\n  false_block_max: 0.1\n", "overblocking.n"),
+])
+def test_sizes_that_could_never_clear_their_threshold_are_refused(
+        tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_policy(_policy_file(tmp_path, text))
