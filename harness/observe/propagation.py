@@ -81,10 +81,10 @@ def not_applicable(profile: Profile, channel: str, change: str, kind: str) -> st
     """
     admin = profile.api.get("moderation")
     section = channel_section(profile, channel)
+    if admin is not None and "absent" in admin:
+        return admin["absent"]
     if admin is None or section is None:
         return None
-    if "absent" in admin:
-        return admin["absent"]
     if kind not in admin["plant"]:
         return f"the profile's api.moderation section does not plant a {kind}"
     if kind not in section["appears"]:

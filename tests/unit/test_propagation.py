@@ -215,6 +215,9 @@ browser:
 """
 
 
+BROWSER_ONLY_SURFACES = BROWSER.split("  moderation:", maxsplit=1)[0]
+
+
 def test_browser_section_loads_and_applies(load) -> None:
     profile = load(MODERATION + BROWSER)
     assert not_applicable(profile, "browser", "edit", "post") is None
@@ -233,8 +236,7 @@ def test_browser_section_without_a_kind_is_not_applicable_for_it(load) -> None:
 
 
 def test_missing_browser_section_is_not_excused(load) -> None:
-    profile = load(MODERATION + BROWSER.replace("  moderation:", "  moderated:", 1)
-                   .split("  moderated:")[0])
+    profile = load(MODERATION + BROWSER_ONLY_SURFACES)
     assert not_applicable(profile, "browser", "removal", "post") is None
 
 
@@ -242,3 +244,8 @@ def test_misspelt_key_in_browser_moderation_is_named(load) -> None:
     message = _refusal(load, MODERATION + BROWSER.replace("    appears:", "    appearing:"))
     assert "'appearing'" in message
     assert "browser.moderation" in message
+
+
+def test_absent_moderation_excuses_every_channel(load) -> None:
+    profile = load("  moderation:\n    absent: no moderator interface\n" + BROWSER_ONLY_SURFACES)
+    assert not_applicable(profile, "browser", "edit", "post") == "no moderator interface"
