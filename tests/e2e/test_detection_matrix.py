@@ -1,6 +1,10 @@
 """The detection matrix: the clean reference site passes every automated control, and each
 fault makes exactly its own control fail. Each case runs `harness assess` end to end in a
-subprocess, as a user would, and reads the verdicts back from the run's evidence."""
+subprocess, as a user would, and reads the verdicts back from the run's evidence.
+
+Rate controls (evasion families, the over-blocking bank) have their own matrix in
+test_evasion_matrix.py; the fault runs here are scoped to the other controls, since a surface
+that checks nothing also lets every evasion through on that surface."""
 
 from __future__ import annotations
 
@@ -14,13 +18,22 @@ import pytest
 
 from harness import controls, reference
 from harness.evidence import read_entries, verify_run
+from harness.policy import load_policy
 
 AUTOMATED = {c.id for c in controls.catalog().values() if c.automated}
 SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
 FAULTS = reference.list_faults()
 FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
+RATE_CONTROLS = {c.id for c in controls.catalog().values() if c.families} | {controls.OVERBLOCK}
+# Rate controls whose families the policy only measures: they show their true rate and verdict
+# but gate nothing, so no fault is needed to show that they can fail a run.
+MEASURED = {c.id for c in controls.catalog().values() if c.families and not any(
+    load_policy(FAST_POLICY).rates.gate(family).gate for family in c.families)}
+NOT_RATES = [arg for control in sorted(AUTOMATED - RATE_CONTROLS)
+             for arg in ("--control", control)]
 MATRIX = sorted(name for name, (control, text) in FAULTS.items()
-                if control in AUTOMATED and not text.startswith(reference.BROWSER_ONLY))
+                if control in AUTOMATED - RATE_CONTROLS
+                and not text.startswith(reference.BROWSER_ONLY))
 BROWSER_FAULTS = sorted(name for name, (control, text) in FAULTS.items()
                         if control in AUTOMATED and text.startswith(reference.BROWSER_ONLY))
 
@@ -43,7 +56,8 @@ def control_verdicts(run_dir: Path) -> dict[str, str]:
 
 def test_every_automated_control_has_a_fault():
     covered = {control for control, _ in FAULTS.values()}
-    assert covered >= AUTOMATED, f"controls without a fault: {sorted(AUTOMATED - covered)}"
+    missing = AUTOMATED - MEASURED - covered
+    assert not missing, f"controls without a fault: {sorted(missing)}"
 
 
 def test_clean_site_passes_every_control_and_its_run_verifies(tmp_path):
@@ -51,7 +65,9 @@ def test_clean_site_passes_every_control_and_its_run_verifies(tmp_path):
     assert code == 0, output
     assert run_dir is not None
     verdicts = control_verdicts(run_dir)
-    assert {c: verdicts.get(c) for c in AUTOMATED} == dict.fromkeys(AUTOMATED, "pass")
+    gating = AUTOMATED - MEASURED
+    assert {c: verdicts.get(c) for c in gating} == dict.fromkeys(gating, "pass")
+    assert set(verdicts) >= MEASURED  # measured families are judged and shown, not gated
     passing = defaultdict(set)
     for entry in read_entries(run_dir):
         if entry["entry_type"] == "observation" and entry["control"] in SURFACE_CONTROLS:
@@ -76,18 +92,19 @@ def test_clean_site_passes_every_control_and_its_run_verifies(tmp_path):
 @pytest.mark.parametrize("fault", MATRIX)
 def test_fault_fails_exactly_its_control(fault, tmp_path):
     expected = FAULTS[fault][0]
-    code, run_dir, output = assess(tmp_path / "reports", "--reference-fault", fault)
+    code, run_dir, output = assess(tmp_path / "reports", "--reference-fault", fault, *NOT_RATES)
     assert code == 1, output
     assert run_dir is not None
     verdicts = control_verdicts(run_dir)
-    failing = {c for c in AUTOMATED if verdicts.get(c) != "pass"}
+    failing = {c for c in AUTOMATED - RATE_CONTROLS if verdicts.get(c) != "pass"}
     assert failing == {expected}, output[-3000:]
     assert verdicts[expected] == "fail"
 
 
 def test_dead_target_is_inconclusive_never_pass(tmp_path, monkeypatch):
     monkeypatch.setenv(reference.ADMIN_TOKEN_ENV, "not-a-real-token")
-    code, run_dir, output = assess(tmp_path / "reports", "--base-url", "http://127.0.0.1:9")
+    code, run_dir, output = assess(tmp_path / "reports", "--base-url", "http://127.0.0.1:9",
+                                   *NOT_RATES)
     assert code == 1, output
     assert run_dir is not None
     observations = [e for e in read_entries(run_dir) if e["entry_type"] == "observation"]
