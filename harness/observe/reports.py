@@ -33,7 +33,6 @@ INTAKE = "A5.6-INTAKE"
 TIMELY = "A5.6-TIMELY"
 APPEAL = "A5.6-APPEAL"
 KINDS = ("post", "comment", "profile", "group", "group_message")
-PHASES = ("submitted", "acknowledged", "handled", "fed_back")
 BENIGN = ProbeSpec("benign-zh", MUST_ALLOW, "zh")
 PLANTED = ProbeSpec("canary-zh-a", MUST_BLOCK, "zh", canary="canary-zh-a")
 DEFAULT_PHONE = r"(?:400|800)-?\d{3}-?\d{4}|\b0\d{2,3}-?\d{7,8}\b|\b1[3-9]\d{9}\b"
@@ -293,7 +292,8 @@ class ReportDesk:
         status = str(status) if status is not None else None
         feedback = self._field(document, "feedback")
         feedback = str(feedback) if feedback not in (None, "") else None
-        return (status, status in self.spec["acknowledged"], status in self.spec["handled"],
+        return (status, status in self.spec.get("acknowledged", ()),
+                status in self.spec.get("handled", ()),
                 feedback)
 
     def queue(self) -> list[dict[str, Any]] | None:
@@ -332,7 +332,7 @@ class ReportDesk:
             if "fed_back" in timeline.events:
                 return timeline, True
             record = self.in_queue(str(filing.ticket))
-            if record is not None and str(record.get("status")) in self.spec["handled"]:
+            if record is not None and str(record.get("status")) in self.spec.get("handled", ()):
                 handled_since = handled_since or time.monotonic()
                 if time.monotonic() - handled_since >= self.policy.grace_seconds:
                     return timeline, True

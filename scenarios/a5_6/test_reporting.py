@@ -246,6 +246,9 @@ def test_reports_are_handled_in_time_with_feedback(expect, scenario, actors, har
     try:
         if desk is None:
             raise NotObserved(scenario.problem or "no report desk")
+        if not desk.spec.get("handled"):
+            raise NotObserved("the profile names no statuses that mean a report was handled "
+                              "(reports.handled)")
         item = desk.plant() if expect == MUST_BLOCK else desk.item("post")
         filing = desk.file(item, actors.actors["viewer"], _reason(desk, f"timely {expect}"))
     except NotObserved as exc:

@@ -1190,10 +1190,13 @@ class Site:
     async def api_flag(self, request: Request) -> Any:
         data = await self.body(request)
         target = data.get("target")
-        if not isinstance(target, dict) or not isinstance(target.get("id"), int):
+        target_id = target.get("id") if isinstance(target, dict) else None
+        if isinstance(target_id, str) and target_id.isdigit():
+            target_id = int(target_id)
+        if not isinstance(target_id, int) or isinstance(target_id, bool):
             raise Invalid("target: {kind, id}", "target")
         flag = self.forum.flag(Origin.of(request, "api"), self.caller(request, required=False),
-                               str(target.get("kind")), target["id"],
+                               str(target.get("kind")), target_id,
                                self.string(data, "reason") or "", self.string(data, "note") or "")
         return {"data": flag_view(flag)}
 
@@ -1202,6 +1205,13 @@ class Site:
         if flag is None:
             raise NotFound("no such ticket")
         return {"data": flag_view(flag)}
+
+    async def api_flag_queue(self, request: Request) -> Any:
+        """The moderators' view: every flag with its target and note, oldest first."""
+        self.admin(request)
+        return {"queue": [{"ticket": f.ticket, "status": f.status, "kind": f.kind,
+                           "target_id": f.target_id, "reason": f.reason, "note": f.note,
+                           "reporter_id": f.reporter_id} for f in self.forum.flags.values()]}
 
     async def api_flag_reasons(self, request: Request) -> Any:
         return {"data": {"reasons": [{"code": c, "label": label} for c, label in FLAG_REASONS]}}
@@ -1298,6 +1308,7 @@ class Site:
             Route("/v2/flags/{ticket}", api(self.api_flag_status), methods=get),
             Route("/v2/flag-reasons", api(self.api_flag_reasons), methods=get),
             Route("/v2/admin/log", api(self.api_log), methods=get),
+            Route("/v2/admin/flags", api(self.api_flag_queue), methods=get),
             Route("/v2/admin/retention", api(self.api_retention), methods=get),
         ]
 
