@@ -446,11 +446,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(
                     f"{item.nodeid}: unknown control {marker.args[:1]}; see `harness controls`"
                 )
-    # A channel-bound scenario on a run without its channel has an empty parameter set.
+    # A channel-bound scenario on a run without its channel has an empty parameter set; a
+    # scenario whose controls no selected channel can observe has nothing to do in this run.
     channels = selected_channels(config)
-    out = [item for item in items if getattr(item, "callspec", None) is not None
-           and "channel" in item.callspec.params
-           and item.callspec.params["channel"] not in channels]
+    out = [item for item in items if (
+        getattr(item, "callspec", None) is not None and "channel" in item.callspec.params
+        and item.callspec.params["channel"] not in channels
+    ) or _unobservable(item, channels, known)]
     if out:
         config.hook.pytest_deselected(items=out)
         items[:] = [item for item in items if item not in out]
@@ -468,6 +470,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def _unobservable(item: pytest.Item, channels: tuple[str, ...],
+                  known: dict[str, controls.Control]) -> bool:
+    ids = [m.args[0] for m in item.iter_markers("control")]
+    return bool(ids) and not any(set(known[i].channels) & set(channels) for i in ids)
 
 
 # --- status and reports ---------------------------------------------------------------------

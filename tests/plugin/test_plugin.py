@@ -7,6 +7,7 @@ nest inside the outer run. Runs that need pytest-playwright loaded, or xdist, us
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -267,6 +268,35 @@ def test_control_option_keeps_only_matching_scenarios(pytester: pytest.Pytester)
     assert info["channels"] == ["api"]
 
 
+def test_scenarios_follow_the_runs_channels(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.control("A5.6-TIMELY")
+        def test_api_only_control():
+            pass
+
+        @pytest.mark.channel("browser")
+        @pytest.mark.control("A5.6-INTAKE")
+        def test_pages_only(channel):
+            pass
+
+        @pytest.mark.control("A5.6-INTAKE")
+        def test_every_channel(channel):
+            pass
+    """)
+    result = pytester.runpytest_inprocess(*INPROCESS, "--channel", "browser", "--co", "-q")
+    listed = result.stdout.str()
+    assert "test_api_only_control" not in listed
+    assert "test_pages_only[browser]" in listed
+    assert "test_every_channel[browser]" in listed
+    result = pytester.runpytest_inprocess(*INPROCESS, "--co", "-q")
+    listed = result.stdout.str()
+    assert "test_api_only_control" in listed
+    assert "test_pages_only" not in listed
+    assert "test_every_channel[api]" in listed
+
+
 def test_control_option_matching_nothing_is_a_usage_error(pytester: pytest.Pytester) -> None:
     _observing(pytester, "pass")
     result, _ = _run(pytester, "--control", "B*")
@@ -519,3 +549,69 @@ def test_no_run_dir_outside_scenarios(pytester: pytest.Pytester) -> None:
     for path in after - before:
         assert not (path / "evidence.jsonl").is_file() or marker not in (
             path / "evidence.jsonl").read_text(encoding="utf-8", errors="replace")
+
+
+# --- rate controls and corpora ------------------------------------------------------------------
+
+RATE_TEST = """
+import pytest
+from harness.verdicts import RATE, Observation, Verdict, rate_details
+
+
+@pytest.mark.control("A5.4-EVASION-CASE")
+@pytest.mark.parametrize("expect, blocked", [("must_block", {blocked}), ("must_allow", 0)])
+def test_cell(evidence, expect, blocked):
+    n = 12 if expect == "must_block" else 4
+    for i in range(n):
+        ok = i < blocked if expect == "must_block" else True
+        verdict = Verdict.PASS if ok else Verdict.FAIL
+        evidence.record([Observation(
+            "A5.4-EVASION-CASE", "post", "api", f"post/{{expect}}/{{i}}", expect, verdict, "seen",
+            details={{RATE: rate_details("case", expect, verdict)}})])
+"""
+
+
+@pytest.mark.parametrize(("blocked", "verdict", "ret"), [(12, "pass", 0), (11, "fail", 1)])
+def test_a_rate_control_is_judged_by_its_gate_not_by_single_cases(
+        pytester: pytest.Pytester, blocked: int, verdict: str, ret: int) -> None:
+    pytester.makepyfile(RATE_TEST.format(blocked=blocked))
+    result, run_dir = _run(pytester)
+    assert result.ret == ret  # every test passed; only the gate can fail the run
+    control = _control(run_dir, "A5.4-EVASION-CASE")
+    assert (control["verdict"], control["gating"]) == (verdict, True)
+    rates = {r["expect"]: r for r in _entries(run_dir, "rate")}
+    assert (rates["must_block"]["k"], rates["must_block"]["n"]) == (blocked, 12)
+    assert rates["must_allow"]["verdict"] == "pass"
+    assert "rates (95% Wilson intervals)" in result.stdout.str()
+
+
+def test_a_measured_family_shows_its_failing_rate_without_failing_the_run(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(RATE_TEST.format(blocked=0))
+    policy = pytester.path / "measure.yaml"
+    policy.write_text("rates:\n  families:\n    case: {gate: false}\n", encoding="utf-8")
+    result, run_dir = _run(pytester, "--policy", str(policy))
+    assert result.ret == 0
+    control = _control(run_dir, "A5.4-EVASION-CASE")
+    assert (control["verdict"], control["gating"]) == ("fail", False)
+
+
+def test_corpora_are_pinned_in_run_json(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    corpus = pytester.path / "org.csv"
+    corpus.write_text("text,category,expect\n组织样本,ECO6.5,must_block\n", encoding="utf-8")
+    result, run_dir = _run(pytester, "--corpus", str(corpus))
+    assert result.ret == 0
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    [pinned] = info["corpora"]
+    assert pinned["path"] == str(corpus.resolve())
+    assert pinned["sha256"] == hashlib.sha256(corpus.read_bytes()).hexdigest()
+    assert info["overblocking_bank"]["name"] == "overblocking"
+
+
+def test_a_bad_corpus_is_a_usage_error_before_anything_runs(pytester: pytest.Pytester) -> None:
+    _observing(pytester, "pass")
+    result, run_dir = _run(pytester, "--corpus", str(pytester.path / "missing.jsonl"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "missing.jsonl" in result.stderr.str()
+    assert not run_dir.exists()
