@@ -279,6 +279,11 @@ class BrowserTarget:
         actor.password = str(scope.get("password", ""))
         results = self._steps(self.section["register"], scope, {actor.role: actor},
                               default_actor=actor.role, bind_actor=actor)
+        # A site whose sign-up does not sign in gets the profile's `login` steps after it.
+        if results[-1].ok and self.section.get("login"):
+            results += self._steps(self.section["login"], {**scope, **actor.variables},
+                                   {actor.role: actor}, default_actor=actor.role,
+                                   bind_actor=actor)
         # The registration is the last step that acts; a failure anywhere is the result.
         acting = [r for r in results if r.method.lower() not in PASSIVE_ACTIONS]
         result = results[-1] if not results[-1].ok or not acting else acting[-1]

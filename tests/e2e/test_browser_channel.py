@@ -13,9 +13,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness import controls, reference
 from harness.evidence import read_entries, verify_run
+from harness.targets.profile import REFERENCE_PROFILE
 
 from .test_detection_matrix import BROWSER_FAULTS, FAULTS, assess, control_verdicts
 
@@ -119,3 +121,27 @@ def _contents(path: Path) -> list[tuple[str, bytes]]:
 def test_reference_faults_name_browser_only_ones():
     assert BROWSER_FAULTS, "the reference site has no browser-only fault"
     assert all(FAULTS[name][1].startswith(reference.BROWSER_ONLY) for name in BROWSER_FAULTS)
+
+
+def test_login_steps_follow_a_sign_up_that_does_not_sign_in(pytester, tmp_path, monkeypatch):
+    profile = yaml.safe_load(REFERENCE_PROFILE.read_text(encoding="utf-8"))
+    browser = profile["browser"]
+    browser["register"].append({"click": {"role": "button", "name": "退出 Log out"}})
+    browser["login"] = [
+        {"goto": "/login"},
+        {"fill": {"field": "#account_name", "value": "{account_name}"}},
+        {"fill": {"field": "#password", "value": "{password}"}},
+        {"click": {"role": "button", "name": "登录 Log in"}},
+    ]
+    path = tmp_path / "signs-out.yaml"
+    path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    site = reference.start([])
+    monkeypatch.setenv(reference.ADMIN_TOKEN_ENV, site.admin_token)
+    try:
+        result = pytester.runpytest_inprocess(
+            str(SCENARIOS), "--channel", "browser", "--target-profile", str(path),
+            "--base-url", site.url, "-k", "bio-create-benign-zh", "--run-dir",
+            str(tmp_path / "run"), "-p", "no:cacheprovider", "-p", "no:playwright")
+    finally:
+        site.stop()
+    result.assert_outcomes(passed=1)
