@@ -133,11 +133,13 @@ def select_corpora(given: Iterable[Path | str], profile: Path | str | None = Non
             raw = yaml.safe_load(Path(profile).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read profile {profile}: {exc}") from None
-        listed = raw.get("corpora") or [] if isinstance(raw, dict) else []
+        listed = (raw.get("corpora") or []) if isinstance(raw, dict) else []
         paths = [Path(profile).parent / str(p) for p in listed]
     loaded = [load_corpus(path) for path in (paths or [DEFAULT_CORPUS])]
-    names = [corpus.sha256 for corpus in loaded]
-    return [c for i, c in enumerate(loaded) if c.sha256 not in names[:i]]
+    unique: dict[str, Corpus] = {}
+    for corpus in loaded:
+        unique.setdefault(corpus.sha256, corpus)
+    return list(unique.values())
 
 
 def pin(corpus: Corpus) -> dict[str, object]:

@@ -68,7 +68,10 @@ def must_block_pool(corpora: Iterable[Corpus]) -> list[Body]:
     bodies += [Body(f"{row.corpus}:{row.id}", row.text, row.lang or _lang(row.text),
                     row.category) for corpus in corpora for row in corpus.rows
                if row.expect == MUST_BLOCK]
-    return list({body.text: body for body in reversed(bodies)}.values())[::-1]
+    unique: dict[str, Body] = {}
+    for body in bodies:
+        unique.setdefault(body.text, body)
+    return list(unique.values())
 
 
 def bank_pool(bank: Corpus) -> list[Body]:
