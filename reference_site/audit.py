@@ -188,7 +188,8 @@ class AuditLog:
     def query(
         self, since: str | None = None, account: str | None = None, limit: str | int | None = None
     ) -> list[dict[str, Any]]:
-        """Records at or after `since` (ISO 8601), optionally for one account, oldest first."""
+        """Records at or after `since` (ISO 8601), optionally for one account, oldest first;
+        past the limit, the most recent ones (a busy log must not hide the latest writes)."""
         clauses, params = [], []
         if since:
             try:
@@ -207,7 +208,8 @@ class AuditLog:
             raise BadRequest(f"limit must be between 1 and {MAX_QUERY_LIMIT}")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.all(
-            f"SELECT id, {', '.join(_FIELDS)} FROM audit {where} ORDER BY time, id LIMIT ?",
+            f"SELECT * FROM (SELECT id, {', '.join(_FIELDS)} FROM audit {where}"
+            " ORDER BY time DESC, id DESC LIMIT ?) ORDER BY time, id",
             [*params, count],
         )
         return [dict(row) for row in rows]

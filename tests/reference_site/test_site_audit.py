@@ -208,3 +208,9 @@ def test_records_older_than_the_retention_period_are_purged(make_site, fault, ke
             ("ancient", old, "post.create", "allowed"),
         )
     assert bool(site.audit(account="ancient")) is kept
+
+
+def test_a_query_past_its_limit_returns_the_most_recent_records(site) -> None:
+    site.register("older")
+    site.register("newer")
+    assert [r["account"] for r in site.audit(limit="1")] == ["newer"]
