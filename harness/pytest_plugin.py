@@ -559,7 +559,9 @@ class RunRecorder:
             return
         order = list(controls.catalog())
         # Rate controls are judged by their gates, per surface x family cell (harness.verdicts).
-        rated = judge_rates(self.rate_lines, load_policy(_option(self.config, "harness_policy")))
+        # A run without rate observations does not read the policy here.
+        rated = judge_rates(self.rate_lines, load_policy(_option(
+            self.config, "harness_policy"))) if self.rate_lines else {}
         for _, _, _, cells in rated.values():
             for cell in cells:
                 self.rates.append(cell.evidence())
