@@ -66,7 +66,8 @@ def test_clean_site_passes_every_control_and_its_run_verifies(tmp_path):
     assert code == 0, output
     assert run_dir is not None
     verdicts = control_verdicts(run_dir)
-    gating = AUTOMATED - MEASURED
+    # Controls only pages can observe (e.g. published complaint channels) are outside an API run.
+    gating = {c for c in AUTOMATED - MEASURED if controls.get(c).in_scope([], ["api"])}
     assert {c: verdicts.get(c) for c in gating} == dict.fromkeys(gating, "pass")
     assert set(verdicts) >= MEASURED  # measured families are judged and shown, not gated
     passing = defaultdict(set)
