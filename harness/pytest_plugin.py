@@ -39,8 +39,8 @@ from harness.probes.corpora import (
 from harness.report.junit import write_junit
 from harness.report.summary import control_table, rate_table
 from harness.seeds import derive_seed
-from harness.targets.profile import REFERENCE_PROFILE, Profile, load_profile
-from harness.verdicts import RATE, Observation, Verdict, judge_rates, rollup
+from harness.targets.profile import REFERENCE_PROFILE, SURFACES, Profile, load_profile
+from harness.verdicts import MUST_BLOCK, RATE, Observation, Verdict, judge_rates, rollup
 
 SCENARIOS_DIR = Path(__file__).parents[1] / "scenarios"
 REPORTS_DIR = Path(__file__).parents[1] / "reports"
@@ -562,8 +562,9 @@ class RunRecorder:
         # A run without rate observations does not read the policy here.
         rated = judge_rates(self.rate_lines, load_policy(_option(
             self.config, "harness_policy"))) if self.rate_lines else {}
-        for _, _, _, cells in rated.values():
-            for cell in cells:
+        for control_id in sorted(rated, key=order.index):
+            for cell in sorted(rated[control_id][3], key=lambda c: (
+                    c.family, SURFACES.index(c.surface), c.expect != MUST_BLOCK)):
                 self.rates.append(cell.evidence())
                 self.store.append(self.rates[-1])
         for control_id in sorted(self.controls_seen, key=order.index):
