@@ -44,6 +44,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_reports.py
+	$(BIN)/python bench/bench_variants.py
 
 clean:
 	rm -rf $(VENV) reports/2* reports/latest
