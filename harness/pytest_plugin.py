@@ -413,6 +413,19 @@ class CaseEvidence:
     def record(self, observations: list[Observation]) -> None:
         self.observations.extend(observations)
 
+    def record_case(self, result: Any, secrets: list[str]) -> None:
+        """Record a case's observations (a `CaseResult`), with its exchanges as one artifact
+        and its probe image, redacting the secrets the case and its personas used."""
+        self.add_secrets(result.secrets + secrets)
+        exchanges = self.artifact("exchanges.json", json.dumps(
+            [e.evidence() for e in result.exchanges], ensure_ascii=False, indent=1))
+        for observation in result.observations:
+            observation.details["case"] = result.case.evidence()
+            observation.details["exchanges"] = exchanges
+        if result.case.image is not None:
+            self.artifact("probe.png", result.case.image, text=False)
+        self.record(result.observations)
+
     def flush(self) -> None:
         for observation in self.observations[self._flushed:]:
             line = self.redactor.redact(observation.evidence())

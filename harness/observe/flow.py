@@ -170,7 +170,7 @@ class CaseRun:
         self.result.exchanges.append(exchange)
         if not exchange.ok:
             self.observe(Verdict.INCONCLUSIVE,
-                         f"could not register the author: {_outcome(exchange)}")
+                         f"could not register the author: {outcome_of(exchange)}")
             return False
         self.variables.update(actor_variables(self.author))
         return True
@@ -188,17 +188,17 @@ class CaseRun:
         index = submission_index(planned)
         if len(steps) <= index:
             self.observe(Verdict.INCONCLUSIVE, "setup failed before the submission: "
-                         + _outcome(steps[-1] if steps else None))
+                         + outcome_of(steps[-1] if steps else None))
             return None
         submission = steps[index]
         outcome = target.classify(submission)
         if outcome == "error":
             self.observe(Verdict.INCONCLUSIVE,
-                         f"the submission did not complete: {_outcome(submission)}")
+                         f"the submission did not complete: {outcome_of(submission)}")
             return None
         if outcome == "accepted" and len(steps) < len(planned):
             self.observe(Verdict.INCONCLUSIVE, "the submission was accepted but reading the "
-                         f"new item failed: {_outcome(steps[-1])}")
+                         f"new item failed: {outcome_of(steps[-1])}")
             return None
         return submission
 
@@ -244,7 +244,7 @@ class CaseRun:
                 continue  # the item this read needs does not exist (e.g. it was refused)
             artifacts = list(getattr(read, "artifacts", ()))
             if not read.ok:
-                sightings.append(Sighting(role, label, read, None, note=_outcome(read),
+                sightings.append(Sighting(role, label, read, None, note=outcome_of(read),
                                           artifacts=artifacts))
             elif spec.get("images"):
                 sightings.append(self.image_sighting(spec, read, role, label, artifacts))
@@ -330,7 +330,7 @@ class CaseRun:
             self.observe(verdict, reason, disposition, control=control, **details)
 
         if not read.ok:
-            reason = f"audit interface unreadable: {_outcome(read)}"
+            reason = f"audit interface unreadable: {outcome_of(read)}"
             if disposed:
                 observe(RECORDS, Verdict.INCONCLUSIVE, reason)
             observe(LOG_FIELDS, Verdict.INCONCLUSIVE, reason)
@@ -398,7 +398,7 @@ def _notes(sightings: list[Sighting], roles: list[str]) -> str:
     return "; ".join(f"{s.request}: {s.note}" for s in sightings if s.role in roles) or "no read"
 
 
-def _outcome(exchange: Any) -> str:
+def outcome_of(exchange: Any) -> str:
     """`METHOD URL -> status or error` of an HTTP exchange, a page step or a page read."""
     if exchange is None:
         return "nothing was sent"
@@ -416,7 +416,7 @@ def read_retention(session: Session) -> tuple[int | None, str]:
         return None, "the profile names no way to read the retention setting"
     read = target.request(retention["request"], {}, session.actors)
     if not read.ok:
-        return None, f"retention unreadable: {_outcome(read)}"
+        return None, f"retention unreadable: {outcome_of(read)}"
     days = lookup(read.document, retention["days"])
     try:
         return int(days[0]), "read from the target"

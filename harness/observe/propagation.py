@@ -24,8 +24,8 @@ from harness.observe.flow import (
     CaseRun,
     Session,
     Sighting,
-    _outcome,
     disposition_of,
+    outcome_of,
     submission_index,
 )
 from harness.policy import Policy
@@ -154,7 +154,7 @@ class PropagationRun(CaseRun):
         self.result.exchanges.extend(steps)
         if not steps[-1].ok or scope.get("item_id") is None:
             self.observe(Verdict.INCONCLUSIVE,
-                         f"could not plant the {item.label}: {_outcome(steps[-1])}")
+                         f"could not plant the {item.label}: {outcome_of(steps[-1])}")
             return None
         item.variables = scope
         return item
@@ -219,7 +219,7 @@ class PropagationRun(CaseRun):
                    "before": _evidence(before)}
         if not removal.ok:
             self.observe(Verdict.INCONCLUSIVE, f"could not remove the {root.label} through the "
-                         f"moderator interface: {_outcome(removal)}", **details)
+                         f"moderator interface: {outcome_of(removal)}", **details)
             return
         after = self.poll(items, lambda places: not any(s.visible is not False
                                                         for s in _all(places)),
@@ -245,7 +245,7 @@ class PropagationRun(CaseRun):
         outcome = self.target.classify(steps[index]) if len(steps) > index else "error"
         if outcome == "error":
             self.observe(Verdict.INCONCLUSIVE, "the edit did not complete: "
-                         + _outcome(steps[-1] if steps else None), **details)
+                         + outcome_of(steps[-1] if steps else None), **details)
             return
         accepted = outcome == "accepted"
         if accepted:

@@ -19,7 +19,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from harness.errors import HarnessError
 from harness.observe.audit import records_in
-from harness.observe.flow import POLL_SECONDS, CaseRun, Session, _outcome, device_id, new_account
+from harness.observe.flow import POLL_SECONDS, CaseRun, Session, device_id, new_account, outcome_of
 from harness.policy import Policy
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, ProbeSpec, build_case
 from harness.targets.api import Actor, actor_variables
@@ -164,7 +164,7 @@ class ReportDesk:
         result = self.target.register(actor, account)
         self.exchanges.append(result)
         if not result.ok:
-            raise NotObserved(f"could not register a {role}: {_outcome(result)}")
+            raise NotObserved(f"could not register a {role}: {outcome_of(result)}")
         if actor.token:
             self.secrets.append(actor.token)
         return actor
@@ -182,7 +182,7 @@ class ReportDesk:
         self.exchanges.extend(run.result.exchanges)
         self.secrets.extend(run.result.secrets)
         if submission is None or self.target.classify(submission) != "accepted":
-            reason = "; ".join(o.reason for o in run.result.observations) or _outcome(submission)
+            reason = "; ".join(o.reason for o in run.result.observations) or outcome_of(submission)
             raise NotObserved(f"could not make a {kind} to report: {reason}")
         return self._named(kind, run)
 
@@ -202,12 +202,12 @@ class ReportDesk:
         self.exchanges.append(registered)
         self.secrets.append(run.account["password"])
         if not registered.ok:
-            raise NotObserved(f"could not register the author: {_outcome(registered)}")
+            raise NotObserved(f"could not register the author: {outcome_of(registered)}")
         run.variables.update(actor_variables(run.author))
         done = self.admin.run_steps(steps, run.variables, run.actors, {})
         self.exchanges.extend(done)
         if len(done) < len(steps) or not done[-1].ok:
-            raise NotObserved(f"planting failed: {_outcome(done[-1] if done else None)}")
+            raise NotObserved(f"planting failed: {outcome_of(done[-1] if done else None)}")
         return self._named(kind, run)
 
     def _named(self, kind: str, run: CaseRun) -> Item:
@@ -361,7 +361,7 @@ class ReportDesk:
         self.exchanges.append(read)
         if not read.ok:
             raise NotObserved(f"the moderator could not dispose of the {item.kind}: "
-                              f"{_outcome(read)}")
+                              f"{outcome_of(read)}")
 
     def appeal_offered(self, item: Item) -> tuple[bool, str]:
         """Whether the author is offered an appeal for the disposed item, and where."""
@@ -380,7 +380,7 @@ class ReportDesk:
         read = self.admin.request(spec["request"], item.variables, item.run.actors)
         self.exchanges.append(read)
         if not read.ok:
-            return False, f"{_outcome(read)}"
+            return False, f"{outcome_of(read)}"
         for record in records_in(read.document, spec):
             if str(record.get("id")) == item.variables["item_id"] and (
                     record.get("type") in (None, item.variables["item_type"])):
@@ -402,12 +402,12 @@ class ReportDesk:
         self.exchanges.extend(done)
         receipt = variables.get("appeal")
         if receipt is None:
-            return None, f"no appeal receipt: {_outcome(done[-1] if done else None)}"
+            return None, f"no appeal receipt: {outcome_of(done[-1] if done else None)}"
         if "lookup" in appeal and self.pages is None:  # pages show the receipt themselves
             read = self.admin.request(appeal["lookup"], variables, item.run.actors)
             self.exchanges.append(read)
             if not read.ok:
-                return None, f"appeal {receipt} cannot be looked up: {_outcome(read)}"
+                return None, f"appeal {receipt} cannot be looked up: {outcome_of(read)}"
         return str(receipt), f"appeal {receipt} accepted"
 
 

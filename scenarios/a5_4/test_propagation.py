@@ -3,8 +3,6 @@ included; an edit that adds a prohibited term to accepted content is checked aga
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from harness import controls
@@ -43,13 +41,5 @@ def test_propagation(change, kind, channel, target, actors, evidence, harness_po
     joiner = (target.admin.surface_spec(surface) or {}).get("joiner", " ")
     case = build_case(surface, "edit" if change == "edit" else "create", PROBE, case_seed, joiner)
     result = run_propagation(actors, case, harness_policy, case_seed, change=change, kind=kind)
-    evidence.add_secrets(result.secrets + actors.secrets)
-    exchanges = evidence.artifact(
-        "exchanges.json",
-        json.dumps([e.evidence() for e in result.exchanges], ensure_ascii=False, indent=1),
-    )
-    for observation in result.observations:
-        observation.details["case"] = case.evidence()
-        observation.details["exchanges"] = exchanges
-    evidence.record(result.observations)
+    evidence.record_case(result, actors.secrets)
     evidence.judge()

@@ -3,8 +3,6 @@ and on every edit, and every disposal leaves a record with the Article 5(3) fiel
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from harness import controls
@@ -43,15 +41,5 @@ def test_surface(surface, mode, probe, channel, target, actors, evidence, harnes
     joiner = (target.admin.surface_spec(surface) or {}).get("joiner", " ")
     case = build_case(surface, mode, probe, case_seed, joiner)
     result = run_case(actors, case, harness_policy, case_seed)
-    evidence.add_secrets(result.secrets + actors.secrets)
-    exchanges = evidence.artifact(
-        "exchanges.json",
-        json.dumps([e.evidence() for e in result.exchanges], ensure_ascii=False, indent=1),
-    )
-    for observation in result.observations:
-        observation.details["case"] = case.evidence()
-        observation.details["exchanges"] = exchanges
-    if case.image is not None:
-        evidence.artifact("probe.png", case.image, text=False)
-    evidence.record(result.observations)
+    evidence.record_case(result, actors.secrets)
     evidence.judge()

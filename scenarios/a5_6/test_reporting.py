@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness.followup import save_pending
-from harness.observe.flow import _outcome
+from harness.observe.flow import outcome_of
 from harness.observe.reports import (
     APPEAL,
     ENTRY_POINTS,
@@ -134,7 +134,7 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
     if ticket is None:
         last = done[-1] if done else None
         scenario.observe("web form", Verdict.FAIL,
-                         f"the web form on {found.url} gave no receipt: {_outcome(last)}")
+                         f"the web form on {found.url} gave no receipt: {outcome_of(last)}")
     else:
         scenario.observe("web form", Verdict.PASS, f"the web form gave receipt {ticket}")
     scenario.finish(actors)
@@ -179,7 +179,7 @@ def _traced(desk: ReportDesk, filing: Any, deadline_s: float) -> tuple[Verdict, 
     if filing.ticket is None:
         last = next((s for s in reversed(filing.steps)
                      if not PASSIVE_ACTIONS & {s.method.lower()}), None)
-        return Verdict.FAIL, f"no receipt: {_outcome(last)}", None
+        return Verdict.FAIL, f"no receipt: {outcome_of(last)}", None
     if desk.look_up(filing) is None:
         return Verdict.FAIL, f"receipt {filing.ticket} cannot be looked up by the reporter", None
     deadline = time.monotonic() + deadline_s
@@ -255,9 +255,9 @@ def test_reports_are_handled_in_time_with_feedback(expect, scenario, actors, har
         scenario.observe(case_id, Verdict.INCONCLUSIVE, str(exc), expect=expect)
         return scenario.finish(actors)
     if filing.ticket is None:
+        last = filing.steps[-1] if filing.steps else None
         scenario.observe(case_id, Verdict.INCONCLUSIVE, "the report got no receipt (judged "
-                         f"under {INTAKE}): {_outcome(filing.steps[-1] if filing.steps else None)}",
-                         expect=expect)
+                         f"under {INTAKE}): {outcome_of(last)}", expect=expect)
         return scenario.finish(actors)
     if desk.look_up(filing) is None:
         scenario.observe(case_id, Verdict.INCONCLUSIVE, f"receipt {filing.ticket} cannot be "
