@@ -615,3 +615,12 @@ def test_a_bad_corpus_is_a_usage_error_before_anything_runs(pytester: pytest.Pyt
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "missing.jsonl" in result.stderr.str()
     assert not run_dir.exists()
+
+
+def test_scenario_module_names_do_not_clash_with_test_modules() -> None:
+    """In-process runs collect scenarios in a process that imported the tests: a shared
+    basename (rootdir-relative imports, no packages) would fail the collection."""
+    root = Path(__file__).parents[2]
+    scenarios = {p.name for p in (root / "scenarios").rglob("test_*.py")}
+    tests = {p.name for p in (root / "tests").rglob("test_*.py")}
+    assert not scenarios & tests
