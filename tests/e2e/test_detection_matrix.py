@@ -3,9 +3,9 @@ fault makes exactly its own control fail. Each case runs `harness assess` end to
 subprocess, as a user would, and reads the verdicts back from the run's evidence.
 
 Rate controls (evasion families, the over-blocking bank) have their own matrix in
-test_evasion_matrix.py, and the Article 5(6) controls theirs in test_reporting_faults.py; the fault runs
-here are scoped to the other controls, since a surface that checks nothing also lets every
-evasion through on that surface."""
+test_evasion_matrix.py, and the Article 5(6) controls theirs in test_reporting_faults.py; the
+fault runs here are scoped to the other controls, since a surface that checks nothing also lets
+every evasion through on that surface."""
 
 from __future__ import annotations
 
