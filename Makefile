@@ -39,7 +39,7 @@ assess: setup
 # The harness's own tests: unit, plugin, reference site and the detection matrix.
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(WORKERS) -p no:cacheprovider
+	$(BIN)/python -m pytest -n $(WORKERS) -p no:cacheprovider --durations=15
 
 bench: setup
 	$(BIN)/python bench/bench_api.py
