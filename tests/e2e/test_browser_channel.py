@@ -26,7 +26,10 @@ SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 
 def test_clean_site_passes_through_its_pages_with_screenshots(tmp_path):
-    code, run_dir, output = assess(tmp_path / "reports", "--channel", "browser", "-n", "2")
+    # Every surface, mode and control through the pages; the Chinese probes only (the Latin
+    # ones take the same paths), to keep the suite's time in bounds.
+    code, run_dir, output = assess(tmp_path / "reports", "--channel", "browser", "-n", "2",
+                                   "--", "-k", "not latin and not benign-en")
     assert code == 0, output[-3000:]
     assert run_dir is not None
     assert verify_run(run_dir).ok
