@@ -189,14 +189,15 @@ def _fields(form: FormData | None, *names: str) -> dict[str, Any]:
 Renderer = Callable[[Request, Visit, ServiceError | None, dict[str, Any]], Awaitable[Response]]
 
 
-async def _submit(
+async def _form_write(
     request: Request,
     names: tuple[str, ...],
     work: Callable[[RequestContext, User | None, dict[str, Any]], Any],
-    done: Callable[[Any], str],
     again: Renderer,
+    respond: Callable[[Visit, Any], Response],
 ) -> Response:
-    """Run a form write; redirect to `done(result)` or re-render the page with the error."""
+    """Run a form write and answer `respond(visit, result)`, or re-render the form with the
+    error."""
     form = await _form(request)
     visit = await visit_of(request)
     ctx = _ctx(request, visit, form)
@@ -205,7 +206,19 @@ async def _submit(
         result = await run_in_threadpool(work, ctx, visit.user, values)
     except ServiceError as exc:
         return await again(request, visit, exc, values)
-    return RedirectResponse(done(result), status_code=303)
+    return respond(visit, result)
+
+
+async def _submit(
+    request: Request,
+    names: tuple[str, ...],
+    work: Callable[[RequestContext, User | None, dict[str, Any]], Any],
+    done: Callable[[Any], str],
+    again: Renderer,
+) -> Response:
+    """A form write that redirects to `done(result)` (post, redirect, get)."""
+    return await _form_write(request, names, work, again,
+                             lambda _visit, result: RedirectResponse(done(result), 303))
 
 
 async def _submit_for_receipt(
@@ -217,16 +230,10 @@ async def _submit_for_receipt(
     template: str,
     context: Callable[[Any], dict[str, Any]],
 ) -> Response:
-    """Run a form write answered by a receipt page (201), or re-render the form with the error."""
-    form = await _form(request)
-    visit = await visit_of(request)
-    ctx = _ctx(request, visit, form)
-    values = _fields(form, *names)
-    try:
-        result = await run_in_threadpool(work, ctx, visit.user, values)
-    except ServiceError as exc:
-        return await again(request, visit, exc, values)
-    return render(request, visit, template, context(result), status=201)
+    """A form write answered by a receipt page (201)."""
+    return await _form_write(
+        request, names, work, again,
+        lambda visit, result: render(request, visit, template, context(result), status=201))
 
 
 # --- feed, accounts -------------------------------------------------------------------------
