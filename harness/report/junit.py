@@ -23,7 +23,7 @@ from harness.evidence import canonical_json, read_entries
 from harness.evidence.chain import atomic_write
 
 JUNIT_FILE = "junit.xml"
-CONTROL_PROPERTIES = ("control", "clause", "title", "verdict")
+CONTROL_PROPERTIES = ("control", "clause", "title", "verdict", "gating")
 OBSERVATION_PROPERTIES = (
     "control",
     "surface",

@@ -194,3 +194,13 @@ def test_junit_empty_and_missing(tmp_path: Path) -> None:
     assert [s.get("tests") for s in root.findall("testsuite")] == ["0", "0"]
     with pytest.raises(EvidenceError):
         write_junit(tmp_path / "absent")
+
+
+def test_junit_marks_measured_controls_as_not_gating(tmp_path: Path) -> None:
+    store = RunStore.create(tmp_path, run_id="measured")
+    store.append({**_control("A5.4-EVASION-PINYIN", "fail", "0 of 12 blocked"), "gating": False})
+    store.append({**_control("A5.4-POST", "pass"), "gating": True})
+    cases = {case.get("name"): case for case in
+             ET.parse(write_junit(store.path)).getroot().iter("testcase")}
+    assert _props(cases["A5.4-EVASION-PINYIN"])["gating"] == "false"
+    assert _props(cases["A5.4-POST"])["gating"] == "true"
