@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME")
     serve.add_argument("--list-faults", action="store_true", help="print the faults and exit")
+    for name, what in (("ack", "when the site's report desk acknowledges a report"),
+                       ("handle", "when it decides a report"),
+                       ("limit", "the handling limit the site publishes")):
+        serve.add_argument(f"--report-{name}-seconds", metavar="S", help=f"seconds: {what}")
     serve.set_defaults(func=cmd_serve)
     return parser
 
@@ -342,6 +346,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "reference_site", "--port", str(args.port)]
     for fault in args.fault:
         command += ["--fault", fault]
+    for name in ("ack", "handle", "limit"):
+        value = getattr(args, f"report_{name}_seconds")
+        if value is not None:
+            command += [f"--report-{name}-seconds", value]
     if args.list_faults:
         command.append("--list-faults")
     try:

@@ -254,3 +254,15 @@ def test_corpus_show_refuses_a_bad_category_with_exit_2(tmp_path, capsys) -> Non
     bad.write_text('{"text": "x", "category": "ECO9.9", "expect": "must_block"}\n')
     assert main(["corpus", "show", str(bad)]) == 2
     assert "ECO9.9" in capsys.readouterr().err
+
+
+def test_serve_reference_passes_the_report_desk_times(monkeypatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command: calls.append(command) or 0)
+    assert cli.main(["serve-reference", "--report-limit-seconds", "90",
+                     "--report-handle-seconds", "2", "--fault", "no-feedback"]) == 0
+    command = calls[0]
+    assert command[command.index("--report-limit-seconds") + 1] == "90"
+    assert command[command.index("--report-handle-seconds") + 1] == "2"
+    assert "--report-ack-seconds" not in command
+    assert command[command.index("--fault") + 1] == "no-feedback"
