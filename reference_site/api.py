@@ -279,11 +279,16 @@ async def create_report(request: Request) -> Response:
     return await write(request, lambda s, ctx, user, body: s.create_report(ctx, user, body), 201)
 
 
-async def get_report(request: Request) -> Response:
+async def _owned(request: Request, read: str, param: str) -> Response:
+    """A ticket or appeal, for the account that filed it (`service.<read>(user, id)`)."""
     service = site_of(request).service
-    ticket = request.path_params["ticket_id"]
+    key = request.path_params[param]
     token = bearer_token(request)
-    return await run(lambda: service.report(service.user_for_token(token), ticket))
+    return await run(lambda: getattr(service, read)(service.user_for_token(token), key))
+
+
+async def get_report(request: Request) -> Response:
+    return await _owned(request, "report", "ticket_id")
 
 
 async def my_reports(request: Request) -> Response:
@@ -307,10 +312,7 @@ async def create_appeal(request: Request) -> Response:
 
 
 async def get_appeal(request: Request) -> Response:
-    service = site_of(request).service
-    appeal = request.path_params["appeal_id"]
-    token = bearer_token(request)
-    return await run(lambda: service.appeal(service.user_for_token(token), appeal))
+    return await _owned(request, "appeal", "appeal_id")
 
 
 async def admin_appeals(request: Request) -> Response:

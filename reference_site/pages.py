@@ -668,15 +668,22 @@ def _report_context(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def report_status(request: Request) -> Response:
+async def _owned_page(request: Request, read: str, param: str, template: str,
+                      context: Callable[[Any], dict[str, Any]]) -> Response:
+    """A ticket or appeal page, for the account that filed it (`service.<read>(user, id)`)."""
     visit = await visit_of(request)
     service = site_of(request).service
-    ticket = request.path_params["ticket_id"]
     try:
-        report = await run_in_threadpool(service.report, visit.user, ticket)
+        found = await run_in_threadpool(getattr(service, read), visit.user,
+                                        request.path_params[param])
     except ServiceError as exc:
         return render(request, visit, "error.html", {"title": exc.code}, error=exc)
-    return render(request, visit, "report_status.html", _report_context(report))
+    return render(request, visit, template, context(found))
+
+
+async def report_status(request: Request) -> Response:
+    return await _owned_page(request, "report", "ticket_id", "report_status.html",
+                             _report_context)
 
 
 async def my_reports(request: Request) -> Response:
@@ -724,14 +731,8 @@ async def create_appeal(request: Request) -> Response:
 
 
 async def appeal_status(request: Request) -> Response:
-    visit = await visit_of(request)
-    service = site_of(request).service
-    appeal_id = request.path_params["appeal_id"]
-    try:
-        appeal = await run_in_threadpool(service.appeal, visit.user, appeal_id)
-    except ServiceError as exc:
-        return render(request, visit, "error.html", {"title": exc.code}, error=exc)
-    return render(request, visit, "appeal_receipt.html", _appeal_context(appeal))
+    return await _owned_page(request, "appeal", "appeal_id", "appeal_receipt.html",
+                             _appeal_context)
 
 
 def _appeal_context(appeal: dict[str, Any]) -> dict[str, Any]:

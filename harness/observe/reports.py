@@ -232,9 +232,8 @@ class ReportDesk:
         if spec is None:
             raise NotObserved(f"the profile's browser section names no page for a {item.kind}")
         scope = {**item.variables, **actor_variables(reporter)}
-        visit = self.target.visit(render(spec["page"], scope), reporter, control=spec["control"],
-                                  scope=scope)
-        return visit
+        return self.target.visit(render(spec["page"], scope), reporter,
+                                 control=spec["control"], scope=scope)
 
     def file(self, item: Item, reporter: Actor, reason: str) -> Filing:
         """Report the item as the reporter, through the channel's entry point."""
@@ -256,10 +255,11 @@ class ReportDesk:
                         list(done))
         if filing.ticket is None:
             return filing
+        if self.pages is not None:
+            return filing  # a receipt page carries no machine-readable time
         # The receipt's own time, against the middle of the harness's request, gives the offset.
         acting = [step for step in done if not PASSIVE_ACTIONS & {step.method.lower()}]
-        receipt = self.look_up(filing) if self.pages is not None else _document(acting[-1])
-        created = parse_time(self._field(receipt, "created"))
+        created = parse_time(self._field(acting[-1].document, "created"))
         if created is not None:
             middle = submitted + (received - submitted) / 2
             filing.clock_offset_s = round((created - middle).total_seconds(), 3)
@@ -411,10 +411,6 @@ class ReportDesk:
         return str(receipt), f"appeal {receipt} accepted"
 
 
-def _document(step: Any) -> Any:
-    return getattr(step, "document", None)
-
-
 # --- the published complaint channels -------------------------------------------------------
 
 
@@ -446,7 +442,7 @@ def find_channels(desk: ReportDesk, start: str, visitor: Actor, max_clicks: int,
     spec = desk.pages["complaints"] if desk.pages else {}
     phone = re.compile(spec.get("phone", DEFAULT_PHONE))
     email = re.compile(spec.get("email", DEFAULT_EMAIL))
-    form_entry = spec.get("form", [{}])[0].get("click")
+    form_entry = next(iter(spec.get("form", [])), {}).get("click")
     origin = urlsplit(desk.admin.profile.base_url)
     cache = seen_pages if seen_pages is not None else {}
     queue: list[tuple[int, int, int, str, list[tuple[str, str]]]] = [(0, 0, 0, start, [])]

@@ -51,6 +51,12 @@ class Scenario:
         except NotObserved as exc:
             self.problem = str(exc)
 
+    def require(self) -> ReportDesk:
+        """The desk, or NotObserved with why there is none."""
+        if self.desk is None:
+            raise NotObserved(self.problem or "no report desk")
+        return self.desk
+
     def observe(self, case_id: str, verdict: Verdict, reason: str, *,
                 expect: str | None = None, control: str | None = None, **details: Any) -> None:
         self.evidence.record([Observation(
@@ -201,10 +207,8 @@ def _traced(desk: ReportDesk, filing: Any, deadline_s: float) -> tuple[Verdict, 
 @pytest.mark.control(INTAKE)
 @pytest.mark.parametrize("kind", KINDS)
 def test_reports_are_received_and_traceable(kind, channel, scenario, actors, harness_policy):
-    desk = scenario.desk
     try:
-        if desk is None:
-            raise NotObserved(scenario.problem or "no report desk")
+        desk = scenario.require()
         item = desk.item(kind)
         filing = desk.file(item, actors.actors["viewer"], _reason(desk, f"intake {kind}"))
     except NotObserved as exc:
@@ -217,10 +221,8 @@ def test_reports_are_received_and_traceable(kind, channel, scenario, actors, har
 
 @pytest.mark.control(INTAKE)
 def test_repeated_reports_each_get_a_receipt(channel, scenario, actors, harness_policy):
-    desk = scenario.desk
     try:
-        if desk is None:
-            raise NotObserved(scenario.problem or "no report desk")
+        desk = scenario.require()
         item = desk.item("post")
         filings = [desk.file(item, reporter, _reason(desk, f"duplicate {n}"))
                    for n, reporter in enumerate([actors.actors["viewer"], desk.reporter()])]
@@ -241,11 +243,9 @@ def test_repeated_reports_each_get_a_receipt(channel, scenario, actors, harness_
 @pytest.mark.parametrize("expect", [MUST_BLOCK, MUST_ALLOW])
 def test_reports_are_handled_in_time_with_feedback(expect, scenario, actors, harness_policy,
                                                    evidence):
-    desk = scenario.desk
     case_id = f"report/{expect}"
     try:
-        if desk is None:
-            raise NotObserved(scenario.problem or "no report desk")
+        desk = scenario.require()
         if not desk.spec.get("handled"):
             raise NotObserved("the profile names no statuses that mean a report was handled "
                               "(reports.handled)")
@@ -304,10 +304,8 @@ def test_reports_are_handled_in_time_with_feedback(expect, scenario, actors, har
 
 @pytest.mark.control(APPEAL)
 def test_disposed_comment_can_be_appealed(channel, scenario, actors):
-    desk = scenario.desk
     try:
-        if desk is None:
-            raise NotObserved(scenario.problem or "no report desk")
+        desk = scenario.require()
         if "appeal" not in desk.spec:
             raise NotObserved("the profile names no appeal path (reports.appeal)")
         item = desk.item(desk.spec["appeal"]["item"])
