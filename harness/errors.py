@@ -24,3 +24,7 @@ class EvidenceError(HarnessError):
 
 class TargetError(HarnessError):
     """The target could not be driven (connection refused, timeout, unexpected reply)."""
+
+
+class NotARunError(EvidenceError, ConfigError):
+    """A path given as a run is not a run directory (a usage error, so the CLI exits 2)."""

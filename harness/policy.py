@@ -3,22 +3,34 @@
 Rate gates (the `rates:` and `overblocking:` sections) say, per evasion family, how many cases a
 surface gets and which bound of the 95% Wilson interval must clear which threshold; a sample size
 too small for even a perfect cell to clear its threshold is refused here, not found out in a run.
+
+A value under a legal minimum (`LEGAL_MINIMUMS`) is allowed, since a test policy may shorten it,
+but the loaded policy carries a warning about it for the run to print and record in `run.json`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.errors import ConfigError
+from harness.probes.corpora import MAX_CASE_CHARS, MAX_CASE_CHARS_LIMIT
+from harness.readers import load_yaml_file
 
 DEFAULT_POLICY = Path(__file__).parents[1] / "fixtures" / "policies" / "default.yaml"
 DISPOSITIONS = ("rejected", "held", "removed", "masked", "published")
 _LISTS = ("acceptable_dispositions", "log_fields_must_match")
 MATCHABLE = ("source_ip", "source_port", "dest_ip", "dest_port", "device", "account")
+LEGAL_MINIMUMS: dict[str, tuple[float, str]] = {
+    "retention_min_days": (180, "the Cybersecurity Law (Art. 21(3)) keeps network logs at least "
+                                "six months"),
+}
+"""Policy keys with a floor set by law: (minimum, why). Going under it only warns."""
+_NOT_FILE_KEYS = frozenset({"path", "sha256", "warnings"})
+"""Policy fields the loader sets; a file may not."""
 
 
 @dataclass(frozen=True)
@@ -75,24 +87,36 @@ class Policy:
     report_wait_seconds: float = 60.0
     complaint_max_clicks: int = 2
     crawl_max_pages: int = 60
+    max_case_chars: int = MAX_CASE_CHARS
     rates: RatePolicy = field(default_factory=RatePolicy)
     overblocking: BankGate = field(default_factory=BankGate)
+    path: Path | None = field(default=None, compare=False)
+    sha256: str | None = field(default=None, compare=False)
+    warnings: tuple[str, ...] = ()
+    """Values the file sets under a legal minimum; the run prints and records them."""
 
 
 def load_policy(path: Path | str | None = None) -> Policy:
-    """Read a policy file; unknown keys and bad values are refused, naming them and the file."""
+    """Read a policy file; unknown keys and bad values are refused, naming them and the file.
+
+    An empty file (or one holding only `null`) is refused too: it is far more likely a
+    truncated or wrong file than a wish for the defaults, which come from giving no file.
+    The policy keeps the file's path and SHA-256 (see `pin`).
+    """
     path = Path(path) if path else DEFAULT_POLICY
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read policy {path}: {exc}") from None
+    raw, data = load_yaml_file(path, "policy")
+    if raw is None:
+        raise ConfigError(f"{path}: the policy file is empty; give keys to override (see "
+                          f"{DEFAULT_POLICY.name}) or leave out --policy for the defaults")
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a policy is a mapping of keys to values")
-    known = {f.name for f in fields(Policy)}
-    unknown = sorted(set(raw) - known)
+        raise ConfigError(f"{path}: the top level: a policy is a mapping of keys to values, "
+                          f"not {type(raw).__name__}")
+    known = {f.name for f in fields(Policy)} - _NOT_FILE_KEYS
+    unknown = sorted(map(str, set(raw) - known))
     if unknown:
         raise ConfigError(f"{path}: unknown policy key(s) {unknown}; known: {sorted(known)}")
     values = dict(raw)
+    whole = {f.name for f in fields(Policy) if f.type == "int"}
     for key, value in values.items():
         if key == "rates":
             values[key] = _rates(path, value)
@@ -102,18 +126,39 @@ def load_policy(path: Path | str | None = None) -> Policy:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{path}: {key} must be a list of names")
             values[key] = tuple(value)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{path}: {key} must be a number >= 0, not {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{path}: {key} must be a finite number >= 0, not {value!r}")
+        elif key in whole and not isinstance(value, int):
+            raise ConfigError(f"{path}: {key} must be a whole number, not {value!r}")
+    cap = values.get("max_case_chars", MAX_CASE_CHARS)
+    if not 1 <= cap <= MAX_CASE_CHARS_LIMIT:
+        raise ConfigError(f"{path}: max_case_chars must be between 1 and "
+                          f"{MAX_CASE_CHARS_LIMIT}, not {cap!r}")
     bad = set(values.get("acceptable_dispositions", ())) - set(DISPOSITIONS)
     bad |= set(values.get("log_fields_must_match", ())) - set(MATCHABLE)
     if bad:
         raise ConfigError(f"{path}: unknown value(s) {sorted(bad)}")
     if "published" in values.get("acceptable_dispositions", ()):
         raise ConfigError(f"{path}: 'published' cannot be an acceptable disposition")
+    warnings = tuple(
+        f"{path}: {key} = {values[key]!r} is under the legal minimum of {minimum:g}: {why}"
+        for key, (minimum, why) in LEGAL_MINIMUMS.items()
+        if key in values and values[key] < minimum
+    )
     try:
-        return Policy(**values)
+        return Policy(**values, path=path.resolve(), sha256=hashlib.sha256(data).hexdigest(),
+                      warnings=warnings)
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def pin(policy: Policy) -> dict[str, object]:
+    """What `run.json` records of the policy a run used (the shape of a corpus pin): its name,
+    resolved path and the SHA-256 of the bytes it was read from; the defaults have no file."""
+    path = policy.path
+    return {"name": path.stem if path else "defaults", "path": str(path) if path else None,
+            "sha256": policy.sha256, "warnings": list(policy.warnings)}
 
 
 def _section(path: Path, where: str, raw: Any, base: Any,
@@ -122,7 +167,7 @@ def _section(path: Path, where: str, raw: Any, base: Any,
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: {where} must be a mapping of keys to values")
     known = {f.name for f in fields(base)}
-    unknown = sorted(set(raw) - known - set(extra))
+    unknown = sorted(map(str, set(raw) - known - set(extra)))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown} in {where}; known: "
                           f"{sorted(known | set(extra))}")
@@ -138,7 +183,7 @@ def _section(path: Path, where: str, raw: Any, base: Any,
                 raise ConfigError(f"{path}: {where}.{key} must be a whole number >= 1, "
                                   f"not {value!r}")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not 0 <= value < 1:
+                or not 0 <= value < 1:  # NaN fails this too
             raise ConfigError(f"{path}: {where}.{key} must be a rate in [0, 1), not {value!r}")
         values[key] = value
     return replace(base, **values), {key: raw[key] for key in extra if key in raw}

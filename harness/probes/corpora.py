@@ -5,24 +5,31 @@ Ecosystem Provisions taxonomy in `harness/data/categories.yaml`), `expect` (`mus
 `must_allow`) and optionally `lang`, `id` and `note`. Organisation corpora stay out of git (see
 `fixtures/corpora/README.md`); a run pins each one by the SHA-256 of its bytes, so an assessor can
 tell whether the file they hold is the one the run sent.
+
+A corpus is read as a stream, line by line, with bounded memory: a row whose text is longer than
+`max_case_chars` (`MAX_CASE_CHARS` by default, the policy's key of that name otherwise) is
+refused with its line before anything is sent, and so is a file over `MAX_CORPUS_ROWS` rows or
+`MAX_CORPUS_BYTES` bytes.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import IO, Any
 
 import yaml
 
 from harness.errors import ConfigError
+from harness.readers import load_yaml_file
 
 CATEGORIES_PATH = Path(__file__).parents[1] / "data" / "categories.yaml"
 CORPORA_DIR = Path(__file__).parents[2] / "fixtures" / "corpora"
@@ -34,6 +41,18 @@ REQUIRED = ("text", "category", "expect")
 SUFFIXES = (".csv", ".jsonl")
 _LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _MAX_PROBLEMS_SHOWN = 20
+MAX_CASE_CHARS = 4096
+"""Longest row text (in characters) a corpus may carry unless the policy says otherwise. Real
+posts and comments are far shorter, and every variant, observer read and evidence line repeats
+a case, so a longer row is refused when the corpus is loaded."""
+MAX_CASE_CHARS_LIMIT = 1_000_000
+"""The largest `max_case_chars` a policy may set."""
+MAX_CORPUS_ROWS = 100_000
+"""Rows a corpus may have: they are all held in memory for sampling."""
+MAX_CORPUS_BYTES = 64 << 20
+"""Bytes a corpus file may have (64 MiB)."""
+_BYTES_PER_CHAR = 12  # the longest JSON form of one character: a surrogate pair of \u escapes
+_LINE_OVERHEAD = 64 << 10  # what a line may carry besides its text (the other fields)
 
 
 @dataclass(frozen=True)
@@ -123,19 +142,20 @@ DEFAULT_CORPUS = CORPORA_DIR / "canary-sample.jsonl"
 OVERBLOCKING_BANK = CORPORA_DIR / "overblocking.jsonl"
 
 
-def select_corpora(given: Iterable[Path | str], profile: Path | str | None = None) -> list[Corpus]:
+def select_corpora(given: Iterable[Path | str], profile: Path | str | None = None, *,
+                   max_case_chars: int = MAX_CASE_CHARS) -> list[Corpus]:
     """The corpora a run sends: `given` (from `--corpus`), else the profile's `corpora:` list
     (paths relative to the profile file), else the shipped canary sample. Each is loaded and
     validated, so a bad path or row is a usage error before anything is sent."""
     paths = [Path(p) for p in given]
-    if not paths and profile is not None and Path(profile).is_file():
-        try:
-            raw = yaml.safe_load(Path(profile).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read profile {profile}: {exc}") from None
+    if not paths and profile is not None and _is_file(Path(profile)):
+        raw, _ = load_yaml_file(Path(profile), "target profile")
         listed = (raw.get("corpora") or []) if isinstance(raw, dict) else []
-        paths = [Path(profile).parent / str(p) for p in listed]
-    loaded = [load_corpus(path) for path in (paths or [DEFAULT_CORPUS])]
+        if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+            raise ConfigError(f"{profile}: corpora must be a list of file paths")
+        paths = [Path(profile).parent / p for p in listed]
+    loaded = [load_corpus(path, max_case_chars=max_case_chars)
+              for path in (paths or [DEFAULT_CORPUS])]
     unique: dict[str, Corpus] = {}
     for corpus in loaded:
         unique.setdefault(corpus.sha256, corpus)
@@ -149,37 +169,93 @@ def pin(corpus: Corpus) -> dict[str, object]:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, the pin a run records for each corpus."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file's bytes, the pin a run records for each corpus (read in chunks)."""
+    from harness.evidence.chain import file_sha256 as chunked  # noqa: PLC0415 (no import cycle)
+
+    try:
+        return chunked(Path(path))
+    except OSError as exc:
+        raise ConfigError(f"corpus {path} cannot be read: {exc.strerror or exc}") from None
 
 
-def load_corpus(path: Path | str) -> Corpus:
-    """Read and validate a CSV or JSONL corpus; raise CorpusError listing every problem."""
+def load_corpus(path: Path | str, *, max_case_chars: int = MAX_CASE_CHARS) -> Corpus:
+    """Read and validate a CSV or JSONL corpus; raise CorpusError listing every problem.
+
+    The file is streamed: a line too long to hold a `max_case_chars` text is refused as soon as
+    it is met, without reading the rest of it.
+    """
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise ConfigError(f"corpus {path}: expected a .csv or .jsonl file")
+    if isinstance(max_case_chars, bool) or not isinstance(max_case_chars, int) \
+            or not 1 <= max_case_chars <= MAX_CASE_CHARS_LIMIT:
+        raise ConfigError(f"max_case_chars must be a whole number from 1 to "
+                          f"{MAX_CASE_CHARS_LIMIT}, not {max_case_chars!r}")
     try:
-        data = path.read_bytes()
+        handle = path.open("rb")
     except OSError as exc:
-        raise ConfigError(f"corpus {path} cannot be read: {exc}") from exc
-    try:
-        text = data.decode("utf-8-sig")  # tolerate the BOM spreadsheet programs write
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CorpusError([Problem(path, line, "-", "the file is not UTF-8")]) from exc
+        raise ConfigError(f"corpus {path} cannot be read: {exc.strerror or exc}") from None
+    digest = hashlib.sha256()
     problems: list[Problem] = []
-    records = _csv_records if path.suffix == ".csv" else _jsonl_records
-    rows = _validate(path, records(path, text, problems), problems)
+    with handle:
+        size = _size(handle)
+        if size > MAX_CORPUS_BYTES:
+            raise CorpusError([Problem(path, 0, "-", f"the file has {size} bytes, over the "
+                                                     f"limit of {MAX_CORPUS_BYTES}; split it")])
+        lines = _lines(path, handle, digest, max_case_chars)
+        records = _csv_records if path.suffix == ".csv" else _jsonl_records
+        rows = _validate(path, records(path, lines, problems), problems, max_case_chars)
     if not rows and not problems:
         problems.append(Problem(path, 0, "-", "the corpus has no rows"))
     if problems:
         raise CorpusError(problems)
-    return Corpus(path.stem, path, hashlib.sha256(data).hexdigest(), tuple(rows))
+    return Corpus(path.stem, path, digest.hexdigest(), tuple(rows))
 
 
-def _jsonl_records(path: Path, text: str,
+def _size(handle: IO[bytes]) -> int:
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except OSError:
+        return 0
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL
+        return False
+
+
+def _lines(path: Path, handle: IO[bytes], digest: Any, max_case_chars: int) -> Iterator[str]:
+    """The file's lines, decoded, endings kept; every byte read goes into `digest`.
+
+    A line longer than a row with a `max_case_chars` text could be, the file past
+    `MAX_CORPUS_BYTES`, or a line that is not UTF-8, stops the reading with a CorpusError.
+    """
+    limit = max_case_chars * _BYTES_PER_CHAR + _LINE_OVERHEAD
+    total = number = 0
+    while raw := handle.readline(limit + 1):
+        number += 1
+        total += len(raw)
+        if len(raw) > limit:
+            raise CorpusError([Problem(
+                path, number, "text", f"the line is longer than {limit} bytes, which no row "
+                f"within the limit of {max_case_chars} characters per case needs "
+                "(max_case_chars in the policy); refused without reading the rest")])
+        if total > MAX_CORPUS_BYTES:
+            raise CorpusError([Problem(path, number, "-", f"the file is over the limit of "
+                                                          f"{MAX_CORPUS_BYTES} bytes; split it")])
+        digest.update(raw)
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorpusError([Problem(path, number, "-", "the file is not UTF-8")]) from None
+        yield line[1:] if number == 1 and line.startswith("\ufeff") else line  # spreadsheet BOM
+
+
+def _jsonl_records(path: Path, lines: Iterable[str],
                    problems: list[Problem]) -> Iterator[tuple[int, dict[str, object]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -187,23 +263,37 @@ def _jsonl_records(path: Path, text: str,
         except json.JSONDecodeError as exc:
             problems.append(Problem(path, number, "-", f"not valid JSON ({exc.msg})"))
             continue
+        except RecursionError:
+            problems.append(Problem(path, number, "-", "not valid JSON (nested too deeply)"))
+            continue
         if not isinstance(record, dict):
             problems.append(Problem(path, number, "-", "expected a JSON object per line"))
             continue
         yield number, record
 
 
-def _csv_records(path: Path, text: str,
+def _csv_records(path: Path, lines: Iterable[str],
                  problems: list[Problem]) -> Iterator[tuple[int, dict[str, object]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    reader = csv.DictReader(lines)
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        problems.append(Problem(path, reader.line_num, "-", f"not valid CSV ({exc})"))
+        return
     problems.extend(Problem(path, 1, name, "the header lacks this required column")
                     for name in REQUIRED if name not in header)
     problems.extend(Problem(path, 1, name, f"unknown column; the columns are {', '.join(FIELDS)}")
                     for name in header if name not in FIELDS)
     if problems:
         return
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a quoted field over the csv module's size limit
+            problems.append(Problem(path, reader.line_num, "-", f"not valid CSV ({exc})"))
+            return
         if None in record:
             problems.append(Problem(path, reader.line_num, "-",
                                     f"more values than the {len(header)} header columns"))
@@ -213,12 +303,16 @@ def _csv_records(path: Path, text: str,
 
 
 def _validate(path: Path, records: Iterable[tuple[int, dict[str, object]]],
-              problems: list[Problem]) -> list[Row]:
+              problems: list[Problem], max_case_chars: int = MAX_CASE_CHARS) -> list[Row]:
     known = categories()
     rows: list[Row] = []
     first_line: dict[str, int] = {}
     for line, record in records:
-        bad = _check(path, line, record, known)
+        if len(rows) >= MAX_CORPUS_ROWS:
+            problems.append(Problem(path, line, "-", f"more than {MAX_CORPUS_ROWS} rows; "
+                                                     "split the corpus"))
+            break
+        bad = _check(path, line, record, known, max_case_chars)
         if bad:
             problems.extend(bad)
             continue
@@ -242,18 +336,25 @@ def _optional(record: dict[str, object], key: str) -> str | None:
 
 
 def _check(path: Path, line: int, record: dict[str, object],
-           known: dict[str, Category]) -> list[Problem]:
+           known: dict[str, Category], max_case_chars: int = MAX_CASE_CHARS) -> list[Problem]:
     """Every problem of one record, each naming its field."""
     problems = [Problem(path, line, key, f"unknown field; the fields are {', '.join(FIELDS)}")
                 for key in record if key not in FIELDS]
     for key, value in record.items():
         if key in FIELDS and value is not None and not isinstance(value, str):
-            problems.append(Problem(path, line, key, f"must be a string, not {value!r}"))
+            problems.append(Problem(path, line, key, f"must be a string, not {_short(value)}"))
+        elif isinstance(value, str) and not _encodable(value):
+            problems.append(Problem(path, line, key, "holds a lone surrogate escape (such as "
+                                                     "\\ud800), which is not a character"))
     if problems:
         return problems
     text, category, expect = (record.get(key) for key in REQUIRED)
     if not text or not str(text).strip():
         problems.append(Problem(path, line, "text", "missing text"))
+    elif len(str(text)) > max_case_chars:
+        problems.append(Problem(path, line, "text", f"{len(str(text))} characters, over the "
+                                                    f"limit of {max_case_chars} per case "
+                                                    "(max_case_chars in the policy)"))
     if category is None:
         problems.append(Problem(path, line, "category", "missing category"))
     elif category not in known:
@@ -274,6 +375,20 @@ def _check(path: Path, line: int, record: dict[str, object],
     if "id" in record and not str(record["id"]).strip():
         problems.append(Problem(path, line, "id", "empty id; omit it to use file:line"))
     return problems
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _short(value: object) -> str:
+    """`repr` of a bad value, cut so that a huge one does not flood the message."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _rank(seed: int, key: str) -> bytes:

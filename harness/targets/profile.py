@@ -23,6 +23,7 @@ import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
 from harness.errors import ConfigError, UnsafeTargetError
+from harness.readers import load_yaml_file
 
 SCHEMA_PATH = Path(__file__).parents[1] / "data" / "profile.schema.yaml"
 PROFILES_DIR = Path(__file__).parents[2] / "fixtures" / "targets"
@@ -69,16 +70,10 @@ def _schema() -> dict[str, Any]:
 def load_profile(path: Path | str, *, base_url: str | None = None) -> Profile:
     """Read, validate and resolve a profile; `base_url` overrides the file's own."""
     path = Path(path)
-    try:
-        raw_text = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read target profile {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(raw_text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data, raw_text = load_yaml_file(path, "target profile")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a profile is a mapping with name, allowed_hosts and api")
+        raise ConfigError(f"{path}: the top level: a profile is a mapping with name, "
+                          f"allowed_hosts and api, not {type(data).__name__}")
     _validate(data, path)
     data = copy.deepcopy(data)
     if base_url:
@@ -102,12 +97,16 @@ def load_profile(path: Path | str, *, base_url: str | None = None) -> Profile:
 
 def check_allowed(url: str, allowed_hosts: list[str] | tuple[str, ...], path: Path | str) -> None:
     """Refuse a URL whose host is not in the profile's allowed_hosts."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        hostname = None
+    if hostname is None or parts.scheme not in ("http", "https"):
         raise ConfigError(f"{path}: base_url {url!r} is not an http(s) URL")
-    if parts.hostname not in allowed_hosts:
+    if hostname not in allowed_hosts:
         raise UnsafeTargetError(
-            f"{path}: host {parts.hostname!r} is not in allowed_hosts {list(allowed_hosts)}; "
+            f"{path}: host {hostname!r} is not in allowed_hosts {list(allowed_hosts)}; "
             "the harness sends content only to hosts the profile allows"
         )
 

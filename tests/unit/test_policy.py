@@ -40,8 +40,12 @@ def test_lists_become_tuples(tmp_path: Path) -> None:
     assert hash(policy)  # frozen and hashable
 
 
-def test_empty_file_gives_dataclass_defaults(tmp_path: Path) -> None:
-    assert load_policy(_policy_file(tmp_path, "")) == Policy()
+@pytest.mark.parametrize("text", ["", "\n# only a comment\n", "null\n", "~\n"])
+def test_empty_file_is_refused_not_the_defaults(tmp_path: Path, text: str) -> None:
+    path = _policy_file(tmp_path, text)
+    with pytest.raises(ConfigError, match="empty") as info:
+        load_policy(path)
+    assert str(path) in str(info.value)
 
 
 def test_partial_file_keeps_other_defaults(tmp_path: Path) -> None:
@@ -108,8 +112,10 @@ def test_a_policy_that_is_not_a_mapping_is_a_config_error(tmp_path: Path) -> Non
 
 
 def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read policy"):
-        load_policy(_policy_file(tmp_path, "grace_seconds: [unclosed\n"))
+    path = _policy_file(tmp_path, "grace_seconds: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"line \d+, column \d+: not valid YAML") as info:
+        load_policy(path)
+    assert str(path) in str(info.value)
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
