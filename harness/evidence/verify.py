@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import EvidenceError
+from harness.errors import EvidenceError, NotARunError
 
 from .chain import (
     EVIDENCE_FILE,
@@ -67,11 +67,12 @@ def verify_run(run_dir: Path) -> VerifyResult:
 
 
 def verify_with_tail(run_dir: Path) -> tuple[VerifyResult, ChainTail]:
-    """`verify_run` plus where the chain ends (used by `RunStore.open`)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        problem = f"{run_dir}: not a directory"
-        return VerifyResult(False, (problem,), (), 0), ChainTail(0, None, 0)
+    """`verify_run` plus where the chain ends (used by `RunStore.open`).
+
+    Raises NotARunError when `run_dir` is not a directory holding any run file: that is a wrong
+    argument, not a run that fails verification.
+    """
+    run_dir = _require_run(Path(run_dir))
     problems: list[str] = []
     warnings: list[str] = []
     tail = _check_chain(run_dir / EVIDENCE_FILE, problems)
@@ -92,7 +93,10 @@ def resolve_run(arg: str, reports_dir: Path) -> Path:
     """
     reports_dir = Path(reports_dir)
     if arg == LATEST_NAME:
-        run_id = read_latest(reports_dir)
+        try:
+            run_id = read_latest(reports_dir)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EvidenceError(f"{reports_dir / LATEST_NAME} is unreadable: {exc}") from None
         if run_id is None:
             raise EvidenceError(
                 f"no latest run: {reports_dir / LATEST_NAME} does not exist; finish a run "
@@ -103,30 +107,69 @@ def resolve_run(arg: str, reports_dir: Path) -> Path:
         except EvidenceError as exc:
             raise EvidenceError(f"{reports_dir / LATEST_NAME} is corrupt: {exc}") from exc
         candidate = reports_dir / run_id
-        if not candidate.is_dir():
+        if not _is_dir(candidate):
             raise EvidenceError(
                 f"{reports_dir / LATEST_NAME} names run {run_id!r} but {candidate} does not exist"
             )
         return _require_run(candidate)
     as_path = Path(arg)
-    if arg and as_path.is_dir():
+    if arg and _is_dir(as_path):
         return _require_run(as_path)
     candidate = reports_dir / arg
-    if arg and as_path.name == arg and candidate.is_dir():
+    if arg and as_path.name == arg and _is_dir(candidate):
         return _require_run(candidate)
-    raise EvidenceError(
+    raise NotARunError(
         f"run {arg!r} not found: it is not a directory and {candidate} does not exist; pass a "
         f"run directory, a run id under {reports_dir}, or {LATEST_NAME!r}"
     )
 
 
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """The `run.json` of a run as a mapping; EvidenceError naming the file when it is missing,
+    unreadable, not JSON or not an object (NotARunError when `run_dir` is not a run at all)."""
+    path = _require_run(Path(run_dir)) / RUN_INFO_FILE
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise EvidenceError(f"{path}: missing; the run never wrote its metadata") from None
+    except OSError as exc:
+        raise EvidenceError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(f"{path}: not UTF-8 (byte offset {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise EvidenceError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON "
+                            f"({exc.msg})") from None
+    except RecursionError:
+        raise EvidenceError(f"{path}: not valid JSON (nested too deeply)") from None
+    if not isinstance(value, dict):
+        raise EvidenceError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long, or with a NUL
+        return False
+
+
 def _require_run(path: Path) -> Path:
-    if not any((path / name).exists() for name in (EVIDENCE_FILE, MANIFEST_FILE, RUN_INFO_FILE)):
-        raise EvidenceError(
+    """`path` if it is a directory holding a run file, else NotARunError."""
+    if not _is_dir(path):
+        raise NotARunError(f"{path} is not a run directory: it is not a directory")
+    if not any(_exists(path / name) for name in (EVIDENCE_FILE, MANIFEST_FILE, RUN_INFO_FILE)):
+        raise NotARunError(
             f"{path} is not a run directory: it has no {EVIDENCE_FILE}, {MANIFEST_FILE} "
             f"or {RUN_INFO_FILE}"
         )
     return path
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _check_chain(path: Path, problems: list[str]) -> ChainTail | None:
@@ -172,6 +215,8 @@ def _check_line(
         entry = json.loads(body)
     except ValueError:
         return None, "not valid JSON"
+    except RecursionError:
+        return None, "not valid JSON (nested too deeply)"
     if not isinstance(entry, dict):
         return None, "not a JSON object"
     recorded = entry.get("hash")
@@ -182,6 +227,10 @@ def _check_line(
         actual = entry_hash(entry)
     except ValueError:
         return entry, "not valid JSON (NaN or Infinity)"
+    except RecursionError:
+        return entry, "not valid JSON (nested too deeply)"
+    except UnicodeEncodeError:
+        return entry, "not valid UTF-8 (a lone surrogate escape)"
     if actual != recorded:
         return entry, "hash mismatch (line altered)"
     if canonical != body:
@@ -216,6 +265,9 @@ def _load_manifest(path: Path, problems: list[str], warnings: list[str]) -> dict
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         problems.append(f"{MANIFEST_FILE}: not valid JSON ({exc})")
         return None
+    except RecursionError:
+        problems.append(f"{MANIFEST_FILE}: not valid JSON (nested too deeply)")
+        return None
     malformed = _manifest_shape_problem(manifest)
     if malformed is not None:
         problems.append(f"{MANIFEST_FILE}: {malformed}")
@@ -228,7 +280,7 @@ def _load_manifest(path: Path, problems: list[str], warnings: list[str]) -> dict
                 f"manifest hmac present but {EVIDENCE_KEY_ENV} not set; cannot authenticate"
             )
         elif not isinstance(recorded, str) or not hmac.compare_digest(
-            recorded.encode("utf-8"), manifest_hmac(manifest, key).encode("utf-8")
+            recorded.encode("utf-8", "surrogatepass"), _expected_hmac(manifest, key)
         ):
             problems.append(
                 f"{MANIFEST_FILE}: hmac mismatch (manifest altered, or wrong {EVIDENCE_KEY_ENV})"
@@ -239,6 +291,15 @@ def _load_manifest(path: Path, problems: list[str], warnings: list[str]) -> dict
             "unauthenticated: sealed without a key, or hmac stripped)"
         )
     return manifest
+
+
+def _expected_hmac(manifest: dict[str, Any], key: str) -> bytes:
+    """The manifest's HMAC as bytes; empty (never equal) for a manifest the writer could not
+    have produced (NaN, a lone surrogate)."""
+    try:
+        return manifest_hmac(manifest, key).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        return b""
 
 
 def _manifest_shape_problem(manifest: Any) -> str | None:
@@ -282,8 +343,14 @@ def _check_files(
         if path is None:
             if not (relpath == EVIDENCE_FILE and evidence_missing):
                 problems.append(f"{relpath}: missing (listed in manifest)")
-        elif file_sha256(path) != digest:
-            problems.append(f"{relpath}: sha256 mismatch (file altered)")
+        else:
+            try:
+                actual = file_sha256(path)
+            except OSError as exc:
+                problems.append(f"{relpath}: unreadable ({exc.strerror or exc})")
+                continue
+            if actual != digest:
+                problems.append(f"{relpath}: sha256 mismatch (file altered)")
     for relpath in on_disk:
         if relpath not in listed:
             problems.append(f"{relpath}: not in manifest (file added)")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import EvidenceError
+from harness.errors import EvidenceError, NotARunError
 from harness.evidence import (
     EVIDENCE_KEY_ENV,
     GENESIS_HASH,
@@ -333,7 +333,11 @@ def test_missing_manifest_and_missing_dir(tmp_path: Path) -> None:
     (store.path / "manifest.json").unlink()
     result = verify_run(store.path)
     assert result.problems[0].startswith("manifest.json: missing")
-    assert not verify_run(tmp_path / "nope").ok
+    with pytest.raises(NotARunError, match="not a directory"):
+        verify_run(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NotARunError, match=r"has no evidence\.jsonl"):
+        verify_run(tmp_path / "empty")
 
 
 def test_manifest_path_outside_run_is_not_read(tmp_path: Path) -> None:
