@@ -54,11 +54,17 @@ def _command(args: Iterable[str]) -> list[str]:
 
 
 BROWSER_ONLY = "(browser only)"
+# Faults whose control does not fail: under an INCONCLUSIVE one the harness cannot observe some
+# of the control's cases (it must say inconclusive, never pass); a TOLERATED one it must see
+# through, every verdict as on the clean site (e.g. slow answers).
+INCONCLUSIVE = "(inconclusive)"
+TOLERATED = "(tolerated)"
 
 
 def list_faults() -> dict[str, tuple[str, str]]:
     """The site's faults: name -> (control id, description). A description that starts with
-    "(browser only)" marks a defect of the pages that the API channel cannot see."""
+    "(browser only)" marks a defect of the pages that the API channel cannot see; one that
+    starts with "(inconclusive)" or "(tolerated)" a fault that does not fail its control."""
     done = subprocess.run(_command(["--list-faults"]), capture_output=True, text=True,
                           check=False, timeout=60)
     if done.returncode != 0:

@@ -59,6 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
     parser.add_argument(
+        "--fault-seed", type=int, default=0, metavar="N",
+        help="seed of the shares of requests that transport faults hit (default 0)",
+    )
+    parser.add_argument(
         "--db", type=Path, default=None,
         help="SQLite file to use (default: a fresh temporary file, deleted at exit)",
     )
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         times = ReportTimes(
             args.report_ack_seconds, args.report_handle_seconds, args.report_limit_seconds
         )
-        app = create_app(faults, db_path, admin_token, times)
+        app = create_app(faults, db_path, admin_token, times, fault_seed=args.fault_seed)
         if faults:
             logging.getLogger("uvicorn.error").warning(
                 "faults switched on: %s", ", ".join(f"{f} ({FAULTS[f].control})" for f in faults)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -28,6 +29,7 @@ from reference_site.desk import ReportDesk
 from reference_site.errors import NotFound
 from reference_site.faults import parse_faults
 from reference_site.service import DEFAULT_TIMES, ReportTimes
+from reference_site.transport import TransportFaults
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -67,13 +69,15 @@ def create_app(
     db_path: str | Path | None = None,
     admin_token: str | None = None,
     times: ReportTimes = DEFAULT_TIMES,
+    fault_seed: int = 0,
 ) -> Starlette:
     """The reference site as an ASGI app.
 
     `db_path=None` uses a fresh SQLite file in a temporary directory that is deleted when the
     app shuts down (or is garbage-collected); `admin_token=None` generates one, readable as
     `app.state.site.service.admin_token`. The moderator desk (desk.py) works reports at the
-    pace `times` sets while the app runs (between its startup and shutdown).
+    pace `times` sets while the app runs (between its startup and shutdown). Transport faults
+    (transport.py) draw their shares from `fault_seed`.
     """
     chosen = parse_faults(faults)
     scratch: str | None = None
@@ -103,6 +107,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(TransportFaults, faults=chosen, seed=fault_seed)],
         exception_handlers={
             404: _not_found,
             HTTPException: _http_error,

@@ -87,7 +87,29 @@ FAULTS: dict[str, Fault] = {
     "no-appeal": Fault(
         "A5.6-APPEAL", "no appeal path: the appeal endpoints and page are 404 and no page "
         "links to them"),
+    # Transport faults (transport.py): the wire misbehaves, moderation stays correct.
+    "flaky-5xx": Fault(
+        "A5.4-POST", "(inconclusive) a seeded 1 in 4 of all requests is answered 503 before "
+        "the site handles it"),
+    "drop-connections": Fault(
+        "A5.4-POST", "(inconclusive) a seeded 1 in 4 of all requests has its connection "
+        "closed without an answer"),
+    "slow-responses": Fault(
+        "A5.4-POST", "(tolerated) every answer comes 0.3 s late; verdicts must not change"),
+    "slow-page": Fault(
+        "A5.4-BIO", "(inconclusive) user profiles (API and page) answer after 20 s, past the "
+        "harness's default read timeout"),
+    "audit-timeout": Fault(
+        "A5.4-RECORDS", "(inconclusive) the audit API hangs (300 s, or until the client "
+        "gives up)"),
 }
+
+# A description that starts with one of these marks a fault whose control does not fail.
+# Under an INCONCLUSIVE fault the harness cannot observe (some of) the control's cases, so the
+# control must come out inconclusive, never pass; a TOLERATED fault is one the harness must see
+# through, with every verdict as on the clean site.
+INCONCLUSIVE = "(inconclusive)"
+TOLERATED = "(tolerated)"
 
 # Faults that switch off one normalisation step (named as in moderation.STEPS) for user text.
 # Text read from images always gets the full pipeline, so these faults touch no image control.

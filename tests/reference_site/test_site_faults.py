@@ -110,6 +110,11 @@ TESTED_ELSEWHERE = {
     "complaints-unlinked": "test_site_report_faults",
     "complaint-form-broken": "test_site_report_faults",
     "no-appeal": "test_site_report_faults",
+    "flaky-5xx": "test_site_transport",
+    "drop-connections": "test_site_transport",
+    "slow-responses": "test_site_transport",
+    "slow-page": "test_site_transport",
+    "audit-timeout": "test_site_transport",
 }
 
 
