@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -28,6 +29,20 @@ USER_AGENT = f"moderation-harness/{__version__}"
 PREVIEW_CHARS = 4000
 ANONYMOUS = "anonymous"
 ADMIN = "admin"
+
+# Transport. A read (GET/HEAD) is retried, each attempt recorded, when its connection broke
+# or the target answered 502/503/504. A write is retried only when it never left the harness
+# (the connection could not be made): a write that got a 503 or lost its connection may still
+# have been stored, and a second one would be a second submission. Timeouts are not retried:
+# a target that is slow once is slow again, and each try costs the whole timeout.
+DEFAULT_TIMEOUT_S = 15.0
+READ_RETRIES = 2
+RETRY_BACKOFF_S = 0.1            # doubled after every retry
+RETRY_STATUS = frozenset({502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# After this many requests in a row that got no answer at all (refused, reset, timed out; an
+# error status is an answer), the target counts as down and nothing more is sent to it.
+UNREACHABLE_AFTER = 5
 
 
 @dataclass
@@ -56,6 +71,7 @@ class Exchange:
     elapsed_s: float
     status: int | None
     error: str | None = None
+    attempts: tuple[dict[str, Any], ...] = ()  # earlier tries of a retried request
     client_ip: str | None = None
     client_port: int | None = None
     server_ip: str | None = None
@@ -64,6 +80,7 @@ class Exchange:
     response_body: str | None = None
     document: Any = field(default=None, repr=False, compare=False)
     content: bytes | None = field(default=None, repr=False, compare=False)
+    cause: httpx.HTTPError | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +92,7 @@ class Exchange:
             "method": self.method, "url": self.url, "actor": self.actor,
             "started": self.started, "elapsed_s": round(self.elapsed_s, 4),
             "status": self.status, "error": self.error,
+            **({"attempts": list(self.attempts)} if self.attempts else {}),
             "client": [self.client_ip, self.client_port],
             "server": [self.server_ip, self.server_port],
             "request_body": self.request_body, "response_body": self.response_body,
@@ -88,14 +106,19 @@ class ApiTarget:
     unknowable_log_fields: frozenset[str] = frozenset()
 
     def __init__(self, profile: Profile, *, timeout: float | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, read_retries: int | None = None,
+                 unreachable_after: int | None = None) -> None:
         self.profile = profile
         api = profile.api
+        self.read_retries = int(api.get("read_retries", READ_RETRIES)
+                                if read_retries is None else read_retries)
+        self.breaker = Breaker(int(api.get("unreachable_after", UNREACHABLE_AFTER)
+                                   if unreachable_after is None else unreachable_after))
         self.reject_status = frozenset(api.get("reject_status", (400, 403, 409, 422)))
         self.settle_seconds = float(api.get("settle_seconds", 0.0))
         self._client = httpx.Client(
             base_url=profile.base_url,
-            timeout=timeout or float(api.get("timeout_seconds", 15.0)),
+            timeout=timeout or float(api.get("timeout_seconds", DEFAULT_TIMEOUT_S)),
             headers={"User-Agent": USER_AGENT},
             event_hooks={"response": [_remember_addresses]},
             follow_redirects=False,
@@ -177,15 +200,47 @@ class ApiTarget:
         params: Mapping[str, Any] | None = None, json_body: Any = None,
         data: Mapping[str, Any] | None = None, files: Mapping[str, Any] | None = None,
     ) -> Exchange:
-        """Send one request to an allowed host and record the exchange; never raises on I/O."""
+        """Send one request to an allowed host and record the exchange; never raises on I/O.
+
+        Reads are retried as the module says, the earlier tries kept in `attempts`. Once the
+        breaker has opened (the target is down), nothing is sent: the exchange carries the
+        breaker's error at once.
+        """
         full = url if urlsplit(url).scheme else urljoin(self.profile.base_url + "/",
                                                            url.lstrip("/"))
         host = urlsplit(full).hostname
         if host not in self.profile.allowed_hosts:
             raise UnsafeTargetError(f"refusing {method} {full}: {host!r} is not in allowed_hosts")
+        body_preview = _body_preview(json_body, data, files)
+        down = self.breaker.down
+        if down is not None:
+            return Exchange(method=method, url=full, actor=actor,
+                            started=_iso(datetime.now(timezone.utc)), elapsed_s=0.0,
+                            status=None, error=down, request_body=body_preview)
+        earlier: list[Exchange] = []
+        while True:
+            exchange = self._send_once(
+                method, full, actor=actor, headers=headers, params=params, json_body=json_body,
+                data=data, files=files, body_preview=body_preview,
+            )
+            if len(earlier) >= self.read_retries or not _retryable(method, exchange):
+                break
+            earlier.append(exchange)
+            time.sleep(RETRY_BACKOFF_S * 2 ** (len(earlier) - 1))
+        self.breaker.record(exchange.error if isinstance(exchange.cause, httpx.TransportError)
+                            else None)
+        if earlier:
+            exchange = replace(exchange, attempts=tuple(_attempt(e) for e in earlier))
+        return exchange
+
+    def _send_once(
+        self, method: str, full: str, *, actor: str, headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None, json_body: Any, data: Mapping[str, Any] | None,
+        files: Mapping[str, Any] | None, body_preview: Any,
+    ) -> Exchange:
+        """One try of a request; an I/O failure becomes an exchange with `error` and `cause`."""
         started = datetime.now(timezone.utc)
         clock = time.perf_counter()
-        body_preview = _body_preview(json_body, data, files)
         try:
             response = self._client.request(
                 method, full, headers=headers, params=params, json=json_body, data=data,
@@ -195,7 +250,7 @@ class ApiTarget:
             return Exchange(
                 method=method, url=full, actor=actor, started=_iso(started),
                 elapsed_s=time.perf_counter() - clock, status=None,
-                error=f"{type(exc).__name__}: {exc}", request_body=body_preview,
+                error=f"{type(exc).__name__}: {exc}", request_body=body_preview, cause=exc,
             )
         client, server = response.extensions.get("harness.addresses", (None, None))
         document = None
@@ -278,6 +333,60 @@ class ApiTarget:
             value = lookup_one(exchange.document, path)
             if value is not None:
                 into[name] = str(value)
+
+
+class Breaker:
+    """Counts a target's consecutive transport failures; at `threshold` the target is down.
+
+    Shared by every thread that uses one `ApiTarget` (rate cases run side by side). A request
+    that gets any answer resets the count; once open, the breaker stays open for the run, so
+    the rest of it turns inconclusive at once instead of waiting out every request. A
+    threshold of 0 never opens.
+    """
+
+    def __init__(self, threshold: int = UNREACHABLE_AFTER) -> None:
+        self.threshold = threshold
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._down: str | None = None
+
+    @property
+    def down(self) -> str | None:
+        """The error every request gets once the target is down; None while it is not."""
+        with self._lock:
+            return self._down
+
+    def record(self, failure: str | None) -> None:
+        """Count one request's outcome: its transport error, or None when it was answered."""
+        with self._lock:
+            if self._down is not None:
+                return
+            if failure is None:
+                self._failures = 0
+                return
+            self._failures += 1
+            if self.threshold and self._failures >= self.threshold:
+                self._down = (f"target unreachable: {failure}, after {self._failures} "
+                              "consecutive transport failures")
+
+
+def _retryable(method: str, exchange: Exchange) -> bool:
+    """Whether another try is safe and may help (see the module's transport notes)."""
+    cause = exchange.cause
+    if isinstance(cause, httpx.ConnectError):
+        return True  # nothing reached the target
+    if method.upper() not in IDEMPOTENT_METHODS:
+        return False
+    if cause is None:
+        return exchange.status in RETRY_STATUS
+    return isinstance(cause, (httpx.NetworkError, httpx.RemoteProtocolError))
+
+
+def _attempt(exchange: Exchange) -> dict[str, Any]:
+    """What evidence keeps of an earlier try of a retried request."""
+    return {"started": exchange.started, "elapsed_s": round(exchange.elapsed_s, 4),
+            "status": exchange.status, "error": exchange.error,
+            "client": [exchange.client_ip, exchange.client_port]}
 
 
 def actor_variables(actor: Actor) -> dict[str, str]:
