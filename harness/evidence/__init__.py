@@ -15,7 +15,7 @@ from .chain import (
 )
 from .redact import REDACTED, SENSITIVE_KEYS, Redactor
 from .store import RunStore, new_run_id, read_entries
-from .verify import VerifyResult, resolve_run, verify_run
+from .verify import VerifyResult, read_run_info, resolve_run, verify_run
 
 __all__ = [
     "EVIDENCE_KEY_ENV",
@@ -30,6 +30,7 @@ __all__ = [
     "new_run_id",
     "read_entries",
     "read_latest",
+    "read_run_info",
     "resolve_run",
     "update_latest",
     "verify_run",
