@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.policy import DEFAULT_POLICY, DISPOSITIONS, MATCHABLE, Policy, load_policy
+from harness.policy import DEFAULT_POLICY, DISPOSITIONS, MATCHABLE, Policy, load_policy, pin
 
 
 def _policy_file(tmp_path: Path, text: str) -> Path:
@@ -212,3 +212,50 @@ def test_sizes_that_could_never_clear_their_threshold_are_refused(
         tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(key)):
         load_policy(_policy_file(tmp_path, text))
+
+
+# --- legal minimums, the case cap and the pin --------------------------------------------------
+
+
+def test_retention_under_the_legal_minimum_loads_with_a_warning(tmp_path: Path) -> None:
+    path = _policy_file(tmp_path, "retention_min_days: 90\n")
+    policy = load_policy(path)
+    assert policy.retention_min_days == 90
+    (warning,) = policy.warnings
+    assert "retention_min_days = 90" in warning
+    assert "180" in warning
+    assert "Cybersecurity Law" in warning
+    assert str(path) in warning
+
+
+def test_the_shipped_policies_carry_no_warning() -> None:
+    assert load_policy().warnings == ()
+    assert load_policy(DEFAULT_POLICY.parent / "tc260.yaml").warnings == ()
+
+
+def test_max_case_chars_defaults_and_is_configurable(tmp_path: Path) -> None:
+    from harness.probes.corpora import MAX_CASE_CHARS
+
+    assert Policy().max_case_chars == MAX_CASE_CHARS == load_policy().max_case_chars
+    assert load_policy(_policy_file(tmp_path, "max_case_chars: 500\n")).max_case_chars == 500
+    with pytest.raises(ConfigError, match="max_case_chars must be a whole number"):
+        load_policy(_policy_file(tmp_path, "max_case_chars: 12.5\n"))
+
+
+def test_pin_has_the_corpus_pin_shape(tmp_path: Path) -> None:
+    import hashlib
+
+    path = _policy_file(tmp_path, "grace_seconds: 2\nretention_min_days: 30\n")
+    policy = load_policy(path)
+    recorded = pin(policy)
+    assert recorded["name"] == "policy"
+    assert recorded["path"] == str(path.resolve())
+    assert recorded["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert recorded["warnings"] == list(policy.warnings)
+    assert len(recorded["warnings"]) == 1
+    assert pin(Policy()) == {"name": "defaults", "path": None, "sha256": None, "warnings": []}
+
+
+def test_pin_and_path_do_not_change_equality(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    assert load_policy(_policy_file(tmp_path, text)) == load_policy()
