@@ -1,7 +1,9 @@
 """The `harness` command: assess a target, verify a run, inspect the catalog and canaries.
 
-Exit codes of `harness assess`: 0 every gating control passed; 1 a control failed or was
-inconclusive; 2 usage or configuration error (nothing was sent).
+Exit codes (`harness.verdicts.EXIT_CODES`, `harness exit-codes`): 0 every gating control passed
+on a complete run; 1 a gating control failed or was inconclusive; 2 usage or configuration
+error, or a request that would have left the allowed hosts; 3 nothing was assessed; 4 the run
+was interrupted (sealed incomplete, resumable); 5 the evidence does not verify.
 """
 
 from __future__ import annotations
@@ -14,24 +16,40 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from harness import __version__, controls
-from harness.errors import ConfigError, HarnessError
+from harness import __version__, controls, interrupts
+from harness.errors import ConfigError, EvidenceError, HarnessError
+from harness.verdicts import (
+    EXIT_CODES,
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_INTACT,
+    EXIT_USAGE,
+    RunVerdict,
+)
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    interrupts.install()
     try:
         return int(args.func(args))
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAIL
-    except KeyboardInterrupt:
-        print("harness: interrupted", file=sys.stderr)
-        return EXIT_FAIL
+        if isinstance(exc, ConfigError):
+            return EXIT_USAGE
+        return EXIT_NOT_INTACT if isinstance(exc, EvidenceError) else EXIT_FAIL
+    except KeyboardInterrupt as exc:
+        print(f"harness: interrupted ({exc or 'SIGINT'})", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `harness controls | head`: the reader left; say nothing more on a closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     assess = sub.add_parser("assess", help="run the conformance scenarios against a target")
+    assess.add_argument("--resume", metavar="RUN", help="finish an interrupted run (a run "
+                        "directory, a run id under reports/, or 'latest') with its own settings: "
+                        "only the planned cases its evidence lacks run, in the same chain")
     assess.add_argument("--profile", type=Path, help="target profile (default: reference site)")
     assess.add_argument("--base-url", help="base URL of the target (overrides the profile's)")
     assess.add_argument("--channel", choices=("api", "browser", "all"), default="api")
@@ -63,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     assess.set_defaults(func=cmd_assess)
 
     _run_commands(sub)
+
+    codes = sub.add_parser("exit-codes", help="print the exit codes and what each means")
+    codes.set_defaults(func=cmd_exit_codes)
 
     ctl = sub.add_parser("controls", help="print the control catalog")
     ctl.add_argument("--automated", action="store_true", help="only controls checked today")
@@ -122,15 +146,17 @@ def _run_commands(sub: Any) -> None:
 
 def cmd_assess(args: argparse.Namespace) -> int:
     """Validate everything, start the reference site if needed, run scenarios, judge the run."""
-    import pytest  # noqa: PLC0415
-
-    from harness import reference  # noqa: PLC0415
-    from harness.evidence import new_run_id, read_entries  # noqa: PLC0415
+    from harness.evidence import new_run_id  # noqa: PLC0415
     from harness.policy import load_policy  # noqa: PLC0415
     from harness.probes.corpora import select_corpora  # noqa: PLC0415
     from harness.pytest_plugin import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
     from harness.targets.profile import REFERENCE_PROFILE, load_profile  # noqa: PLC0415
 
+    if args.resume:
+        return _resume(args)
+    _check_workers(args.workers)
+    if args.base_url:
+        _check_base_url(args.base_url)
     load_policy(args.policy)
     controls.check_patterns(args.control)
     select_corpora(args.corpus, args.profile or REFERENCE_PROFILE)  # a bad corpus: refuse now
@@ -143,25 +169,60 @@ def cmd_assess(args: argparse.Namespace) -> int:
     if args.reference_fault and (not is_reference or args.base_url):
         raise ConfigError("--reference-fault applies only when the harness starts the "
                           "reference site (no --profile, no --base-url)")
-    site = None
-    base_url = args.base_url
-    if is_reference and not base_url:
-        known = reference.list_faults()
-        unknown = [name for name in args.reference_fault if name not in known]
-        if unknown:
-            raise ConfigError(f"unknown reference fault(s) {unknown}; see "
-                              "`harness serve-reference --list-faults`")
+    if is_reference and not args.base_url:
+        _check_faults(args.reference_fault)
     else:
-        load_profile(profile_path, base_url=base_url)  # refuse a bad profile before anything
+        load_profile(profile_path, base_url=args.base_url)  # refuse a bad profile now
     run_dir = (args.out or REPORTS_DIR) / new_run_id()
+    found = _pytest_args(args, SCENARIOS_DIR, profile_path, run_dir)
+    return _run_pytest(found, run_dir, profile_path, args.base_url,
+                       args.reference_fault if is_reference and not args.base_url else None)
+
+
+def _check_workers(workers: str) -> None:
+    if workers not in ("auto", "logical") and not workers.isdigit():
+        raise ConfigError(f"-n {workers!r}: expected a number of workers or 'auto'")
+
+
+def _check_base_url(url: str) -> None:
+    parts = urlsplit(url)
     try:
-        if is_reference and not base_url:
-            site = reference.start(args.reference_fault)
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError as exc:
+        raise ConfigError(f"--base-url {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--base-url {url!r}: expected http(s)://HOST[:PORT][/PATH]")
+
+
+def _check_faults(faults: Sequence[str]) -> None:
+    from harness import reference  # noqa: PLC0415
+
+    known = reference.list_faults()
+    unknown = [name for name in faults if name not in known]
+    if unknown:
+        raise ConfigError(f"unknown reference fault(s) {unknown}; see "
+                          "`harness serve-reference --list-faults`")
+
+
+def _run_pytest(found: list[str], run_dir: Path, profile_path: Path, base_url: str | None,
+                faults: Sequence[str] | None) -> int:
+    """Start the reference site when `faults` is not None, run pytest, judge the run from its
+    evidence with the one judge; the site is stopped however pytest ends."""
+    import pytest  # noqa: PLC0415
+
+    from harness import reference  # noqa: PLC0415
+    from harness.evidence.recorder import judge_recorded  # noqa: PLC0415
+    from harness.targets.profile import load_profile  # noqa: PLC0415
+
+    site = None
+    try:
+        if faults is not None:
+            site = reference.start(faults)
             os.environ[reference.ADMIN_TOKEN_ENV] = site.admin_token
             base_url = site.url
             print(f"reference site: {base_url} faults: {', '.join(site.faults) or 'none'}")
         load_profile(profile_path, base_url=base_url)
-        code = pytest.main(_pytest_args(args, SCENARIOS_DIR, profile_path, base_url, run_dir))
+        code = pytest.main([*found, "--base-url", base_url] if base_url else found)
     finally:
         if site is not None:
             site.stop()
@@ -169,17 +230,79 @@ def cmd_assess(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not (run_dir / "evidence.jsonl").is_file():
         print(f"harness: no evidence was written (pytest exit {int(code)})", file=sys.stderr)
-        return EXIT_FAIL
-    verdicts = {e["control"]: e["verdict"] for e in read_entries(run_dir)
-                if e["entry_type"] == "control"}
-    return _judge_run(verdicts, run_dir)
+        return EXIT_INTERRUPTED if code == pytest.ExitCode.INTERRUPTED else EXIT_FAIL
+    verdict = judge_recorded(run_dir)
+    print(f"\nrun: {run_dir}")
+    _print_outcome(verdict)
+    return verdict.exit_code
 
 
-def _pytest_args(args: argparse.Namespace, scenarios: Path, profile: Path, base_url: str,
+def _print_outcome(verdict: RunVerdict) -> None:
+    from harness.evidence.recorder import verdict_lines  # noqa: PLC0415
+
+    lines = verdict_lines(verdict)
+    print("\n".join(lines[len(verdict.controls):]).strip())
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """Finish an interrupted run with the settings it recorded; refuse when a file it pinned
+    (profile, policy, corpora) has changed since."""
+    from harness.evidence import resolve_run, verify_run  # noqa: PLC0415
+    from harness.probes.corpora import file_sha256  # noqa: PLC0415
+    from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
+    from harness.targets.profile import REFERENCE_PROFILE  # noqa: PLC0415
+
+    run_dir = resolve_run(args.resume, args.out or REPORTS_DIR).resolve()
+    result = verify_run(run_dir)
+    if not result.ok:
+        raise EvidenceError(f"cannot resume {run_dir}: it does not verify: {result.problems[0]}")
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    if info.get("complete"):
+        raise ConfigError(f"{run_dir} is complete; there is nothing to resume")
+    changed = []
+    for what in ("profile", "policy"):
+        pinned = info.get(what) or {}
+        if pinned and file_sha256(Path(pinned["path"])) != pinned["sha256"]:
+            changed.append(f"{what} {pinned['path']}")
+    changed += [f"corpus {c['path']}" for c in info.get("corpora", [])
+                if file_sha256(Path(c["path"])) != c["sha256"]]
+    if changed:
+        raise ConfigError(f"cannot resume {run_dir}: changed since the run started: "
+                          f"{'; '.join(changed)} (SHA-256 differs from run.json)")
+    found = _without(info["args"], ("--base-url",))
+    found = [*found, "--resume-run"]
+    profile_path = Path(info["profile"]["path"])
+    is_reference = profile_path.resolve() == REFERENCE_PROFILE.resolve()
+    starts_site = is_reference and args.base_url is None
+    base_url = args.base_url or info["target"]["base_url"]
+    print(f"resuming {run_dir}: seed {info['seed']}, "
+          f"{info['counts']['observed_tests']} of {info['counts']['planned_tests']} "
+          "planned tests observed")
+    return _run_pytest(found, run_dir, profile_path, base_url,
+                       info.get("reference_faults", []) if starts_site else None)
+
+
+def _without(found: Sequence[str], options: Sequence[str]) -> list[str]:
+    """An argument list without these options and their values."""
+    kept: list[str] = []
+    skip = False
+    for arg in found:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in options:
+            skip = "=" not in arg
+            continue
+        kept.append(arg)
+    return kept
+
+
+def _pytest_args(args: argparse.Namespace, scenarios: Path, profile: Path,
                  run_dir: Path) -> list[str]:
-    """The pytest command line of an assessment."""
+    """The pytest command line of an assessment (the base URL is added when it is known)."""
     found = [
-        str(scenarios), "--target-profile", str(profile), "--base-url", base_url,
+        str(scenarios), "--target-profile", str(profile),
         "--run-dir", str(run_dir), "--channel", args.channel, "-p", "no:cacheprovider",
         "--rootdir", str(scenarios.parent),
     ]
@@ -198,48 +321,6 @@ def _pytest_args(args: argparse.Namespace, scenarios: Path, profile: Path, base_
     if args.workers not in ("0", ""):
         found += ["-n", args.workers]
     return [*found, *args.pytest_args]
-
-
-def _judge_run(verdicts: dict[str, str], run_dir: Path) -> int:
-    """0 when every automated gating control in the run's scope has a passing verdict.
-
-    The scope is the run's `--control` patterns and channels (from run.json); an automated
-    control in scope without a verdict fails closed. Controls out of scope are listed. A control
-    whose evidence says it did not gate this run (an evasion family the policy only measures)
-    is listed with its verdict and does not fail the run.
-    """
-    from harness.evidence import read_entries  # noqa: PLC0415
-
-    measured = {e["control"] for e in read_entries(run_dir)
-                if e["entry_type"] == "control" and e.get("gating") is False}
-    info_path = run_dir / "run.json"
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
-    patterns = info.get("controls") or []
-    channels = info.get("channels") or ["api"]
-    failing, outside = [], []
-    for control in controls.catalog().values():
-        if not control.automated or not control.gating:
-            continue
-        if not control.in_scope(patterns, channels):
-            outside.append(control.id)
-            continue
-        if control.id in measured:
-            continue
-        verdict = verdicts.get(control.id, "inconclusive (not assessed)")
-        if verdict not in ("pass", "not_applicable", "waived"):
-            failing.append(f"{control.id}: {verdict}")
-    print(f"\nrun: {run_dir}")
-    if outside:
-        print(f"not in this run's scope (controls {patterns or 'all'}, channels "
-              f"{', '.join(channels)}): {', '.join(outside)}")
-    if measured:
-        print("measured, not gated by the policy: " + ", ".join(
-            f"{control} {verdicts.get(control)}" for control in sorted(measured)))
-    if failing:
-        print("gating controls not passed:\n  " + "\n  ".join(failing))
-        return EXIT_FAIL
-    print("every gating control passed")
-    return EXIT_OK
 
 
 def _resolve(args: argparse.Namespace) -> Path:
@@ -262,29 +343,49 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"{run_dir}: NOT intact: {result.problems[0]}")
     for problem in result.problems[1:]:
         print(f"  also: {problem}")
-    return EXIT_FAIL
+    return EXIT_NOT_INTACT
+
+
+def _verified(run_dir: Path) -> bool:
+    """Verify a run before anything is reported from it; print why when it is not intact."""
+    from harness.evidence import verify_run  # noqa: PLC0415
+
+    result = verify_run(run_dir)
+    if not result.ok:
+        print(f"{run_dir}: NOT intact, nothing is reported from it: {result.problems[0]}",
+              file=sys.stderr)
+        return False
+    keyed = any("hmac" in w.lower() or "unauthenticated" in w.lower() for w in result.warnings)
+    state = "intact" if not keyed else "intact, unauthenticated (no HARNESS_EVIDENCE_KEY)"
+    print(f"{run_dir}: {state} ({result.lines} evidence lines)")
+    return True
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.evidence import read_entries  # noqa: PLC0415
+    from harness.evidence.recorder import verdict_lines  # noqa: PLC0415
     from harness.report.junit import write_junit  # noqa: PLC0415
-    from harness.report.summary import control_table, rate_table  # noqa: PLC0415
+    from harness.verdicts import judge_run  # noqa: PLC0415
 
     run_dir = _resolve(args)
+    if not _verified(run_dir):
+        return EXIT_NOT_INTACT
     entries = list(read_entries(run_dir))
-    rows = [(e["control"], e["verdict"], e.get("reason", "")) for e in entries
-            if e["entry_type"] == "control"]
-    for line in control_table(rows):
-        print(line)
-    rates = [e for e in entries if e["entry_type"] == "rate"]
-    if rates:
-        print("\nrates (95% Wilson intervals)")
-        for line in rate_table(rates):
-            print(line)
+    verdict = judge_run(entries)
+    rates = _latest_rates(entries)
+    print("\n".join(verdict_lines(verdict, rates=rates)))
     if args.junit:
         print(f"junit: {write_junit(run_dir, args.junit)}")
-    verdicts = {control: verdict for control, verdict, _ in rows}
-    return _judge_run(verdicts, run_dir)
+    return verdict.exit_code
+
+
+def _latest_rates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rate lines of the run's last seal (a resumed run seals its cells again)."""
+    latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for e in entries:
+        if e["entry_type"] == "rate":
+            latest[(e["control"], e["surface"], e["family"], e["expect"])] = e
+    return list(latest.values())
 
 
 def cmd_followup(args: argparse.Namespace) -> int:
@@ -292,13 +393,22 @@ def cmd_followup(args: argparse.Namespace) -> int:
     from harness.followup import followup  # noqa: PLC0415
 
     run_dir = _resolve(args)
+    if not _verified(run_dir):
+        return EXIT_NOT_INTACT
     result = followup(run_dir, args.wait)
     if result.polled == 0:
         print(f"{run_dir}: no pending checks")
     else:
         print(f"{run_dir}: {result.polled} pending check(s) polled, {result.settled} settled, "
               f"{result.pending} still pending")
-    return _judge_run(result.verdicts, run_dir)
+    _print_outcome(result.verdict)
+    return result.verdict.exit_code
+
+
+def cmd_exit_codes(args: argparse.Namespace) -> int:
+    for code, meaning in EXIT_CODES.items():
+        print(f"{code}  {meaning}")
+    return EXIT_OK
 
 
 def cmd_controls(args: argparse.Namespace) -> int:

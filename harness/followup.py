@@ -12,16 +12,14 @@ import json
 import os
 import re
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import controls
 from harness.errors import EvidenceError
-from harness.verdicts import Observation, Verdict, rollup
+from harness.verdicts import Observation, RunVerdict, Verdict, judge_run
 
 STATE_ENV = "HARNESS_STATE_DIR"
 
@@ -67,7 +65,7 @@ class FollowupResult:
     polled: int
     settled: int
     pending: int
-    verdicts: dict[str, str]
+    verdict: RunVerdict
 
 
 def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
@@ -87,9 +85,7 @@ def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
     info = json.loads(info_path.read_text(encoding="utf-8"))
     checks = list(pending_checks(run_dir.name))
     if not checks:
-        verdicts = {e["control"]: e["verdict"] for e in read_entries(run_dir)
-                    if e["entry_type"] == "control"}
-        return FollowupResult(0, 0, 0, verdicts)
+        return FollowupResult(0, 0, 0, judge_run(read_entries(run_dir)))
     profile = load_profile(info["profile"]["path"], base_url=info["target"]["base_url"])
     secrets = list(profile.secrets)
     settled: list[tuple[Path, Observation, str]] = []
@@ -141,8 +137,9 @@ def _settle(desk: Any, check: dict[str, Any], deadline: float) -> Observation:
 
 def _append(run_dir: Path, settled: list[tuple[Path, Observation, str]],
             secrets: list[str]) -> FollowupResult:
-    """Append the new observations, the control's new verdict (the latest observation of each
-    case counts) and a followup entry; re-finalize the run; forget the settled checks."""
+    """Append the new observations (the latest observation of a case counts), the new verdict
+    of each control they touch from the one judge, and a followup entry; re-finalize the run;
+    forget the settled checks."""
     from harness.evidence import Redactor, RunStore, read_entries  # noqa: PLC0415
     from harness.report.junit import write_junit  # noqa: PLC0415
 
@@ -150,17 +147,10 @@ def _append(run_dir: Path, settled: list[tuple[Path, Observation, str]],
     for _, observation, test in settled:
         store.append({**observation.evidence(), "test": test})
     changed = {observation.control for _, observation, _ in settled}
-    latest: dict[str, dict[tuple[str, str, str], Verdict]] = defaultdict(dict)
-    for entry in read_entries(run_dir):
-        if entry["entry_type"] == "observation" and entry["control"] in changed:
-            key = (entry["channel"], entry["case_id"], entry.get("test", ""))
-            latest[entry["control"]][key] = Verdict(entry["verdict"])
-    for control_id in sorted(changed):
-        verdict, summary = rollup(latest[control_id].values())
-        control = controls.get(control_id)
-        store.append({"entry_type": "control", "control": control_id, "clause": control.clause,
-                      "title": control.title, "verdict": verdict.value,
-                      "reason": f"{summary} (after followup)", "gating": control.gating})
+    verdict = judge_run(read_entries(run_dir))
+    for control in verdict.controls:
+        if control.control in changed:
+            store.append({**control.evidence(), "reason": f"{control.reason} (after followup)"})
     still = [path for path, o, _ in settled if _is_pending(o)]
     store.append({"entry_type": "followup", "polled": len(settled),
                   "settled": len(settled) - len(still), "pending": len(still)})
@@ -169,9 +159,7 @@ def _append(run_dir: Path, settled: list[tuple[Path, Observation, str]],
     for path, observation, _ in settled:
         if not _is_pending(observation):
             path.unlink()
-    verdicts = {e["control"]: e["verdict"] for e in read_entries(run_dir)
-                if e["entry_type"] == "control"}
-    return FollowupResult(len(settled), len(settled) - len(still), len(still), verdicts)
+    return FollowupResult(len(settled), len(settled) - len(still), len(still), verdict)
 
 
 def _is_pending(observation: Observation) -> bool:

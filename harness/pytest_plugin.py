@@ -7,27 +7,32 @@ controller through `user_properties`; only the controller writes the hash-chaine
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import inspect
 import json
 import os
-import platform
 import random
 import re
 import secrets
-from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from harness import __version__, controls
-from harness.errors import HarnessError
-from harness.evidence import Redactor, RunStore, new_run_id
+from harness import __version__, controls, interrupts
+from harness.errors import HarnessError, UnsafeTargetError
+from harness.evidence import Redactor, new_run_id, read_entries
+from harness.evidence.chain import atomic_write, canonical_json
+from harness.evidence.recorder import (
+    CONTROLS,
+    OBSERVATION,
+    VIOLATION,
+    RunRecorder,
+    file_pin,
+    plan_file,
+    profile_name,
+)
 from harness.policy import DEFAULT_POLICY, Policy, load_policy
 from harness.probes.corpora import (
     OVERBLOCKING_BANK,
@@ -36,19 +41,17 @@ from harness.probes.corpora import (
     pin,
     select_corpora,
 )
-from harness.report.junit import write_junit
-from harness.report.summary import control_table, rate_table
 from harness.seeds import derive_seed
-from harness.targets.profile import REFERENCE_PROFILE, SURFACES, Profile, load_profile
-from harness.verdicts import MUST_BLOCK, RATE, Observation, Verdict, judge_rates, rollup
+from harness.targets.profile import REFERENCE_PROFILE, Profile, load_profile
+from harness.verdicts import Observation, Plan, PlannedTest, Verdict
 
 SCENARIOS_DIR = Path(__file__).parents[1] / "scenarios"
 REPORTS_DIR = Path(__file__).parents[1] / "reports"
 CHANNELS = ("api", "browser", "all")
-OBSERVATION = "harness.observation"
-CONTROLS = "harness.controls"
 STATUS = "harness.status"
+RECORDER = "harness-recorder"
 RUN_DIR_KEY = pytest.StashKey[Path]()
+RESUME_KEY = pytest.StashKey[bool]()
 SEED_KEY = pytest.StashKey[int]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 CORPORA_KEY = pytest.StashKey[list[Corpus]]()
@@ -75,6 +78,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="run seed (default: random, printed in the header)")
     group.addoption("--run-dir", dest="harness_run_dir", metavar="DIR",
                     help="write the run's evidence here (default: reports/<run-id>)")
+    group.addoption("--resume-run", dest="harness_resume", action="store_true",
+                    help="finish the interrupted run in --run-dir: run only the planned tests "
+                    "its evidence lacks, appending to the same chain")
     group.addoption("--channel", dest="harness_channel", choices=CHANNELS,
                     help="channel(s) to assess through (default: api)")
     group.addoption("--browser-path", dest="harness_browser_path", metavar="FILE",
@@ -118,23 +124,31 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         config.stash[SEED_KEY] = int(workerinput["harness_seed"])
+        config.stash[RESUME_KEY] = bool(workerinput.get("harness_resume"))
         if workerinput.get("harness_run_dir"):
             config.stash[RUN_DIR_KEY] = Path(workerinput["harness_run_dir"])
         return
+    resume = bool(config.getoption("harness_resume"))
+    config.stash[RESUME_KEY] = resume
     seed = config.getoption("harness_seed")
+    if resume and not config.getoption("harness_run_dir"):
+        raise pytest.UsageError("--resume-run needs --run-dir (the run to finish)")
     config.stash[SEED_KEY] = seed if seed is not None else random.SystemRandom().randrange(10**9)
     if _wants_run(config) and not config.option.collectonly:
+        interrupts.install()  # SIGTERM (CI cancel, timeout) ends the run as Ctrl-C does
         config.stash[CORPORA_KEY] = _corpora(config)  # a bad corpus stops the run here
         run_dir = config.getoption("harness_run_dir")
         path = Path(run_dir) if run_dir else REPORTS_DIR / new_run_id()
         config.stash[RUN_DIR_KEY] = path.resolve()
-        recorder = RunRecorder(config, config.stash[RUN_DIR_KEY])
-        config.pluginmanager.register(recorder, "harness-recorder")
+        recorder = RunRecorder(config, config.stash[RUN_DIR_KEY], _run_info(config),
+                               resume=resume, secrets=_profile_secrets(config))
+        config.pluginmanager.register(recorder, RECORDER)
 
 
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist hook: hand the run seed and run directory to each worker."""
     node.workerinput["harness_seed"] = node.config.stash[SEED_KEY]
+    node.workerinput["harness_resume"] = node.config.stash.get(RESUME_KEY, False)
     run_dir = node.config.stash.get(RUN_DIR_KEY, None)
     node.workerinput["harness_run_dir"] = str(run_dir) if run_dir else ""
 
@@ -170,6 +184,41 @@ def _wants_run(config: pytest.Config) -> bool:
         if path == SCENARIOS_DIR or SCENARIOS_DIR in path.parents:
             return True
     return False
+
+
+def _narrowed(config: pytest.Config) -> str | None:
+    """Path arguments inside the scenario tree but narrower than all of it: no plan can see
+    past them. (A suite outside the tree is a suite of its own: its plan is what it collects.)"""
+    narrow = []
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if ("::" in arg and (path == SCENARIOS_DIR or SCENARIOS_DIR in path.parents)) or (
+                SCENARIOS_DIR in path.parents):
+            narrow.append(arg)
+    return " ".join(narrow) if narrow else None
+
+
+def _run_info(config: pytest.Config) -> dict[str, Any]:
+    """What run.json says of the run's settings, every file pinned by SHA-256."""
+    path = Path(_option(config, "harness_profile") or REFERENCE_PROFILE)
+    policy = Path(_option(config, "harness_policy") or DEFAULT_POLICY)
+    try:
+        pins = {"profile": file_pin(path), "policy": file_pin(policy)}
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return {
+        "seed": config.stash[SEED_KEY],
+        "target": {"name": profile_name(path), "base_url": config.getoption("base_url", None)},
+        **pins,
+        "channel": _option(config, "harness_channel") or "api",
+        "channels": list(selected_channels(config)),
+        "controls": config.getoption("harness_controls"),
+        "reference_faults": config.getoption("harness_faults"),
+        "corpora": [pin(corpus) for corpus in config.stash.get(CORPORA_KEY, [])],
+        "overblocking_bank": pin(load_corpus(OVERBLOCKING_BANK)),
+        "harness": __version__,
+        "args": list(config.invocation_params.args),
+    }
 
 
 # --- fixtures -------------------------------------------------------------------------------
@@ -235,6 +284,9 @@ def target_profile(pytestconfig: pytest.Config) -> Iterator[Profile]:
             site.stop()
         raise pytest.UsageError(str(exc)) from None
     pytestconfig.stash[PROFILE_KEY] = profile
+    recorder = pytestconfig.pluginmanager.get_plugin(RECORDER)
+    if recorder is not None:
+        recorder.info["target"]["base_url"] = profile.base_url
     yield profile
     if site is not None:
         site.stop()
@@ -326,7 +378,11 @@ def target(request: pytest.FixtureRequest, channel: str, evidence: CaseEvidence)
     """The target, driven through the test's channel. In the browser channel each test gets
     fresh contexts; traces and HARs are kept by policy when it ends."""
     if channel == "api":
-        yield request.getfixturevalue("api_target")
+        api = request.getfixturevalue("api_target")
+        try:
+            yield api
+        finally:
+            _record_violations(request.node, api)
         return
     browser_side = request.getfixturevalue("browser_target")
     config = request.config
@@ -341,6 +397,15 @@ def target(request: pytest.FixtureRequest, channel: str, evidence: CaseEvidence)
         evidence.add_secrets(browser_side.secrets())
         failed = request.node.stash.get(CALL_FAILED, True)
         browser_side.end_case(failed, evidence.redactor.redact_bytes)
+        _record_violations(request.node, browser_side)
+        _record_violations(request.node, browser_side.admin)
+
+
+def _record_violations(item: pytest.Item, target: Any) -> None:
+    """Hand the requests a target refused for leaving `allowed_hosts` to the recorder."""
+    take = getattr(target, "take_violations", None)
+    for violation in take() if take is not None else ():
+        item.user_properties.append((VIOLATION, json.dumps(violation, ensure_ascii=False)))
 
 
 @pytest.fixture(scope="session")
@@ -450,8 +515,11 @@ class CaseEvidence:
             raise Inconclusive("the scenario made no observation")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse unknown control ids before anything runs; keep only the `--control` scope."""
+    """Refuse unknown control ids; keep the run's scope (channels, `--control`); write the plan
+    of what that scope calls for before pytest's own narrowing (`-k`, `--deselect`) runs; on
+    `--resume-run`, leave out the tests the run already observed."""
     known = controls.catalog()
     for item in items:
         for marker in item.iter_markers("control"):
@@ -462,32 +530,77 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # A channel-bound scenario on a run without its channel has an empty parameter set; a
     # scenario whose controls no selected channel can observe has nothing to do in this run.
     channels = selected_channels(config)
-    out = [item for item in items if (
-        getattr(item, "callspec", None) is not None and "channel" in item.callspec.params
-        and item.callspec.params["channel"] not in channels
-    ) or _unobservable(item, channels, known)]
-    if out:
-        config.hook.pytest_deselected(items=out)
-        items[:] = [item for item in items if item not in out]
     patterns = config.getoption("harness_controls")
-    if not patterns:
-        return
     try:
         controls.check_patterns(patterns)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    keep, drop = [], []
-    for item in items:
-        ids = [m.args[0] for m in item.iter_markers("control")]
-        (keep if any(controls.matches(i, patterns) for i in ids) else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    out = [item for item in items if (
+        getattr(item, "callspec", None) is not None and "channel" in item.callspec.params
+        and item.callspec.params["channel"] not in channels
+    ) or _unobservable(item, channels, known) or (patterns and not any(
+        controls.matches(i, patterns) for i in _control_ids(item)))]
+    if out:
+        config.hook.pytest_deselected(items=out)
+        items[:] = [item for item in items if item not in out]
+    run_dir = config.stash.get(RUN_DIR_KEY, None)
+    if run_dir is None:
+        return
+    plan = Plan(tuple(patterns), channels,
+                tuple(_planned(item) for item in items if _control_ids(item)),
+                narrowed=_narrowed(config))
+    if config.stash.get(RESUME_KEY, False):
+        done = _resume(run_dir, plan)
+        kept = [item for item in items if item.nodeid not in done]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i.nodeid in done])
+            items[:] = kept
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        atomic_write(plan_file(run_dir, workerinput["workerid"]),
+                     canonical_json(plan.evidence()).encode("utf-8"))
+        return
+    recorder = config.pluginmanager.get_plugin(RECORDER)
+    if recorder is not None:
+        recorder.record_plan(plan)
+
+
+def _control_ids(item: pytest.Item) -> list[str]:
+    return [m.args[0] for m in item.iter_markers("control")]
+
+
+def _planned(item: pytest.Item) -> PlannedTest:
+    """One planned test: its controls, channel, surface and case id."""
+    params = getattr(item, "callspec", None)
+    values = params.params if params is not None else {}
+    channel = values.get("channel")
+    if channel is None:
+        marker = item.get_closest_marker("channel")
+        channel = marker.args[0] if marker else "api"
+    surface = item.get_closest_marker("surface")
+    return PlannedTest(item.nodeid, tuple(_control_ids(item)), channel,
+                       surface.args[0] if surface else values.get("surface"),
+                       params.id if params is not None else "")
+
+
+def _resume(run_dir: Path, plan: Plan) -> set[str]:
+    """The tests a resumed run already observed; refuse when its plan is not this run's."""
+    entries = list(read_entries(run_dir))
+    recorded = next((e for e in entries if e["entry_type"] == "plan"), None)
+    if recorded is not None:
+        before = {t.test for t in Plan.from_entry(recorded).tests}
+        now = {t.test for t in plan.tests}
+        if before != now:
+            raise pytest.UsageError(
+                f"cannot resume {run_dir}: its plan has {len(before)} tests, this collection "
+                f"{len(now)} ({len(before - now)} missing, {len(now - before)} new); the "
+                "scenarios or the scope changed since the run started")
+    return {e.get("test") for e in entries if e["entry_type"] == "observation"}
 
 
 def _unobservable(item: pytest.Item, channels: tuple[str, ...],
                   known: dict[str, controls.Control]) -> bool:
-    ids = [m.args[0] for m in item.iter_markers("control")]
+    ids = _control_ids(item)
     return bool(ids) and not any(set(known[i].channels) & set(channels) for i in ids)
 
 
@@ -504,6 +617,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if ids:
             item.user_properties.append((CONTROLS, json.dumps(ids)))
             report.user_properties = list(item.user_properties)
+    if call.excinfo is not None and call.excinfo.errisinstance(UnsafeTargetError):
+        violation = {"url": getattr(call.excinfo.value, "url", None),
+                     "reason": str(call.excinfo.value)}
+        item.user_properties.append((VIOLATION, json.dumps(violation, ensure_ascii=False)))
     if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
         report.outcome = "failed"
         report.longrepr = f"INCONCLUSIVE: {call.excinfo.value}"
@@ -518,128 +635,6 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     return None
 
 
-class RunRecorder:
-    """Controller-only: writes the run's evidence from the reports of every test."""
-
-    def __init__(self, config: pytest.Config, run_dir: Path) -> None:
-        self.config = config
-        self.run_dir = run_dir
-        self.store: RunStore | None = None
-        self.started = datetime.now(timezone.utc)
-        self.controls_seen: dict[str, None] = {}
-        self.verdicts: dict[str, list[Verdict]] = defaultdict(list)
-        self.problems: dict[str, str] = {}
-        self.table: list[tuple[str, str, str]] = []
-        self.rate_lines: list[dict[str, Any]] = []
-        self.rates: list[dict[str, Any]] = []
-
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.run_dir.exists() and any(self.run_dir.iterdir()):
-            raise pytest.UsageError(f"--run-dir {self.run_dir} is not empty; give a new directory")
-        self.store = RunStore.create(self.run_dir.parent, self.run_dir.name,
-                                     redactor=Redactor(_profile_secrets(self.config)))
-        self.store.append({"entry_type": "run_start", "seed": self.config.stash[SEED_KEY]})
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        assert self.store is not None
-        props = dict(report.user_properties) if report.user_properties else {}
-        ids = json.loads(props[CONTROLS]) if CONTROLS in props else []
-        for control_id in ids:
-            self.controls_seen.setdefault(control_id)
-        if report.failed and report.when != "call":
-            self.problems[report.nodeid] = f"{report.when} error: {_short(report)}"
-        if report.when != "teardown":
-            return
-        lines = [json.loads(value) for name, value in report.user_properties
-                 if name == OBSERVATION]
-        for line in lines:
-            self.store.append(line)
-            self.verdicts[line["control"]].append(Verdict(line["verdict"]))
-            if RATE in line.get("details", {}):
-                self.rate_lines.append(line)
-        if not lines and ids:
-            reason = self.problems.get(report.nodeid, "the test made no observation")
-            for control_id in ids:
-                line = Observation(control=control_id, surface=None, channel="api",
-                                   case_id=report.nodeid, expect=None,
-                                   verdict=Verdict.INCONCLUSIVE, reason=reason).evidence()
-                line["test"] = report.nodeid
-                self.store.append(line)
-                self.verdicts[control_id].append(Verdict.INCONCLUSIVE)
-
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.store is None:
-            return
-        order = list(controls.catalog())
-        # Rate controls are judged by their gates, per surface x family cell (harness.verdicts).
-        # A run without rate observations does not read the policy here.
-        rated = judge_rates(self.rate_lines, load_policy(_option(
-            self.config, "harness_policy"))) if self.rate_lines else {}
-        for control_id in sorted(rated, key=order.index):
-            for cell in sorted(rated[control_id][3], key=lambda c: (
-                    c.family, SURFACES.index(c.surface), c.expect != MUST_BLOCK)):
-                self.rates.append(cell.evidence())
-                self.store.append(self.rates[-1])
-        for control_id in sorted(self.controls_seen, key=order.index):
-            control = controls.get(control_id)
-            verdict, summary = rollup(self.verdicts.get(control_id, []))
-            gating = control.gating
-            if control_id in rated:
-                verdict, summary, gating, _ = rated[control_id]
-                gating = gating and control.gating
-            self.store.append({
-                "entry_type": "control", "control": control_id, "clause": control.clause,
-                "title": control.title, "verdict": verdict.value, "reason": summary,
-                "gating": gating,
-            })
-            self.table.append((control_id, verdict.value, summary))
-            if gating and verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        finished = datetime.now(timezone.utc)
-        self.store.append({"entry_type": "run_end", "exit_status": int(exitstatus)})
-        self.store.write_run_info(self._run_info(finished))
-        write_junit(self.store.path)
-        self.store.finalize()
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.table:
-            return
-        terminalreporter.section("harness: controls")
-        for line in control_table(self.table):
-            terminalreporter.write_line(line)
-        if self.rates:
-            terminalreporter.section("harness: rates (95% Wilson intervals)")
-            for line in rate_table(self.rates):
-                terminalreporter.write_line(line)
-        terminalreporter.write_line(f"evidence: {self.run_dir}")
-
-    def _run_info(self, finished: datetime) -> dict[str, Any]:
-        path = Path(_option(self.config, "harness_profile") or REFERENCE_PROFILE)
-        profile = self.config.stash.get(PROFILE_KEY, None)
-        base_url = profile.base_url if profile else self.config.getoption("base_url", None)
-        raw = path.read_bytes() if path.is_file() else b""
-        return {
-            "run_id": self.run_dir.name,
-            "seed": self.config.stash[SEED_KEY],
-            "started": self.started.isoformat(timespec="seconds"),
-            "finished": finished.isoformat(timespec="seconds"),
-            "target": {"name": (yaml.safe_load(raw) or {}).get("name") if raw else None,
-                       "base_url": base_url},
-            "profile": {"path": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest()},
-            "channel": _option(self.config, "harness_channel") or "api",
-            "channels": list(selected_channels(self.config)),
-            "controls": self.config.getoption("harness_controls"),
-            "policy": str(Path(_option(self.config, "harness_policy") or DEFAULT_POLICY)
-                          .resolve()),
-            "reference_faults": self.config.getoption("harness_faults"),
-            "corpora": [pin(corpus) for corpus in self.config.stash.get(CORPORA_KEY, [])],
-            "overblocking_bank": pin(load_corpus(OVERBLOCKING_BANK)),
-            "versions": {"harness": __version__, "python": platform.python_version(),
-                         "pytest": pytest.__version__, "platform": platform.platform()},
-            "args": list(self.config.invocation_params.args),
-        }
-
-
 def _profile_secrets(config: pytest.Config) -> list[str]:
     """The values of the profile's ${ENV} references, so the controller can redact them too
     (under xdist it never loads the profile itself)."""
@@ -648,12 +643,3 @@ def _profile_secrets(config: pytest.Config) -> list[str]:
         return list(load_profile(path, base_url="http://127.0.0.1").secrets)
     except HarnessError:
         return []
-
-
-def _short(report: pytest.TestReport) -> str:
-    """The error's own message (pytest's crash line), not the last line of a traceback."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and getattr(crash, "message", None):
-        return str(crash.message)[:300]
-    text = str(report.longrepr or "").strip().splitlines()
-    return text[-1][:300] if text else "unknown error"

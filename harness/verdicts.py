@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from harness.controls import OVERBLOCK
+from harness.controls import OVERBLOCK, catalog
 from harness.policy import Policy
 from harness.stats import Rate, smallest_perfect_n, wilson
 
@@ -222,3 +222,244 @@ def judge_rates(lines: Iterable[Mapping[str, Any]],
         judged[control] = (verdict, summary if gating else f"measured, not gated: {summary}",
                            gating, cells)
     return judged
+
+
+# --- the one judge: evidence -> control verdicts with coverage -> the run's exit code ----------
+#
+# The run recorder (at the end of every run, plain pytest included), `harness assess`, `harness
+# report`, `harness followup` and `--resume` all judge a run through `judge_run`, from its
+# evidence lines alone, so none of them can disagree.
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_EMPTY = 3
+EXIT_INTERRUPTED = 4
+EXIT_NOT_INTACT = 5
+EXIT_CODES: dict[int, str] = {
+    EXIT_PASS: "every gating control in the run's scope passed, on a complete run",
+    EXIT_FAIL: "a gating control failed or was inconclusive",
+    EXIT_USAGE: "usage or configuration error (bad option, profile, policy or corpus; a request "
+                "that would have left the profile's allowed_hosts); nothing more was sent",
+    EXIT_EMPTY: "nothing was assessed: no control in scope, no observation, or every control "
+                "not applicable",
+    EXIT_INTERRUPTED: "the run was interrupted (signal, crash, stop on failure): it is sealed "
+                      "incomplete and `harness assess --resume RUN` finishes it",
+    EXIT_NOT_INTACT: "the run's evidence does not verify (altered, missing or added lines or "
+                     "files); nothing is reported from it",
+}
+
+
+@dataclass(frozen=True)
+class PlannedTest:
+    """One planned case: a scenario test, the controls it gives evidence for, and where."""
+
+    test: str
+    controls: tuple[str, ...]
+    channel: str | None = None
+    surface: str | None = None
+    case: str = ""
+
+    def evidence(self) -> dict[str, Any]:
+        return {"test": self.test, "controls": list(self.controls), "channel": self.channel,
+                "surface": self.surface, "case": self.case}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run's chosen controls call for, written at collection before any narrowing:
+    its scope (control patterns, channels) and every planned test. `narrowed` names path
+    arguments narrower than the scenario tree, which no plan can see past."""
+
+    patterns: tuple[str, ...]
+    channels: tuple[str, ...]
+    tests: tuple[PlannedTest, ...]
+    narrowed: str | None = None
+
+    def evidence(self) -> dict[str, Any]:
+        return {"entry_type": "plan", "controls": list(self.patterns),
+                "channels": list(self.channels), "narrowed": self.narrowed,
+                "tests": [t.evidence() for t in self.tests]}
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Plan:
+        return cls(
+            patterns=tuple(entry.get("controls") or ()),
+            channels=tuple(entry.get("channels") or ("api",)),
+            tests=tuple(PlannedTest(t["test"], tuple(t.get("controls") or ()), t.get("channel"),
+                                    t.get("surface"), t.get("case", ""))
+                        for t in entry.get("tests") or ()),
+            narrowed=entry.get("narrowed"),
+        )
+
+    def in_scope(self) -> list[str]:
+        """The automated controls this run assesses, in catalog order."""
+        return [c.id for c in catalog().values()
+                if c.automated and c.in_scope(self.patterns, self.channels)]
+
+    def not_assessed(self) -> list[str]:
+        """The automated controls the run's scope leaves out (listed once, never judged)."""
+        scope = set(self.in_scope())
+        return [c.id for c in catalog().values() if c.automated and c.id not in scope]
+
+
+@dataclass(frozen=True)
+class ControlVerdict:
+    """One control's verdict over a run, with its coverage: planned and observed cases."""
+
+    control: str
+    verdict: Verdict
+    reason: str
+    gating: bool
+    planned: int
+    observed: int
+
+    def evidence(self) -> dict[str, Any]:
+        control = catalog()[self.control]
+        return {"entry_type": "control", "control": self.control, "clause": control.clause,
+                "title": control.title, "verdict": self.verdict.value, "reason": self.reason,
+                "gating": self.gating, "planned": self.planned, "observed": self.observed}
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    """A run judged: every control in scope, the rate cells, what was left out, and the exit
+    code with the reason for it."""
+
+    controls: list[ControlVerdict]
+    cells: list[RateCell]
+    not_assessed: list[str]
+    complete: bool
+    violations: list[dict[str, Any]]
+    exit_code: int
+    why: str
+
+    def problems(self) -> list[ControlVerdict]:
+        """Gating controls that did not pass."""
+        return [c for c in self.controls
+                if c.gating and c.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE)]
+
+    def measured(self) -> list[ControlVerdict]:
+        """Controls judged and shown but not gating this run (families the policy measures)."""
+        return [c for c in self.controls if not c.gating]
+
+
+def recorded_gates(lines: Iterable[Mapping[str, Any]],
+                   fallback: Callable[[str, str, str], RateGate]
+                   ) -> Callable[[str, str, str], RateGate]:
+    """`gate_of` from the run's own `rate` lines (the gate each cell was judged against when the
+    run ended), so a later judgement needs no policy file; `fallback` for cells without one."""
+    gates = {(e["control"], e["family"], e["expect"]): RateGate(e["threshold"], e["gating"])
+             for e in lines if e.get("entry_type") == "rate"}
+
+    def gate_of(control: str, family: str, expect: str) -> RateGate:
+        return gates.get((control, family, expect)) or fallback(control, family, expect)
+
+    return gate_of
+
+
+def latest_observations(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Observation lines with the latest per (test, control, channel, case) kept: a followup's
+    or a resumed run's observation of a case replaces the earlier one."""
+    latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for entry in entries:
+        if entry.get("entry_type") == "observation":
+            key = (entry.get("test"), entry["control"], entry.get("channel"), entry["case_id"])
+            latest.pop(key, None)
+            latest[key] = entry
+    return list(latest.values())
+
+
+def judge_run(entries: Iterable[Mapping[str, Any]],
+              gate_of: Callable[[str, str, str], RateGate] | None = None) -> RunVerdict:
+    """Judge a run from its evidence lines.
+
+    A control passes only when every planned case of it was observed and the observations pass
+    (rate controls: their cells' gates). A planned case with no observation leaves it
+    inconclusive ("k of n planned cases observed"), unless an observed case already fails it.
+    `gate_of` judges rate cells (the recorder passes the policy's); by default the gates the
+    run recorded are used.
+    """
+    entries = list(entries)
+    plan_entry = next((e for e in entries if e.get("entry_type") == "plan"), None)
+    plan = Plan.from_entry(plan_entry) if plan_entry else Plan((), (), ())
+    observations = latest_observations(entries)
+    reported = {o.get("test") for o in observations}
+    by_control: dict[str, list[Mapping[str, Any]]] = {}
+    for line in observations:
+        by_control.setdefault(line["control"], []).append(line)
+    if gate_of is None:
+        from harness.policy import load_policy  # noqa: PLC0415 (only for unrecorded gates)
+
+        gate_of = recorded_gates(entries, policy_gate(load_policy(None)))
+    cells = rate_cells([o for o in observations if RATE in o.get("details", {})], gate_of)
+    judged = [_judge_control(control_id, plan, reported, by_control.get(control_id, []),
+                             [c for c in cells if c.control == control_id])
+              for control_id in (plan.in_scope() if plan_entry else [])]
+    complete = _complete(entries)
+    violations = [dict(e) for e in entries if e.get("entry_type") == "scope_violation"]
+    code, why = _exit(plan_entry is not None, judged, complete, violations, bool(observations))
+    return RunVerdict(controls=judged, cells=cells,
+                      not_assessed=plan.not_assessed() if plan_entry else [],
+                      complete=complete, violations=violations, exit_code=code, why=why)
+
+
+def _judge_control(control_id: str, plan: Plan, reported: set[Any],
+                   lines: list[Mapping[str, Any]], cells: list[RateCell]) -> ControlVerdict:
+    control = catalog()[control_id]
+    planned = [t for t in plan.tests if control_id in t.controls]
+    observed = [t for t in planned if t.test in reported]
+    gating = control.gating
+    if cells:
+        verdict, summary = rate_rollup(cells)
+        gating = gating and any(cell.gate.gating for cell in cells)
+        if not gating:
+            summary = f"measured, not gated: {summary}"
+    else:
+        verdict, summary = rollup(Verdict(line["verdict"]) for line in lines)
+    coverage = f"{len(observed)} of {len(planned)} planned cases observed"
+    if not planned:
+        where = f"the run collected only {plan.narrowed}" if plan.narrowed else \
+            "no scenario of this run observes it"
+        verdict, summary = Verdict.INCONCLUSIVE, f"not assessed: {where}"
+    elif len(observed) < len(planned):
+        if verdict is not Verdict.FAIL:
+            verdict = Verdict.INCONCLUSIVE
+        summary = f"{coverage}; {summary}"
+    elif plan.narrowed and verdict is Verdict.PASS:
+        verdict = Verdict.INCONCLUSIVE
+        summary = f"the run collected only {plan.narrowed}; {summary}"
+    return ControlVerdict(control_id, verdict, summary, gating, len(planned), len(observed))
+
+
+def _complete(entries: list[Mapping[str, Any]]) -> bool:
+    """Whether the run ran its course: its last `run_end` (after any resume) says so."""
+    for entry in reversed(entries):
+        if entry.get("entry_type") == "run_end":
+            return bool(entry.get("complete", True))
+        if entry.get("entry_type") in ("run_start", "run_resume"):
+            return False
+    return False
+
+
+def _exit(planned: bool, judged: list[ControlVerdict], complete: bool,
+          violations: list[dict[str, Any]], observed: bool) -> tuple[int, str]:
+    """The exit code and why: a scope violation, then an interruption, then an empty run,
+    then any gating control not passed."""
+    if violations:
+        hosts = sorted({str(v.get("host") or v.get("url")) for v in violations})
+        return EXIT_USAGE, (f"{len(violations)} request(s) outside the profile's allowed_hosts "
+                            f"were refused: {', '.join(hosts)}")
+    if not complete:
+        return EXIT_INTERRUPTED, "the run is incomplete; `harness assess --resume RUN` finishes it"
+    if not planned or not judged:
+        return EXIT_EMPTY, "nothing assessed: no control of the run's scope can be observed " \
+            "through its channels"
+    if not observed:
+        return EXIT_EMPTY, "nothing assessed: the run made no observation"
+    if all(c.verdict is Verdict.NOT_APPLICABLE for c in judged):
+        return EXIT_EMPTY, "nothing assessed: every control in scope is not applicable"
+    failing = [c for c in judged if c.gating and c.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE)]
+    if failing:
+        return EXIT_FAIL, f"{len(failing)} gating control(s) not passed"
+    return EXIT_PASS, "every gating control passed"

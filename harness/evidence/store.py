@@ -27,6 +27,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from harness.errors import EvidenceError
+from harness.interrupts import deferred
 
 from .chain import (
     ARTIFACTS_DIR,
@@ -242,7 +243,9 @@ class RunStore:
         if clash:
             raise EvidenceError(f"entry fields {clash} are set by the store; remove them")
         stored: dict[str, Any] = self.redactor.redact(to_json_value(dict(entry)))
-        with self._lock:
+        # A signal between the write and the bookkeeping would leave a log longer than the
+        # store knows (and the run unsealable): it waits until the line is down.
+        with self._lock, deferred():
             if stored.get("time") is None:
                 stored["time"] = utc_now_iso()
             stored["seq"] = self._next_seq
@@ -310,7 +313,7 @@ class RunStore:
         named that run or did not exist, so reopening an old run never hides a newer one.
         May be called again after more appends. Returns the manifest.
         """
-        with self._lock, self._artifact_lock:
+        with self._lock, self._artifact_lock, deferred():
             self._check_log_untouched()
             files = {
                 relpath: file_sha256(path) for relpath, path in list_run_files(self.path).items()

@@ -73,25 +73,27 @@ def channel_section(profile: Profile, channel: str) -> Mapping[str, Any] | None:
     return section.get("moderation")
 
 
-def not_applicable(profile: Profile, channel: str, change: str, kind: str) -> str | None:
-    """Why a propagation case does not apply to this profile, or None when it does.
-
-    A profile without the moderation sections is not excused: its cases are inconclusive.
-    Planting and removal always go through the API (the moderator interface).
-    """
+def not_assessable(profile: Profile, channel: str, change: str,
+                   kind: str) -> tuple[Verdict, str] | None:
+    """Why a propagation case cannot run on this profile, or None when it can: not applicable
+    only where the profile declares the moderator interface `absent`; inconclusive where the
+    profile leaves out what the case needs. Planting and removal go through the API (the
+    moderator interface)."""
     admin = profile.api.get("moderation")
     section = channel_section(profile, channel)
     if admin is not None and "absent" in admin:
-        return admin["absent"]
+        return Verdict.NOT_APPLICABLE, admin["absent"]
     if admin is None or section is None:
         return None
     if kind not in admin["plant"]:
-        return f"the profile's api.moderation section does not plant a {kind}"
-    if kind not in section["appears"]:
-        return f"the profile's {channel}.moderation section does not say where a {kind} shows"
-    if change == "edit" and kind not in section["edit"]:
-        return f"the profile's {channel}.moderation section names no way to edit a {kind}"
-    return None
+        missing = f"the profile's api.moderation section does not plant a {kind}"
+    elif kind not in section["appears"]:
+        missing = f"the profile's {channel}.moderation section does not say where a {kind} shows"
+    elif change == "edit" and kind not in section["edit"]:
+        missing = f"the profile's {channel}.moderation section names no way to edit a {kind}"
+    else:
+        return None
+    return Verdict.INCONCLUSIVE, f"not assessed: {missing}"
 
 
 def run_propagation(session: Session, case: Case, policy: Policy, seed: int, *, change: str,

@@ -38,12 +38,12 @@ def _param(family: str, expect: str, control: str) -> Any:
                         id=f"{family}-{expect}")
 
 
-def _not_applicable(control: str, surface: str, family: str, expect: str, channel: str,
-                    reason: str) -> Observation:
+def _unassessed(control: str, surface: str, family: str, expect: str, channel: str,
+                verdict: Verdict, reason: str) -> Observation:
     return Observation(
         control=control, surface=surface, channel=channel,
-        case_id=f"{surface}/{family}/{expect}", expect=expect, verdict=Verdict.NOT_APPLICABLE,
-        reason=reason, details={RATE: rate_details(family, expect, Verdict.NOT_APPLICABLE)},
+        case_id=f"{surface}/{family}/{expect}", expect=expect, verdict=verdict,
+        reason=reason, details={RATE: rate_details(family, expect, verdict)},
     )
 
 
@@ -55,16 +55,20 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
     runs = []
     for surface, cases in cells.items():
         spec = target.surface_spec(surface)
-        if spec is None or "absent" in spec:
-            reason = spec["absent"] if spec else "the profile describes no api steps for it"
+        verdict = Verdict.NOT_APPLICABLE
+        if spec is None:
+            verdict = Verdict.INCONCLUSIVE
+            reason = f"not assessed: the profile describes no api steps for {surface}"
+        elif "absent" in spec:
+            reason = spec["absent"]
         elif not cases:
             reason = f"{family} applies to none of the selected {expect} content"
         else:
             runs += [RateCaseRun(actors, case, policy, seed + len(runs) + i, control=control)
                      for i, case in enumerate(cases)]
             continue
-        observations.append(_not_applicable(control, surface, family, expect, target.channel,
-                                            reason))
+        observations.append(_unassessed(control, surface, family, expect, target.channel,
+                                        verdict, reason))
     results = run_rate_cases(runs, image=get(family).kind == "image")
     exchanges = []
     for result in results:

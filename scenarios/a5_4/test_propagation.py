@@ -10,7 +10,7 @@ from harness.observe.propagation import (
     CONTROL,
     KIND_SURFACES,
     case_id,
-    not_applicable,
+    not_assessable,
     run_propagation,
 )
 from harness.probes.cases import TEXT_PROBES, build_case
@@ -30,14 +30,16 @@ CASES = [
 @pytest.mark.parametrize(("change", "kind"), CASES)
 def test_propagation(change, kind, channel, target, actors, evidence, harness_policy, case_seed):
     surface = KIND_SURFACES[kind]
-    reason = not_applicable(target.admin.profile, channel, change, kind)
-    if reason is not None:
+    excuse = not_assessable(target.admin.profile, channel, change, kind)
+    if excuse is not None:
+        verdict, reason = excuse
         evidence.record([Observation(
             control=CONTROL, surface=surface, channel=target.channel,
-            case_id=case_id(change, kind), expect=PROBE.expect,
-            verdict=Verdict.NOT_APPLICABLE, reason=reason,
+            case_id=case_id(change, kind), expect=PROBE.expect, verdict=verdict, reason=reason,
         )])
-        pytest.skip(f"{case_id(change, kind)}: {reason}")
+        if verdict is Verdict.NOT_APPLICABLE:
+            pytest.skip(f"{case_id(change, kind)}: {reason}")
+        evidence.judge()
     joiner = (target.admin.surface_spec(surface) or {}).get("joiner", " ")
     case = build_case(surface, "edit" if change == "edit" else "create", PROBE, case_seed, joiner)
     result = run_propagation(actors, case, harness_policy, case_seed, change=change, kind=kind)

@@ -30,13 +30,18 @@ def test_surface(surface, mode, probe, channel, target, actors, evidence, harnes
                  case_seed):
     spec = target.surface_spec(surface)
     if spec is None or "absent" in spec:
-        reason = spec["absent"] if spec else f"the profile describes no {channel} steps for it"
+        # Not applicable only where the profile says the site has no such surface.
+        verdict = Verdict.NOT_APPLICABLE if spec else Verdict.INCONCLUSIVE
+        reason = spec["absent"] if spec else \
+            f"not assessed: the profile describes no {channel} steps for {surface}"
         evidence.record([Observation(
             control=controls.for_surface(surface).id, surface=surface, channel=target.channel,
             case_id=f"{surface}/{mode}/{probe.id}", expect=probe.expect,
-            verdict=Verdict.NOT_APPLICABLE, reason=reason,
+            verdict=verdict, reason=reason,
         )])
-        pytest.skip(f"{surface}: {reason}")
+        if spec:
+            pytest.skip(f"{surface}: {reason}")
+        evidence.judge()
     # How content is joined to its tag is a property of the surface, kept in the API section.
     joiner = (target.admin.surface_spec(surface) or {}).get("joiner", " ")
     case = build_case(surface, mode, probe, case_seed, joiner)

@@ -76,7 +76,7 @@ def _all_bytes(run_dir: Path) -> dict[str, bytes]:
 
 def test_pass_observation_passes_and_writes_a_verified_run(pytester: pytest.Pytester) -> None:
     _observing(pytester, "pass", "nobody saw it")
-    result, run_dir = _run(pytester)
+    result, run_dir = _run(pytester, "--control", "A5.4-POST")
     result.assert_outcomes(passed=1)
     assert result.ret == 0
     for name in RUN_FILES:
@@ -262,7 +262,12 @@ def test_control_option_keeps_only_matching_scenarios(pytester: pytest.Pytester)
     """)
     result, run_dir = _run(pytester, "--control", "A5.6-*")
     result.assert_outcomes(passed=1, deselected=1)
-    assert [e["control"] for e in _entries(run_dir, "control")] == ["A5.6-TIMELY"]
+    # Every control of the scope the api channel observes is judged; those no test observed
+    # fail closed, and the run with them.
+    judged = {e["control"]: e["verdict"] for e in _entries(run_dir, "control")}
+    assert judged == {"A5.6-INTAKE": "inconclusive", "A5.6-TIMELY": "pass",
+                      "A5.6-APPEAL": "inconclusive"}
+    assert result.ret == 1
     info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     assert info["controls"] == ["A5.6-*"]
     assert info["channels"] == ["api"]
@@ -575,7 +580,7 @@ def test_cell(evidence, expect, blocked):
 def test_a_rate_control_is_judged_by_its_gate_not_by_single_cases(
         pytester: pytest.Pytester, blocked: int, verdict: str, ret: int) -> None:
     pytester.makepyfile(RATE_TEST.format(blocked=blocked))
-    result, run_dir = _run(pytester)
+    result, run_dir = _run(pytester, "--control", "A5.4-EVASION-CASE")
     assert result.ret == ret  # every test passed; only the gate can fail the run
     control = _control(run_dir, "A5.4-EVASION-CASE")
     assert (control["verdict"], control["gating"]) == (verdict, True)
@@ -590,7 +595,8 @@ def test_a_measured_family_shows_its_failing_rate_without_failing_the_run(
     pytester.makepyfile(RATE_TEST.format(blocked=0))
     policy = pytester.path / "measure.yaml"
     policy.write_text("rates:\n  families:\n    case: {gate: false}\n", encoding="utf-8")
-    result, run_dir = _run(pytester, "--policy", str(policy))
+    result, run_dir = _run(pytester, "--policy", str(policy), "--control", "A5.4-EVASION-CASE")
+    # A measured family alone does not fail the run, nor does it make an assessment of it.
     assert result.ret == 0
     control = _control(run_dir, "A5.4-EVASION-CASE")
     assert (control["verdict"], control["gating"]) == ("fail", False)
@@ -600,7 +606,7 @@ def test_corpora_are_pinned_in_run_json(pytester: pytest.Pytester) -> None:
     _observing(pytester, "pass")
     corpus = pytester.path / "org.csv"
     corpus.write_text("text,category,expect\n组织样本,ECO6.5,must_block\n", encoding="utf-8")
-    result, run_dir = _run(pytester, "--corpus", str(corpus))
+    result, run_dir = _run(pytester, "--corpus", str(corpus), "--control", "A5.4-POST")
     assert result.ret == 0
     info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     [pinned] = info["corpora"]

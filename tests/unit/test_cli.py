@@ -12,6 +12,7 @@ import pytest
 from harness import cli, controls
 from harness.evidence import EVIDENCE_KEY_ENV, RunStore
 from harness.probes.canaries import lexicon
+from harness.verdicts import EXIT_EMPTY, EXIT_INTERRUPTED, EXIT_NOT_INTACT, Plan, PlannedTest
 
 
 @pytest.fixture(autouse=True)
@@ -38,14 +39,19 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return started
 
 
-def _run(reports: Path, **info: Any) -> Path:
+def _run(reports: Path, *, controls: tuple[str, ...] = (), complete: bool = True,
+         observed: int = 4, **info: Any) -> Path:
+    """A recorded run: a plan of four A5.4-POST tests, `observed` of them observed (pass)."""
     store = RunStore.create(reports, run_id="run-cli")
     store.write_run_info({"seed": 7, **info})
-    for i in range(4):
+    store.append({"entry_type": "run_start", "seed": 7})
+    tests = [PlannedTest(f"t{i}", ("A5.4-POST",), "api", "post", f"c{i}") for i in range(4)]
+    store.append(Plan(controls, ("api",), tuple(tests)).evidence())
+    for i in range(observed):
         store.append({"entry_type": "observation", "control": "A5.4-POST", "case_id": f"c{i}",
-                      "verdict": "pass"})
-    store.append({"entry_type": "control", "control": "A5.4-POST", "verdict": "pass",
-                  "reason": "4 pass"})
+                      "channel": "api", "verdict": "pass", "test": f"t{i}"})
+    if complete:
+        store.append({"entry_type": "run_end", "complete": True})
     store.finalize()
     return store.path
 
@@ -92,7 +98,7 @@ def test_verify_intact_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(["verify", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert "intact" in out
-    assert "5 evidence lines" in out
+    assert "7 evidence lines" in out
 
 
 def test_verify_by_run_id_and_latest(tmp_path: Path) -> None:
@@ -112,7 +118,7 @@ def test_verify_altered_line_fails_naming_the_line(
     entry["verdict"] = "fail"
     lines[2] = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
     evidence.write_text("".join(lines), encoding="utf-8")
-    assert cli.main(["verify", str(run_dir)]) == 1
+    assert cli.main(["verify", str(run_dir)]) == EXIT_NOT_INTACT
     out = capsys.readouterr().out
     assert "NOT intact" in out
     assert "line 3" in out
@@ -136,19 +142,67 @@ def test_report_prints_the_control_table(
     assert "A5.4-POST" in out
     assert "PASS" in out
     assert junit.is_file()
-    # Only one control was assessed: every other automated gating control fails closed.
+    # The run's scope is every control; one was assessed: every other one fails closed.
     assert code == 1
-    assert "A5.4-NICKNAME: inconclusive (not assessed)" in out
+    assert "A5.4-NICKNAME: inconclusive" in out
 
 
 def test_report_judges_only_the_runs_control_scope(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_dir = _run(tmp_path / "reports", controls=["A5.4-PO*"], channels=["api"])
+    run_dir = _run(tmp_path / "reports", controls=("A5.4-PO*",))
     assert cli.main(["report", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert "not in this run's scope" in out
-    assert "A5.4-NICKNAME" in out.split("not in this run's scope")[1]
+    assert "not assessed" in out
+    assert "A5.4-NICKNAME" in out.split("not assessed")[1]
+    assert "NICKNAME  " not in out  # listed once, never with a verdict
+
+
+def test_report_refuses_a_run_that_does_not_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _run(tmp_path / "reports", controls=("A5.4-PO*",))
+    with (run_dir / "evidence.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"entry_type":"observation"}\n')
+    assert cli.main(["report", str(run_dir)]) == EXIT_NOT_INTACT
+    captured = capsys.readouterr()
+    assert "NOT intact" in captured.err
+    assert "every gating control passed" not in captured.out
+
+
+def test_report_of_a_narrowed_run_is_inconclusive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _run(tmp_path / "reports", controls=("A5.4-PO*",), observed=1)
+    assert cli.main(["report", str(run_dir)]) == 1
+    assert "1 of 4 planned cases observed" in capsys.readouterr().out
+
+
+def test_report_of_an_incomplete_run_has_its_own_code(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path / "reports", controls=("A5.4-PO*",), complete=False)
+    assert cli.main(["report", str(run_dir)]) == EXIT_INTERRUPTED
+
+
+def test_report_of_a_run_that_observed_nothing(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path / "reports", controls=("A5.4-PO*",), observed=0)
+    assert cli.main(["report", str(run_dir)]) == EXIT_EMPTY
+
+
+def test_exit_codes_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["exit-codes"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()] == ["0", "1", "2", "3", "4", "5"]
+
+
+def test_assess_refuses_bad_workers_and_base_url_before_anything_starts(
+    nothing_starts: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["assess", "-n", "banana"]) == 2
+    assert cli.main(["assess", "--base-url", "http://127.0.0.1:99999"]) == 2
+    err = capsys.readouterr().err
+    assert "banana" in err
+    assert "99999" in err
+    assert nothing_starts == []
 
 
 def test_assess_control_pattern_matching_nothing_returns_2(

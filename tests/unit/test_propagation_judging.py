@@ -11,7 +11,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.observe.flow import Sighting
-from harness.observe.propagation import gone, judge_edit, judge_removal, not_applicable
+from harness.observe.propagation import gone, judge_edit, judge_removal, not_assessable
 from harness.policy import Policy
 from harness.targets.profile import load_profile
 from harness.verdicts import Verdict
@@ -51,8 +51,8 @@ def _refusal(load: Callable[[str], object], section: str) -> str:
 def test_moderation_section_loads(load) -> None:
     profile = load(MODERATION)
     assert set(profile.api["moderation"]) == {"plant", "edit", "remove", "appears"}
-    assert not_applicable(profile, "api", "removal", "post") is None
-    assert not_applicable(profile, "api", "edit", "post") is None
+    assert not_assessable(profile, "api", "removal", "post") is None
+    assert not_assessable(profile, "api", "edit", "post") is None
 
 
 def test_misspelt_key_in_moderation_is_named(load) -> None:
@@ -91,17 +91,19 @@ def test_closed_request_in_moderation(load) -> None:
 
 def test_absent_moderation_is_not_applicable(load) -> None:
     profile = load("  moderation:\n    absent: no moderator interface\n")
-    assert not_applicable(profile, "api", "removal", "post") == "no moderator interface"
+    assert not_assessable(profile, "api", "removal", "post") == (
+        Verdict.NOT_APPLICABLE, "no moderator interface")
 
 
 def test_missing_section_is_not_excused(write_profile: Callable[..., Path]) -> None:
     profile = load_profile(write_profile(), base_url=BASE)
-    assert not_applicable(profile, "api", "removal", "post") is None  # inconclusive, not N/A
+    assert not_assessable(profile, "api", "removal", "post") is None  # inconclusive, not N/A
 
 
-def test_kind_the_profile_does_not_plant_is_not_applicable(load) -> None:
-    reason = not_applicable(load(MODERATION), "api", "removal", "group")
-    assert reason is not None
+def test_kind_the_profile_does_not_plant_is_inconclusive(load) -> None:
+    # Not applicable comes only from `absent`: a kind the profile leaves out is not assessed.
+    verdict, reason = not_assessable(load(MODERATION), "api", "removal", "group")
+    assert verdict is Verdict.INCONCLUSIVE
     assert "group" in reason
 
 
@@ -220,24 +222,24 @@ BROWSER_ONLY_SURFACES = BROWSER.split("  moderation:", maxsplit=1)[0]
 
 def test_browser_section_loads_and_applies(load) -> None:
     profile = load(MODERATION + BROWSER)
-    assert not_applicable(profile, "browser", "edit", "post") is None
-    reason = not_applicable(profile, "browser", "removal", "group")
-    assert reason is not None
+    assert not_assessable(profile, "browser", "edit", "post") is None
+    verdict, reason = not_assessable(profile, "browser", "removal", "group")
+    assert verdict is Verdict.INCONCLUSIVE
     assert "api.moderation" in reason  # a group is not planted at all
 
 
-def test_browser_section_without_a_kind_is_not_applicable_for_it(load) -> None:
+def test_browser_section_without_a_kind_is_inconclusive_for_it(load) -> None:
     section = MODERATION.replace("      forward: {method: POST",
                                  "      group: {method: POST, path: /g, as: admin}\n"
                                  "      forward: {method: POST")
-    reason = not_applicable(load(section + BROWSER), "browser", "removal", "group")
-    assert reason is not None
+    verdict, reason = not_assessable(load(section + BROWSER), "browser", "removal", "group")
+    assert verdict is Verdict.INCONCLUSIVE
     assert "browser.moderation" in reason
 
 
 def test_missing_browser_section_is_not_excused(load) -> None:
     profile = load(MODERATION + BROWSER_ONLY_SURFACES)
-    assert not_applicable(profile, "browser", "removal", "post") is None
+    assert not_assessable(profile, "browser", "removal", "post") is None
 
 
 def test_misspelt_key_in_browser_moderation_is_named(load) -> None:
@@ -248,4 +250,5 @@ def test_misspelt_key_in_browser_moderation_is_named(load) -> None:
 
 def test_absent_moderation_excuses_every_channel(load) -> None:
     profile = load("  moderation:\n    absent: no moderator interface\n" + BROWSER_ONLY_SURFACES)
-    assert not_applicable(profile, "browser", "edit", "post") == "no moderator interface"
+    assert not_assessable(profile, "browser", "edit", "post") == (
+        Verdict.NOT_APPLICABLE, "no moderator interface")

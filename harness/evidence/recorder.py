@@ -1,0 +1,287 @@
+"""The run recorder: the controller's plugin object that turns a pytest session into a run.
+
+It writes the run's plan when collection ends (before any narrowing), every test's
+observations and scope violations as they are reported, and at the end seals the run: rate
+cells, each control's verdict from the one judge (`harness.verdicts.judge_run`), `run_end`,
+`run.json`, JUnit and the manifest. An interrupted session is sealed too, marked incomplete,
+with signals held back until the seal is down. Under pytest-xdist only the controller records.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness import __version__, interrupts
+from harness.errors import HarnessError
+from harness.evidence.chain import file_sha256
+from harness.evidence.redact import Redactor
+from harness.evidence.store import RunStore, read_entries
+from harness.report.junit import write_junit
+from harness.report.summary import control_table, rate_table
+from harness.targets.profile import SURFACES
+from harness.verdicts import (
+    MUST_BLOCK,
+    RATE,
+    Observation,
+    Plan,
+    RunVerdict,
+    Verdict,
+    judge_run,
+    latest_observations,
+    policy_gate,
+    rate_cells,
+)
+
+OBSERVATION = "harness.observation"
+CONTROLS = "harness.controls"
+VIOLATION = "harness.scope_violation"
+PLAN_FILE = ".plan-{worker}.json"  # a worker's plan, handed to the controller, then removed
+
+
+def plan_file(run_dir: Path, worker: str) -> Path:
+    return run_dir / PLAN_FILE.format(worker=worker)
+
+
+class RunRecorder:
+    """Controller-only: records a session as a run and seals it, complete or not."""
+
+    def __init__(self, config: pytest.Config, run_dir: Path, info: Mapping[str, Any], *,
+                 resume: bool = False, secrets: Iterable[str] = ()) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.info = dict(info)  # the run's settings for run.json (profile, policy, pins, ...)
+        self.resume = resume
+        self.secrets = list(secrets)
+        self.store: RunStore | None = None
+        self.started = datetime.now(timezone.utc)
+        self.planned = False
+        self.problems: dict[str, str] = {}
+        self.verdict: RunVerdict | None = None
+        self.rates: list[dict[str, Any]] = []
+
+    # --- the run's start, plan and observations ---------------------------------------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.resume:
+            self.store = RunStore.open(self.run_dir, redactor=Redactor(self.secrets))
+            self.planned = any(e["entry_type"] == "plan" for e in self.store.entries())
+            self.store.append({"entry_type": "run_resume", "seed": self.info.get("seed")})
+            return
+        if self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise pytest.UsageError(f"--run-dir {self.run_dir} is not empty; give a new directory")
+        self.store = RunStore.create(self.run_dir.parent, self.run_dir.name,
+                                     redactor=Redactor(self.secrets))
+        self.store.append({"entry_type": "run_start", "seed": self.info.get("seed")})
+        # Settings first, so that even a run killed outright says what it was.
+        self.store.write_run_info({**self.info, "run_id": self.run_dir.name, "complete": False,
+                                   "started": self.started.isoformat(timespec="seconds")})
+
+    def record_plan(self, plan: Plan) -> None:
+        """Write the plan once (a resumed run keeps the plan it was started with)."""
+        if self.planned or self.store is None:
+            return
+        self.store.append(plan.evidence())
+        self.planned = True
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """A worker's collection is done: take the plan it wrote (every worker plans alike)."""
+        path = plan_file(self.run_dir, node.workerinput["workerid"])
+        if path.is_file():
+            self.record_plan(Plan.from_entry(json.loads(path.read_text(encoding="utf-8"))))
+            path.unlink()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        assert self.store is not None
+        props = dict(report.user_properties) if report.user_properties else {}
+        ids = json.loads(props[CONTROLS]) if CONTROLS in props else []
+        if report.failed and report.when != "call":
+            self.problems[report.nodeid] = f"{report.when} error: {short_error(report)}"
+        if report.when != "teardown":
+            return
+        for name, value in report.user_properties:
+            if name == VIOLATION:
+                self.store.append({"entry_type": "scope_violation", **json.loads(value),
+                                   "test": report.nodeid})
+        lines = [json.loads(value) for name, value in report.user_properties
+                 if name == OBSERVATION]
+        for line in lines:
+            self.store.append(line)
+        if not lines and ids:
+            reason = self.problems.get(report.nodeid, "the test made no observation")
+            for control_id in ids:
+                line = Observation(control=control_id, surface=None, channel="api",
+                                   case_id=report.nodeid, expect=None,
+                                   verdict=Verdict.INCONCLUSIVE, reason=reason).evidence()
+                line["test"] = report.nodeid
+                self.store.append(line)
+
+    # --- sealing ------------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Seal the run after every fixture (browser artifacts included) is torn down."""
+        if self.store is None:
+            return
+        with interrupts.deferred(swallow=True):
+            complete = (int(exitstatus) != pytest.ExitCode.INTERRUPTED
+                        and not session.shouldstop and not session.shouldfail
+                        and interrupts.received() is None)
+            why = "" if complete else _incomplete_reason(session, exitstatus)
+            self.verdict = self.seal(complete, why)
+            session.exitstatus = self.verdict.exit_code
+
+    def seal(self, complete: bool, why: str) -> RunVerdict:
+        """Judge what the evidence holds and write the run's ending, its reports and manifest."""
+        assert self.store is not None
+        for leftover in self.run_dir.glob(PLAN_FILE.format(worker="*")):
+            leftover.unlink()
+        entries = list(self.store.entries())
+        rated = [o for o in latest_observations(entries) if RATE in o.get("details", {})]
+        # Rate cells are judged against the policy's gates; a run without them never reads it.
+        gate_of = policy_gate(self._policy()) if rated else None
+        cells = rate_cells(rated, gate_of) if gate_of else []
+        order = list(self._catalog_order())
+        for cell in sorted(cells, key=lambda c: (order.index(c.control), c.family,
+                                                 SURFACES.index(c.surface),
+                                                 c.expect != MUST_BLOCK)):
+            entries.append(self.store.append(cell.evidence()))
+            self.rates.append(entries[-1])
+        ending = {"entry_type": "run_end", "complete": complete}
+        verdict = judge_run([*entries, ending], gate_of)
+        for control in verdict.controls:
+            self.store.append(control.evidence())
+        counts = _counts(entries)
+        self.store.append({**ending, "exit_status": verdict.exit_code, "reason": verdict.why,
+                           "interrupted": why or None, **counts})
+        self.store.write_run_info(self._run_info(complete, why, verdict, counts))
+        write_junit(self.store.path)
+        self.store.finalize()
+        return verdict
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.verdict is None:
+            return
+        terminalreporter.section("harness: controls")
+        for line in verdict_lines(self.verdict, rates=self.rates):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"evidence: {self.run_dir}")
+
+    def _policy(self) -> Any:
+        from harness.policy import load_policy  # noqa: PLC0415
+
+        return load_policy(self.info.get("policy", {}).get("path"))
+
+    @staticmethod
+    def _catalog_order() -> Iterable[str]:
+        from harness.controls import catalog  # noqa: PLC0415
+
+        return catalog()
+
+    def _run_info(self, complete: bool, why: str, verdict: RunVerdict,
+                  counts: Mapping[str, int]) -> dict[str, Any]:
+        earlier: dict[str, Any] = {}
+        if self.resume and (self.run_dir / "run.json").is_file():
+            earlier = json.loads((self.run_dir / "run.json").read_text(encoding="utf-8"))
+        finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        info = dict(earlier) if earlier else dict(self.info)
+        info.update({
+            "run_id": self.run_dir.name,
+            "finished": finished,
+            "complete": complete,
+            "interrupted": why or None,
+            "exit_status": verdict.exit_code,
+            "counts": dict(counts),
+            "versions": {"harness": __version__, "python": platform.python_version(),
+                         "pytest": pytest.__version__, "platform": platform.platform()},
+        })
+        info.setdefault("started", self.started.isoformat(timespec="seconds"))
+        if self.resume:
+            info["resumed"] = [*earlier.get("resumed", []),
+                               {"started": self.started.isoformat(timespec="seconds"),
+                                "finished": finished, "args": self.info.get("args")}]
+        return info
+
+
+def verdict_lines(verdict: RunVerdict, *, rates: Iterable[Mapping[str, Any]] = ()) -> list[str]:
+    """What a person reads of a judged run: one line per control, the rates table, what the
+    scope left out, and the exit code with its reason."""
+    lines = control_table([(c.control, c.verdict.value, c.reason) for c in verdict.controls])
+    rates = list(rates)
+    if rates:
+        lines += ["", "rates (95% Wilson intervals)", *rate_table(rates)]
+    if verdict.not_assessed:
+        lines += ["", "not assessed (outside this run's controls or channels): "
+                  + ", ".join(verdict.not_assessed)]
+    measured = verdict.measured()
+    if measured:
+        lines.append("measured, not gated by the policy: "
+                     + ", ".join(f"{c.control} {c.verdict.value}" for c in measured))
+    for violation in verdict.violations:
+        lines.append(f"scope violation: {violation.get('method', '')} {violation.get('url')} "
+                     f"refused ({violation.get('reason', 'host not allowed')})")
+    problems = verdict.problems()
+    if problems and verdict.exit_code:
+        lines += ["gating controls not passed:",
+                  *(f"  {c.control}: {c.verdict.value}" for c in problems)]
+    lines.append(f"exit {verdict.exit_code}: {verdict.why}")
+    return lines
+
+
+def judge_recorded(run_dir: Path) -> RunVerdict:
+    """Judge a recorded run from its evidence alone (callers verify it first)."""
+    return judge_run(read_entries(run_dir))
+
+
+def _counts(entries: list[Mapping[str, Any]]) -> dict[str, int]:
+    plan = next((e for e in entries if e.get("entry_type") == "plan"), None)
+    planned = {t["test"] for t in plan["tests"]} if plan else set()
+    observed = {o.get("test") for o in entries if o.get("entry_type") == "observation"}
+    return {"planned_tests": len(planned), "observed_tests": len(planned & observed),
+            "observations": sum(1 for e in entries if e.get("entry_type") == "observation")}
+
+
+def _incomplete_reason(session: pytest.Session, exitstatus: int) -> str:
+    signum = interrupts.received()
+    if signum is not None:
+        return f"signal {signum} while sealing"
+    if int(exitstatus) == pytest.ExitCode.INTERRUPTED:
+        return f"interrupted: {session.shouldstop or 'KeyboardInterrupt or a signal'}"
+    return f"stopped early: {session.shouldstop or session.shouldfail}"
+
+
+def short_error(report: pytest.TestReport) -> str:
+    """The error's own message (pytest's crash line), not the last line of a traceback."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return str(crash.message)[:300]
+    text = str(report.longrepr or "").strip().splitlines()
+    return text[-1][:300] if text else "unknown error"
+
+
+def file_pin(path: Path | str | None) -> dict[str, Any] | None:
+    """`{path, sha256}` of a settings file, as run.json pins the profile and policy."""
+    if path is None:
+        return None
+    path = Path(path)
+    try:
+        return {"path": str(path.resolve()), "sha256": file_sha256(path)}
+    except OSError as exc:
+        raise HarnessError(f"{path}: cannot read to pin it: {exc}") from exc
+
+
+def profile_name(path: Path) -> str | None:
+    """The profile's `name`, for run.json (None when unreadable: it was validated already)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return raw.get("name") if isinstance(raw, dict) else None

@@ -1,0 +1,62 @@
+"""SIGINT and SIGTERM as one interruption, and the writes a signal must not tear.
+
+A CI cancel or `timeout` sends SIGTERM, a person presses Ctrl-C: both become KeyboardInterrupt
+in the main thread, so pytest (and `harness assess`) unwind, stop the processes they started and
+seal the run as incomplete. Inside `deferred()` (an evidence line being written and fsynced, the
+run being sealed) a signal is held back until the block ends, so it never leaves a half-written
+line or a log whose length the store does not know.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _State:
+    depth = 0
+    pending: int | None = None
+    installed = False
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _State.depth:
+        _State.pending = signum
+        return
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def install() -> None:
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt (main thread only; idempotent)."""
+    if _State.installed or threading.current_thread() is not threading.main_thread():
+        return
+    for signum in SIGNALS:
+        signal.signal(signum, _on_signal)
+    _State.installed = True
+
+
+def received() -> int | None:
+    """The signal held back by `deferred(swallow=True)`, if any."""
+    return _State.pending
+
+
+@contextmanager
+def deferred(*, swallow: bool = False) -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back while the block runs; raise the held one when it ends, or
+    keep it only as `received()` with `swallow` (the block already is the run's ending)."""
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _State.depth += 1
+    try:
+        yield
+    finally:
+        if main:
+            _State.depth -= 1
+            if not _State.depth and _State.pending is not None and not swallow:
+                signum, _State.pending = _State.pending, None
+                raise KeyboardInterrupt(signal.Signals(signum).name)
