@@ -4,6 +4,12 @@ Design rule (section 5, Safety): passwords, cookies, tokens and Authorization he
 evidence. Known secret values are the primary defence; secret-bearing field names and common
 textual shapes (header lines, `"token": "..."`, `password=...`, `Bearer ...`) catch what the caller
 did not register.
+
+Anti-forgery tokens get the same care: the values of hidden form inputs (and of inputs and
+`<meta>` tags named like csrf, _token, authenticity_token, xsrf) are replaced in HTML, in
+HTML carried inside JSON strings (HAR bodies), in Playwright trace DOM snapshots (attribute
+objects) and in HAR name/value pairs. A token-shaped value found that way is also learnt as a
+secret, so the same value is scrubbed wherever else it shows (a form body, a URL, a header).
 """
 
 from __future__ import annotations
@@ -19,6 +25,13 @@ from urllib.parse import quote, quote_plus
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 4
 """Shorter values are ignored: replacing them everywhere would shred ordinary evidence."""
+
+ANTI_FORGERY_KEYS = (
+    "csrf", "_csrf", "csrf_token", "csrfmiddlewaretoken", "x-csrf-token", "x-csrftoken", "xsrf",
+    "_xsrf", "xsrf_token", "x-xsrf-token", "_token", "authenticity_token",
+    "__requestverificationtoken",
+)
+"""Names of anti-forgery (CSRF) fields in Django, Rails, Laravel, ASP.NET, Tornado and others."""
 
 SENSITIVE_KEYS = frozenset(
     {
@@ -40,8 +53,8 @@ SENSITIVE_KEYS = frozenset(
         "apikey",
         "secret",
         "client_secret",
-        "csrf_token",
         "session",
+        *ANTI_FORGERY_KEYS,
     }
 )
 """Field names (case-insensitive, `_` and `-` alike) whose values are always replaced."""
@@ -56,6 +69,7 @@ _HEADER_NAMES = (
     "x-auth-token",
     "x-csrf-token",
     "x-xsrf-token",
+    "x-csrftoken",
 )
 
 
@@ -83,6 +97,17 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # "password": "..." inside JSON text.
     (
         re.compile(rf'(?i)("(?:{_KEYS_RE})"\s*:\s*)"(?:[^"\\]|\\.)*"'),
+        rf'\1"{REDACTED}"',
+    ),
+    # \"csrf\": \"...\" in JSON text carried inside a JSON string (a HAR's JSON body).
+    (
+        re.compile(rf'(?i)(\\"(?:{_KEYS_RE})\\"\s*:\s*\\")(?:(?!\\").)*(\\")'),
+        rf"\1{REDACTED}\2",
+    ),
+    # {"name": "Cookie", "value": "..."}: HAR headers, cookies and form params, trace attributes.
+    (
+        re.compile(rf'(?i)("name"\s*:\s*"(?:{_KEYS_RE})"\s*,\s*"value"\s*:\s*)'
+                   r'"(?:[^"\\]|\\.)*"'),
         rf'\1"{REDACTED}"',
     ),
     # password=... in query strings, form bodies and cookie strings.
@@ -137,13 +162,24 @@ class Redactor:
         return len(self._secrets)
 
     def redact_text(self, text: str) -> str:
-        """Return `text` with every secret value and secret-shaped fragment replaced."""
+        """Return `text` with every secret value and secret-shaped fragment replaced.
+
+        Token-shaped values of hidden and anti-forgery fields in `text` are learnt first (see
+        `learn`), so they are replaced here and in everything redacted afterwards.
+        """
+        self.learn(text)
         pattern = self._compiled()
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
         for regex, replacement in _TEXT_PATTERNS:
             text = regex.sub(replacement, text)
-        return text
+        return scrub_hidden_fields(text)
+
+    def learn(self, text: str) -> None:
+        """Register, as secrets, the token-shaped values of hidden inputs, of anti-forgery
+        inputs, `<meta name="csrf-token">` tags and fields (csrf, _token, xsrf, ...) in `text`."""
+        for value in _field_values(text):
+            self.add_secret(value)
 
     def redact(self, obj: Any) -> Any:
         """Deep copy of dicts/lists/tuples/str with secrets replaced by "[REDACTED]".
@@ -199,3 +235,102 @@ class Redactor:
 
 def _is_sensitive_key(name: str) -> bool:
     return _norm_key(name) in _SENSITIVE_NORMALISED
+
+
+# --- hidden and anti-forgery fields -------------------------------------------------------------
+
+# A tag's attribute and its value: "...", '...', \"...\" (HTML in a JSON string) or bare.
+_ATTR = re.compile(r"""([\w:.-]+)(\s*=\s*)(?:(\\?")(.*?)\3|(\\?')(.*?)\5|([^\s"'\\>]+))""", re.S)
+_TAG = re.compile(r"<(input|meta)\b[^>]*>", re.I)
+# A trace snapshot's attribute object of a hidden input: {"type":"hidden",...,"value":"..."}.
+_HIDDEN_OBJECT = re.compile(r'\{[^{}]*"type"\s*:\s*"hidden"[^{}]*\}', re.I)
+_OBJECT_VALUE = re.compile(r'("(?:value|__playwright_value_)"\s*:\s*)"((?:[^"\\]|\\.)*)"')
+_ANTI_FORGERY_KEYS = _key_alternation(ANTI_FORGERY_KEYS)
+_ANTI_FORGERY_HINT = re.compile(r"(?i)csrf|xsrf|_token|verificationtoken")
+# An anti-forgery field's value in JSON, JSON inside a JSON string, a name/value pair or a form.
+_ANTI_FORGERY_FIELD = re.compile(
+    rf'(?i)(?:"(?:{_ANTI_FORGERY_KEYS})"\s*:\s*"|\\"(?:{_ANTI_FORGERY_KEYS})\\"\s*:\s*\\"'
+    rf'|"name"\s*:\s*"(?:{_ANTI_FORGERY_KEYS})"\s*,\s*"value"\s*:\s*"'
+    rf"|(?<![\w-])(?:{_ANTI_FORGERY_KEYS})=)([\w\-.~+/=:%]+)"
+)
+_TOKEN_CHARS = re.compile(r"[\w\-.~+/=:%]+")
+
+
+def _token_like(value: str, *, strict: bool) -> bool:
+    """Whether `value` looks like a generated token rather than a word or an id. `strict`
+    (for hidden fields with an ordinary name) asks for 16+ characters mixing upper case, lower
+    case and digits, which item ids, hex digests and UUIDs do not."""
+    if REDACTED in value or not _TOKEN_CHARS.fullmatch(value):
+        return False
+    kinds = sum(any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit))
+    return len(value) >= 16 and kinds == 3 if strict else len(value) >= 8 and kinds >= 2
+
+
+def _tag_fields(tag: str) -> tuple[dict[str, str], list[re.Match[str]]]:
+    attrs = list(_ATTR.finditer(tag))
+    values = {m.group(1).lower(): _attr_value(m) for m in attrs}
+    return values, attrs
+
+
+def _attr_value(match: re.Match[str]) -> str:
+    for group in (4, 6, 7):
+        if match.group(group) is not None:
+            return match.group(group)
+    return ""
+
+
+def _secret_attribute(tag_name: str, values: dict[str, str]) -> tuple[str | None, bool]:
+    """Which attribute of an input or meta tag holds a secret, and whether its name says so."""
+    named = _is_sensitive_key(values.get("name", "") or values.get("property", ""))
+    if tag_name == "meta":
+        return ("content", True) if named else (None, False)
+    if named or values.get("type", "").lower() == "hidden":
+        return "value", named
+    return None, False
+
+
+def _field_values(text: str) -> list[str]:
+    """Token-shaped values of hidden and anti-forgery fields in `text` (see `Redactor.learn`)."""
+    found: list[str] = []
+    if "<" in text:
+        for tag in _TAG.finditer(text):
+            values, _ = _tag_fields(tag.group(0))
+            attribute, named = _secret_attribute(tag.group(1).lower(), values)
+            value = values.get(attribute or "", "")
+            if attribute and _token_like(value, strict=not named):
+                found.append(value)
+    if "hidden" in text:
+        for obj in _HIDDEN_OBJECT.finditer(text):
+            found.extend(v.group(2) for v in _OBJECT_VALUE.finditer(obj.group(0))
+                         if _token_like(v.group(2), strict=True))
+    if _ANTI_FORGERY_HINT.search(text):
+        found.extend(m.group(1) for m in _ANTI_FORGERY_FIELD.finditer(text)
+                     if _token_like(m.group(1), strict=False))
+    return found
+
+
+def scrub_hidden_fields(text: str) -> str:
+    """`text` with the values of hidden inputs, anti-forgery inputs and `<meta name=csrf-token>`
+    tags replaced (in HTML, HTML inside JSON strings, and trace snapshot attribute objects)."""
+    if "<" in text:
+        text = _TAG.sub(_scrub_tag, text)
+    if "hidden" in text:
+        text = _HIDDEN_OBJECT.sub(
+            lambda obj: _OBJECT_VALUE.sub(rf'\1"{REDACTED}"', obj.group(0)), text)
+    return text
+
+
+def _scrub_tag(tag: re.Match[str]) -> str:
+    values, attrs = _tag_fields(tag.group(0))
+    attribute, _ = _secret_attribute(tag.group(1).lower(), values)
+    if attribute is None:
+        return tag.group(0)
+    out, last = [], 0
+    source = tag.group(0)
+    for match in attrs:
+        if match.group(1).lower() != attribute:
+            continue
+        group = next(g for g in (4, 6, 7) if match.group(g) is not None)
+        out += [source[last:match.start(group)], REDACTED]
+        last = match.end(group)
+    return "".join([*out, source[last:]])

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from harness.errors import ConfigError, UnsafeTargetError
+from harness.evidence.redact import scrub_hidden_fields
 from harness.observe.visibility import match_text
 from harness.targets.api import Actor, ApiTarget, actor_variables
 from harness.targets.profile import Profile
@@ -57,7 +58,6 @@ _NAVIGATES_JS = """e => {
   const type = (e.getAttribute("type") || (e.tagName === "BUTTON" ? "submit" : "")).toLowerCase();
   return type === "submit" && !!e.form;
 }"""
-_HIDDEN_VALUE = re.compile(r'(<input\b[^>]*\btype="hidden"[^>]*\bvalue=")[^"]*(")', re.I)
 
 
 def find_browser(explicit: str | None = None) -> str | None:
@@ -507,7 +507,7 @@ class BrowserTarget:
         stem = f"{scope.counter:02d}-{role}"
         files = [
             (f"{stem}.png", page.screenshot(full_page=True), False),
-            (f"{stem}.html", _HIDDEN_VALUE.sub(r"\1[REDACTED]\2", page.content()).encode(), True),
+            (f"{stem}.html", scrub_hidden_fields(page.content()).encode(), True),
         ]
         if scope.screenshots == "retain-on-failure":
             scope.pending.extend(files)
@@ -596,19 +596,30 @@ def _vars(actors: Mapping[str, Actor], role: str) -> dict[str, Any]:
 
 
 def _redact_zip(data: bytes, redact: Callable[[bytes], bytes]) -> bytes:
-    """A Playwright trace with every text member redacted (requests, actions, bodies)."""
+    """A Playwright trace with every text member redacted (requests, actions, bodies).
+
+    Every text member goes through `redact` once before any is written, so that a value the
+    redactor learns in one (a hidden input's token in a DOM snapshot) is scrubbed from all.
+    """
     import io  # noqa: PLC0415
     import zipfile  # noqa: PLC0415
 
     source = zipfile.ZipFile(io.BytesIO(data))
+    members = [(info, source.read(info)) for info in source.infolist()]
+    texts = {info.filename for info, member in members if _is_utf8(member)}
+    for info, member in members:
+        if info.filename in texts:
+            redact(member)  # learning pass: the output is discarded
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            member = source.read(info)
-            try:
-                member.decode("utf-8")
-            except UnicodeDecodeError:
-                target.writestr(info, member)
-                continue
-            target.writestr(info, redact(member))
+        for info, member in members:
+            target.writestr(info, redact(member) if info.filename in texts else member)
     return out.getvalue()
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
