@@ -2,8 +2,8 @@
 
 Exit codes (`harness.verdicts.EXIT_CODES`, `harness exit-codes`): 0 every gating control passed
 on a complete run; 1 a gating control failed or was inconclusive; 2 usage or configuration
-error, or a request that would have left the allowed hosts; 3 nothing was assessed; 4 the run
-was interrupted (sealed incomplete, resumable); 5 the evidence does not verify.
+error, or a request that would have left the allowed hosts; 3 nothing was assessed; 5 the
+evidence does not verify; 130 the run was interrupted (sealed incomplete, resumable).
 """
 
 from __future__ import annotations
@@ -226,9 +226,9 @@ def _run_pytest(found: list[str], run_dir: Path, profile_path: Path, base_url: s
     finally:
         if site is not None:
             site.stop()
-    if code == pytest.ExitCode.USAGE_ERROR:
-        return EXIT_USAGE
     if not (run_dir / "evidence.jsonl").is_file():
+        if code == pytest.ExitCode.USAGE_ERROR:
+            return EXIT_USAGE
         print(f"harness: no evidence was written (pytest exit {int(code)})", file=sys.stderr)
         return EXIT_INTERRUPTED if code == pytest.ExitCode.INTERRUPTED else EXIT_FAIL
     verdict = judge_recorded(run_dir)

@@ -234,7 +234,7 @@ EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_EMPTY = 3
-EXIT_INTERRUPTED = 4
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C; clashes with none of pytest's
 EXIT_NOT_INTACT = 5
 EXIT_CODES: dict[int, str] = {
     EXIT_PASS: "every gating control in the run's scope passed, on a complete run",
@@ -243,10 +243,10 @@ EXIT_CODES: dict[int, str] = {
                 "that would have left the profile's allowed_hosts); nothing more was sent",
     EXIT_EMPTY: "nothing was assessed: no control in scope, no observation, or every control "
                 "not applicable",
-    EXIT_INTERRUPTED: "the run was interrupted (signal, crash, stop on failure): it is sealed "
-                      "incomplete and `harness assess --resume RUN` finishes it",
     EXIT_NOT_INTACT: "the run's evidence does not verify (altered, missing or added lines or "
                      "files); nothing is reported from it",
+    EXIT_INTERRUPTED: "the run was interrupted (SIGINT, SIGTERM, a crash, a stop on failure): it "
+                      "is sealed incomplete and `harness assess --resume RUN` finishes it",
 }
 
 
@@ -398,7 +398,10 @@ def judge_run(entries: Iterable[Mapping[str, Any]],
               for control_id in (plan.in_scope() if plan_entry else [])]
     complete = _complete(entries)
     violations = [dict(e) for e in entries if e.get("entry_type") == "scope_violation"]
-    code, why = _exit(plan_entry is not None, judged, complete, violations, bool(observations))
+    ends = [e for e in entries if e.get("entry_type") == "run_end"]
+    usage_error = ends[-1].get("usage_error") if ends else None
+    code, why = _exit(plan_entry is not None, judged, complete, violations,
+                      observed=bool(observations), usage_error=usage_error)
     return RunVerdict(controls=judged, cells=cells,
                       not_assessed=plan.not_assessed() if plan_entry else [],
                       complete=complete, violations=violations, exit_code=code, why=why)
@@ -443,9 +446,12 @@ def _complete(entries: list[Mapping[str, Any]]) -> bool:
 
 
 def _exit(planned: bool, judged: list[ControlVerdict], complete: bool,
-          violations: list[dict[str, Any]], observed: bool) -> tuple[int, str]:
-    """The exit code and why: a scope violation, then an interruption, then an empty run,
-    then any gating control not passed."""
+          violations: list[dict[str, Any]], *, observed: bool,
+          usage_error: str | None) -> tuple[int, str]:
+    """The exit code and why: a usage error or a scope violation, then an interruption, then
+    an empty run, then any gating control not passed."""
+    if usage_error:
+        return EXIT_USAGE, f"usage or configuration error: {usage_error}"
     if violations:
         hosts = sorted({str(v.get("host") or v.get("url")) for v in violations})
         return EXIT_USAGE, (f"{len(violations)} request(s) outside the profile's allowed_hosts "

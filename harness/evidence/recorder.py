@@ -132,14 +132,17 @@ class RunRecorder:
         if self.store is None:
             return
         with interrupts.deferred(swallow=True):
-            complete = (int(exitstatus) != pytest.ExitCode.INTERRUPTED
+            usage = int(exitstatus) == pytest.ExitCode.USAGE_ERROR
+            complete = (int(exitstatus) != pytest.ExitCode.INTERRUPTED and not usage
                         and not session.shouldstop and not session.shouldfail
                         and interrupts.received() is None)
             why = "" if complete else _incomplete_reason(session, exitstatus)
-            self.verdict = self.seal(complete, why)
-            session.exitstatus = self.verdict.exit_code
+            self.verdict = self.seal(complete, why, usage_error="the run was refused before "
+                                     "it started; see the error above" if usage else None)
+            if not usage:  # pytest's own code says it best
+                session.exitstatus = self.verdict.exit_code
 
-    def seal(self, complete: bool, why: str) -> RunVerdict:
+    def seal(self, complete: bool, why: str, usage_error: str | None = None) -> RunVerdict:
         """Judge what the evidence holds and write the run's ending, its reports and manifest."""
         assert self.store is not None
         for leftover in self.run_dir.glob(PLAN_FILE.format(worker="*")):
@@ -155,7 +158,7 @@ class RunRecorder:
                                                  c.expect != MUST_BLOCK)):
             entries.append(self.store.append(cell.evidence()))
             self.rates.append(entries[-1])
-        ending = {"entry_type": "run_end", "complete": complete}
+        ending = {"entry_type": "run_end", "complete": complete, "usage_error": usage_error}
         verdict = judge_run([*entries, ending], gate_of)
         for control in verdict.controls:
             self.store.append(control.evidence())
@@ -253,6 +256,8 @@ def _incomplete_reason(session: pytest.Session, exitstatus: int) -> str:
     signum = interrupts.received()
     if signum is not None:
         return f"signal {signum} while sealing"
+    if int(exitstatus) == pytest.ExitCode.USAGE_ERROR:
+        return "usage error"
     if int(exitstatus) == pytest.ExitCode.INTERRUPTED:
         return f"interrupted: {session.shouldstop or 'KeyboardInterrupt or a signal'}"
     return f"stopped early: {session.shouldstop or session.shouldfail}"

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness import controls
 from harness.observe.audit import LOG_FIELDS as LOG_FIELD_NAMES
-from harness.observe.audit import check_fields, find_record, records_in
+from harness.observe.audit import audit_evidence, check_fields, find_record, records_in
 from harness.policy import Policy
 from harness.probes.benign import benign_text
 from harness.probes.cases import MUST_BLOCK, Case
@@ -308,7 +308,6 @@ class CaseRun:
         deadline = time.monotonic() + self.policy.audit_wait_seconds
         while True:
             read = admin.request(audit["request"], self.variables, self.actors)
-            self.result.exchanges.append(read)
             record = None
             if read.ok:
                 record = find_record(
@@ -316,6 +315,13 @@ class CaseRun:
                     content_sha256=self.case.content_sha256 if keeps_hash else None,
                     exchange=submission, account=account, by_time=accepted,
                 )
+            # Evidence keeps only the harness's own records: the rest are other users'.
+            self.result.exchanges.append(audit_evidence(
+                read, audit, matched=[record] if record is not None else [],
+                accounts={a.variables["account_name"] for a in self.actors.values()
+                          if a.variables.get("account_name")},
+                devices={a.device_id for a in self.actors.values()} | {"harness-admin"},
+            ))
             if record is not None or time.monotonic() >= deadline:
                 return read, record
             time.sleep(POLL_SECONDS * 2)
