@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,53 @@ def records_in(document: Any, audit: Mapping[str, Any]) -> list[dict[str, Any]]:
             if isinstance(record, Mapping):
                 records.append({name: record.get(key) for name, key in fields.items()})
     return records
+
+
+def own_records(
+    document: Any, audit: Mapping[str, Any], *, matched: Iterable[Mapping[str, Any]] = (),
+    accounts: Collection[str] = (), devices: Collection[str] = (),
+) -> tuple[list[Any], int]:
+    """The raw records of an audit read that are the harness's own, and how many were dropped.
+
+    A record is kept when it is one `matched` for the case (records as `records_in` gives them)
+    or its account or device is one of the harness's personas'. Everything else belongs to
+    other users (their addresses, device ids) and must not reach evidence.
+    """
+    fields = audit["fields"]
+    wanted = [dict(record) for record in matched]
+    kept: list[Any] = []
+    dropped = 0
+    for raw in lookup(document, audit["records"]):
+        for record in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(record, Mapping):
+                dropped += 1
+                continue
+            keyed = {name: record.get(key) for name, key in fields.items()}
+            if keyed in wanted or keyed.get("account") in accounts \
+                    or keyed.get("device") in devices:
+                kept.append(record)
+            else:
+                dropped += 1
+    return kept, dropped
+
+
+def audit_evidence(
+    read: Exchange, audit: Mapping[str, Any], *, matched: Iterable[Mapping[str, Any]] = (),
+    accounts: Collection[str] = (), devices: Collection[str] = (),
+) -> Exchange:
+    """`read` (an audit interface read) as evidence may keep it: its body holds only the
+    harness's own records (see `own_records`) and a note of how many others were dropped.
+    A body that is not the JSON the profile describes is withheld whole."""
+    if read.document is None:
+        note = "audit response withheld from evidence: not JSON, so other users' records " \
+            "could not be told apart"
+        return replace(read, response_body=note, document=None, content=None)
+    kept, dropped = own_records(read.document, audit, matched=matched, accounts=accounts,
+                                devices=devices)
+    body = {"records": kept, "dropped_records": dropped,
+            "note": f"{dropped} record(s) of other users dropped; only the harness's own kept"}
+    return replace(read, response_body=json.dumps(body, ensure_ascii=False), document=body,
+                   content=None)
 
 
 def find_record(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from harness.observe.audit import LOG_FIELDS, FieldCheck, check_fields, find_record, records_in
+from harness.observe.audit import (
+    LOG_FIELDS,
+    FieldCheck,
+    audit_evidence,
+    check_fields,
+    find_record,
+    own_records,
+    records_in,
+)
 from harness.policy import Policy
 from harness.targets.api import Exchange
 
@@ -268,3 +277,63 @@ def test_unknown_own_source_port_does_not_pass(exchange: Exchange) -> None:
     # a record carrying any address at all must not be judged as matching.
     blind = replace(exchange, client_ip=None, client_port=None)
     assert not _check(_record(source_ip="1.2.3.4", source_port=9), blind).ok
+
+
+# --- what of an audit read reaches evidence ---------------------------------------------------
+
+
+def _audit_read(records: list[dict[str, Any]]) -> Exchange:
+    document = {"records": records, "total": len(records)}
+    return Exchange(method="GET", url="http://127.0.0.1:8000/api/admin/audit", actor="admin",
+                    started=_iso(SENT), elapsed_s=0.1, status=200,
+                    response_body=json.dumps(document), document=document,
+                    content=json.dumps(document).encode())
+
+
+def _raw(account: str, device: str, ip: str, content: str = OTHER_HASH) -> dict[str, Any]:
+    return {"account": account, "device_id": device, "source_ip": ip, "source_port": 40000,
+            "content_sha256": content, "time": _iso(SENT)}
+
+
+OTHERS = [_raw("stranger_1", "dev-stranger-1", "203.0.113.7"),
+          _raw("stranger_2", "dev-stranger-2", "198.51.100.9")]
+
+
+def test_own_records_keeps_the_matched_record_and_the_personas() -> None:
+    mine = _raw(ACCOUNT, DEVICE, "127.0.0.1", HASH)
+    viewer = _raw("viewer_x", "hx-viewer", "127.0.0.1")
+    read = _audit_read([OTHERS[0], mine, viewer, OTHERS[1], "junk"])  # type: ignore[list-item]
+    (matched,) = [r for r in records_in(read.document, AUDIT) if r["content_hash"] == HASH]
+    kept, dropped = own_records(read.document, AUDIT, matched=[matched])
+    assert kept == [mine]
+    assert dropped == 4
+    kept, dropped = own_records(read.document, AUDIT, accounts={"viewer_x"})
+    assert kept == [viewer]
+    kept, _ = own_records(read.document, AUDIT, devices={"hx-viewer", DEVICE})
+    assert kept == [mine, viewer]
+
+
+def test_audit_evidence_carries_no_other_users_data() -> None:
+    mine = _raw(ACCOUNT, DEVICE, "127.0.0.1", HASH)
+    read = _audit_read([OTHERS[0], mine, OTHERS[1]])
+    kept = audit_evidence(read, AUDIT, accounts={ACCOUNT}, devices={DEVICE})
+    recorded = json.dumps(kept.evidence())
+    for other in OTHERS:
+        assert other["account"] not in recorded
+        assert other["device_id"] not in recorded
+        assert other["source_ip"] not in recorded
+    body = json.loads(kept.response_body or "")
+    assert body["records"] == [mine]
+    assert body["dropped_records"] == 2
+    assert "2 record(s) of other users dropped" in body["note"]
+    assert kept.content is None
+    assert (kept.status, kept.url, kept.started) == (read.status, read.url, read.started)
+    assert read.document["records"][0] == OTHERS[0]  # the read the judge uses is untouched
+
+
+def test_audit_evidence_withholds_a_body_it_cannot_sort() -> None:
+    read = replace(_audit_read(OTHERS), document=None,
+                   response_body="<html>203.0.113.7 dev-stranger-1</html>")
+    kept = audit_evidence(read, AUDIT, accounts={ACCOUNT})
+    assert "203.0.113.7" not in json.dumps(kept.evidence())
+    assert "withheld" in (kept.response_body or "")
