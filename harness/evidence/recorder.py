@@ -70,6 +70,11 @@ class RunRecorder:
     # --- the run's start, plan and observations ---------------------------------------------
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # A signal while the run directory is being laid out waits until it can be sealed.
+        with interrupts.deferred():
+            self._start()
+
+    def _start(self) -> None:
         if self.resume:
             self.store = RunStore.open(self.run_dir, redactor=Redactor(self.secrets))
             self.planned = any(e["entry_type"] == "plan" for e in self.store.entries())
