@@ -9,7 +9,6 @@ evidence does not verify; 130 the run was interrupted (sealed incomplete, resuma
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -157,9 +156,13 @@ def cmd_assess(args: argparse.Namespace) -> int:
     _check_workers(args.workers)
     if args.base_url:
         _check_base_url(args.base_url)
-    load_policy(args.policy)
+    policy = load_policy(args.policy)
+    for warning in policy.warnings:
+        print(f"harness: warning: {warning}", file=sys.stderr)
     controls.check_patterns(args.control)
-    select_corpora(args.corpus, args.profile or REFERENCE_PROFILE)  # a bad corpus: refuse now
+    # A bad corpus: refuse now, before anything starts.
+    select_corpora(args.corpus, args.profile or REFERENCE_PROFILE,
+                   max_case_chars=policy.max_case_chars)
     if args.channel != "api":
         from harness.targets.browser import find_browser  # noqa: PLC0415
 
@@ -247,7 +250,7 @@ def _print_outcome(verdict: RunVerdict) -> None:
 def _resume(args: argparse.Namespace) -> int:
     """Finish an interrupted run with the settings it recorded; refuse when a file it pinned
     (profile, policy, corpora) has changed since."""
-    from harness.evidence import resolve_run, verify_run  # noqa: PLC0415
+    from harness.evidence import read_run_info, resolve_run, verify_run  # noqa: PLC0415
     from harness.probes.corpora import file_sha256  # noqa: PLC0415
     from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
     from harness.targets.profile import REFERENCE_PROFILE  # noqa: PLC0415
@@ -256,13 +259,13 @@ def _resume(args: argparse.Namespace) -> int:
     result = verify_run(run_dir)
     if not result.ok:
         raise EvidenceError(f"cannot resume {run_dir}: it does not verify: {result.problems[0]}")
-    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    info = read_run_info(run_dir)
     if info.get("complete"):
         raise ConfigError(f"{run_dir} is complete; there is nothing to resume")
     changed = []
     for what in ("profile", "policy"):
         pinned = info.get(what) or {}
-        if pinned and file_sha256(Path(pinned["path"])) != pinned["sha256"]:
+        if pinned.get("path") and file_sha256(Path(pinned["path"])) != pinned["sha256"]:
             changed.append(f"{what} {pinned['path']}")
     changed += [f"corpus {c['path']}" for c in info.get("corpora", [])
                 if file_sha256(Path(c["path"])) != c["sha256"]]

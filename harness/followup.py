@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.errors import EvidenceError
 from harness.verdicts import Observation, RunVerdict, Verdict, judge_run
 
 STATE_ENV = "HARNESS_STATE_DIR"
@@ -71,7 +70,7 @@ class FollowupResult:
 def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
     """Poll the run's pending report checks (for up to `wait_seconds`), append their
     observations and the updated control verdicts to the run's evidence, re-finalize it."""
-    from harness.evidence import read_entries  # noqa: PLC0415
+    from harness.evidence import read_entries, read_run_info  # noqa: PLC0415
     from harness.observe.flow import Session  # noqa: PLC0415
     from harness.observe.reports import ReportDesk  # noqa: PLC0415
     from harness.policy import load_policy  # noqa: PLC0415
@@ -79,10 +78,7 @@ def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
     from harness.targets.profile import load_profile  # noqa: PLC0415
 
     run_dir = run_dir.resolve()  # `latest` names the run it links to
-    info_path = run_dir / "run.json"
-    if not info_path.is_file():
-        raise EvidenceError(f"{run_dir} has no run.json; is it a run directory?")
-    info = json.loads(info_path.read_text(encoding="utf-8"))
+    info = read_run_info(run_dir)
     checks = list(pending_checks(run_dir.name))
     if not checks:
         return FollowupResult(0, 0, 0, judge_run(read_entries(run_dir)))
@@ -92,7 +88,7 @@ def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
     deadline = time.monotonic() + wait_seconds
     with ApiTarget(profile) as api:
         desk = ReportDesk(Session(target=api, seed=0, nonce="followup"),
-                          load_policy(info.get("policy")), 0)
+                          load_policy((info.get("policy") or {}).get("path")), 0)
         for path, check in checks:
             secrets.extend(v for v in check["reporter"]["variables"].values() if v)
             settled.append((path, _settle(desk, check, deadline), check["test"]))

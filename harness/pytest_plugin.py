@@ -33,7 +33,8 @@ from harness.evidence.recorder import (
     plan_file,
     profile_name,
 )
-from harness.policy import DEFAULT_POLICY, Policy, load_policy
+from harness.policy import Policy, load_policy
+from harness.policy import pin as policy_pin
 from harness.probes.corpora import (
     OVERBLOCKING_BANK,
     Corpus,
@@ -52,6 +53,7 @@ STATUS = "harness.status"
 RECORDER = "harness-recorder"
 RUN_DIR_KEY = pytest.StashKey[Path]()
 RESUME_KEY = pytest.StashKey[bool]()
+POLICY_KEY = pytest.StashKey[Policy]()
 SEED_KEY = pytest.StashKey[int]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 CORPORA_KEY = pytest.StashKey[list[Corpus]]()
@@ -155,6 +157,8 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"harness {__version__}, run seed: {config.stash[SEED_KEY]}"]
+    if RUN_DIR_KEY in config.stash and not hasattr(config, "workerinput"):
+        lines += [f"harness policy warning: {w}" for w in _policy(config).warnings]
     if RUN_DIR_KEY in config.stash:
         lines.append(f"harness evidence: {config.stash[RUN_DIR_KEY]}")
     return lines
@@ -201,9 +205,8 @@ def _narrowed(config: pytest.Config) -> str | None:
 def _run_info(config: pytest.Config) -> dict[str, Any]:
     """What run.json says of the run's settings, every file pinned by SHA-256."""
     path = Path(_option(config, "harness_profile") or REFERENCE_PROFILE)
-    policy = Path(_option(config, "harness_policy") or DEFAULT_POLICY)
     try:
-        pins = {"profile": file_pin(path), "policy": file_pin(policy)}
+        pins = {"profile": file_pin(path), "policy": policy_pin(_policy(config))}
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     return {
@@ -239,16 +242,24 @@ def case_seed(request: pytest.FixtureRequest, run_seed: int) -> int:
 @pytest.fixture(scope="session")
 def harness_policy(pytestconfig: pytest.Config) -> Policy:
     """The assessment policy."""
-    try:
-        return load_policy(_option(pytestconfig, "harness_policy"))
-    except HarnessError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    return _policy(pytestconfig)
+
+
+def _policy(config: pytest.Config) -> Policy:
+    """The run's policy, read once per process; a bad one is a usage error."""
+    if POLICY_KEY not in config.stash:
+        try:
+            config.stash[POLICY_KEY] = load_policy(_option(config, "harness_policy"))
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return config.stash[POLICY_KEY]
 
 
 def _corpora(config: pytest.Config) -> list[Corpus]:
     try:
         return select_corpora(config.getoption("harness_corpora"),
-                              _option(config, "harness_profile") or REFERENCE_PROFILE)
+                              _option(config, "harness_profile") or REFERENCE_PROFILE,
+                              max_case_chars=_policy(config).max_case_chars)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
 

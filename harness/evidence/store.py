@@ -87,6 +87,8 @@ def _read_lines(path: Path, limit: int | None) -> Iterator[dict[str, Any]]:
         handle = path.open("rb")
     except FileNotFoundError as exc:
         raise EvidenceError(f"{path}: missing; is this a run directory?") from exc
+    except OSError as exc:
+        raise EvidenceError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     with handle:
         consumed = 0
         for number, raw in enumerate(handle, start=1):
@@ -95,7 +97,7 @@ def _read_lines(path: Path, limit: int | None) -> Iterator[dict[str, Any]]:
             consumed += len(raw)
             try:
                 entry = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
                 raise EvidenceError(
                     f"{EVIDENCE_FILE} line {number}: not valid JSON ({exc}); "
                     "run verify to see whether the run was altered"

@@ -500,8 +500,6 @@ def test_verify_reports_an_unreadable_artifact(tmp_path: Path,
 # crashes left there (see the report); they turn into passes when it is fixed.
 
 
-@pytest.mark.xfail(raises=RecursionError, strict=True,
-                   reason="store._read_lines does not catch RecursionError (lead's file)")
 def test_read_entries_of_a_deeply_nested_line(tmp_path: Path) -> None:
     store = _run(tmp_path)
     with (store.path / "evidence.jsonl").open("a", encoding="utf-8") as handle:
@@ -510,8 +508,6 @@ def test_read_entries_of_a_deeply_nested_line(tmp_path: Path) -> None:
         list(read_entries(store.path))
 
 
-@pytest.mark.xfail(raises=IsADirectoryError, strict=True,
-                   reason="store._read_lines catches only FileNotFoundError (lead's file)")
 def test_read_entries_when_the_log_is_a_directory(tmp_path: Path) -> None:
     store = _run(tmp_path)
     (store.path / "evidence.jsonl").unlink()
