@@ -77,6 +77,15 @@ def _flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def reencoded(image: UploadedImage, side: int = 300, quality: int = 80) -> bytes:
+    """The upload as many sites store it: padded to a square on white, `side` px, JPEG."""
+    square = ImageOps.pad(image.pixels, (side, side), method=Image.Resampling.LANCZOS,
+                          color="white")
+    buffer = io.BytesIO()
+    square.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 # --- QR codes and barcodes -------------------------------------------------------------------
 
 

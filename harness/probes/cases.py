@@ -66,6 +66,10 @@ class Case:
     term: str | None = None
     image: bytes | None = field(default=None, repr=False)
     original_image: bytes | None = field(default=None, repr=False)
+    # What the probe image carries, to recognise it when a target re-encodes it: the text
+    # drawn in it (one line per line drawn), or the payload of its QR code.
+    image_text: str | None = None
+    image_qr: str | None = None
 
     @property
     def case_id(self) -> str:
@@ -80,6 +84,16 @@ class Case:
         """SHA-256 of what is submitted: the image bytes, or the UTF-8 text."""
         payload = self.image if self.image is not None else self.text.encode("utf-8")
         return hashlib.sha256(payload).hexdigest()
+
+    def for_upload(self, upload_format: str) -> Case:
+        """The case with its images in `upload_format` (png, jpeg, webp): what is sent, and
+        so what evidence keeps and what the audit record's content hash is compared with."""
+        if self.image is None or upload_format == images.DEFAULT_UPLOAD_FORMAT:
+            return self
+        original = self.original_image
+        return replace(self, image=images.convert(self.image, upload_format),
+                       original_image=None if original is None
+                       else images.convert(original, upload_format))
 
     def variables(self) -> dict[str, object]:
         """The case's template variables (see the profile format)."""
@@ -107,6 +121,8 @@ class Case:
             "content": self.text,
             "content_sha256": self.content_sha256,
             "tag": self.tag,
+            **({"image_text": self.image_text} if self.image_text is not None else {}),
+            **({"image_qr": self.image_qr} if self.image_qr is not None else {}),
         }
 
 
@@ -125,15 +141,17 @@ def build_case(surface: str, mode: str, probe: ProbeSpec, seed: int, joiner: str
     text = f"{body}{joiner}{tag}"
     if mode == "edit":
         original = f"{original}{joiner}{tag}o"
-    image = original_image = None
+    image = original_image = image_text = image_qr = None
     if surface in IMAGE_SURFACES:
-        image = (images.qr_image(text) if probe.variant == "qr_code"
-                 else images.text_image([body, tag]))
+        if probe.variant == "qr_code":
+            image, image_qr = images.qr_image(text), text
+        else:
+            image, image_text = images.text_image([body, tag]), f"{body}\n{tag}"
         original_image = images.text_image([benign_text("remark", probe.lang, seed + 3), tag + "o"])
     return Case(
         surface=surface, mode=mode, probe=probe, text=text, tag=tag, original=original,
         filler=filler, filler_name=filler_name, category=category, term=term, image=image,
-        original_image=original_image,
+        original_image=original_image, image_text=image_text, image_qr=image_qr,
     )
 
 
@@ -150,5 +168,7 @@ def derive_case(surface: str, probe: ProbeSpec, body: str, seed: int, joiner: st
     derived = get(probe.variant).apply(body, seed, probe.id)
     plain = build_case(surface, "create", replace(probe, variant="identity"), seed, joiner)
     text = derived.text if derived.text is not None else body
+    drawn = {"image": derived.image, "image_text": derived.shows,
+             "image_qr": derived.payload} if derived.image is not None else {}
     return replace(plain, probe=probe, text=f"{text}{joiner}{plain.tag}", category=category,
-                   term=None, image=derived.image if derived.image is not None else plain.image)
+                   term=None, **drawn)

@@ -1,7 +1,8 @@
 """Probe images: a text rendered with a CJK font, or a QR code, as PNG bytes.
 
-Rendering is deterministic (same text, same bytes), so an image's SHA-256 identifies it when the
-harness looks for it on the target's pages.
+Rendering is deterministic (same text, same bytes). A target may re-encode what it is sent, so
+the harness recognises its probes in served images by content (harness.observe.images), and can
+send them in the format a surface takes (`upload_format` in the profile: `convert`).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ConfigError
 
@@ -22,6 +25,15 @@ _FONT_CANDIDATES = (
     "C:/Windows/Fonts/msyh.ttc",
 )
 SIZE = 320
+# Upload formats a profile can ask for: name -> (Pillow format, MIME type, file extension).
+UPLOAD_FORMATS: dict[str, tuple[str, str, str]] = {
+    "png": ("PNG", "image/png", "png"),
+    "jpeg": ("JPEG", "image/jpeg", "jpg"),
+    "webp": ("WEBP", "image/webp", "webp"),
+}
+DEFAULT_UPLOAD_FORMAT = "png"
+# Quality of lossy conversions: high, so the probe's text stays as readable as in the PNG.
+UPLOAD_QUALITY = 92
 
 
 @cache
@@ -75,3 +87,41 @@ def _png(image: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)  # type: ignore[attr-defined]
     return buffer.getvalue()
+
+
+def upload_format_of(profile: Mapping[str, Any], surface: Mapping[str, Any]) -> str:
+    """The format a surface's images are sent in: the surface's `upload_format`, else the
+    profile's, else PNG."""
+    return str(surface.get("upload_format") or profile.get("upload_format")
+               or DEFAULT_UPLOAD_FORMAT)
+
+
+def convert(data: bytes, upload_format: str) -> bytes:
+    """The probe image `data` (PNG) in `upload_format` (see UPLOAD_FORMATS); PNG is unchanged.
+
+    Lossy formats are written at UPLOAD_QUALITY.
+    """
+    from PIL import Image  # noqa: PLC0415  (heavy import, used rarely)
+
+    try:
+        pillow_format = UPLOAD_FORMATS[upload_format][0]
+    except KeyError:
+        raise ConfigError(f"upload_format {upload_format!r} is not one of "
+                          f"{', '.join(UPLOAD_FORMATS)}") from None
+    if upload_format == DEFAULT_UPLOAD_FORMAT:
+        return data
+    with Image.open(io.BytesIO(data)) as image:
+        rgb = image.convert("RGB")
+    buffer = io.BytesIO()
+    rgb.save(buffer, format=pillow_format, quality=UPLOAD_QUALITY)
+    return buffer.getvalue()
+
+
+def image_type(data: bytes) -> tuple[str, str]:
+    """(MIME type, file extension) of image bytes from their signature; PNG when unknown,
+    the format every probe is rendered in."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return UPLOAD_FORMATS["jpeg"][1:]
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return UPLOAD_FORMATS["webp"][1:]
+    return UPLOAD_FORMATS["png"][1:]

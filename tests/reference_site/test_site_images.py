@@ -137,3 +137,28 @@ def test_text_evasion_faults_do_not_weaken_image_checks(make_site, images) -> No
     site = make_site("skip-separators", "skip-t2s")
     account = site.register()
     assert _upload(site, "/api/me/avatar", images.text(CANARY_ZH), account).status_code == 422
+
+
+def test_reencode_fault_serves_uploads_as_square_jpegs_and_still_checks_them(make_site,
+                                                                            images) -> None:
+    site = make_site("reencode-uploads")
+    account = site.register()
+    assert _upload(site, "/api/me/avatar", images.text(CANARY_ZH), account).status_code == 422
+    benign = images.text("今天天气很好", "k3x9ab")
+    assert _upload(site, "/api/me/avatar", benign, account).status_code == 200
+    url = site.client.get(f"/api/users/{account.id}").json()["avatar_url"]
+    assert url.endswith(".jpg")
+    served = site.client.get(url)
+    assert served.headers["content-type"] == "image/jpeg"
+    assert served.content != benign
+    with Image.open(io.BytesIO(served.content)) as image:
+        assert (image.format, image.size) == ("JPEG", (300, 300))
+
+
+def test_reencode_fault_with_avatar_no_ocr_serves_the_canary_reencoded(make_site,
+                                                                       images) -> None:
+    site = make_site("reencode-uploads", "avatar-no-ocr")
+    account = site.register()
+    assert _upload(site, "/api/me/avatar", images.text(CANARY_ZH), account).status_code == 200
+    url = site.client.get(f"/api/users/{account.id}").json()["avatar_url"]
+    assert site.client.get(url).headers["content-type"] == "image/jpeg"

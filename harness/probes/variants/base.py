@@ -25,12 +25,16 @@ class Derived:
     """One derived case: what to submit, and where it came from.
 
     `text` is None for a pure image; `parts` is set only by `split_fields` (the pieces to put in
-    two fields or messages), and then `text` is how they read together.
+    two fields or messages), and then `text` is how they read together. An image says what it
+    carries, so that observers can recognise it when a target re-encodes it: `shows`, the text
+    drawn in it, or `payload`, the text of its QR code.
     """
 
     text: str | None
     image: bytes | None = None
     parts: tuple[str, ...] = ()
+    shows: str | None = None
+    payload: str | None = None
     variant: str
     parent: str
 
@@ -84,13 +88,17 @@ class ImageVariant(Variant):
 
     kind: Kind = "image"
     terminal = True
+    # How the image carries its text: drawn (`shows`) or as a QR code (`payload`).
+    carries: Literal["drawn", "qr"] = "drawn"
 
     def applies(self, text: str) -> bool:
         return bool(text.strip())
 
     def apply(self, text: str, seed: int, parent: str) -> Derived:
-        return Derived(text=None, image=self.render(text, self.rng(seed)), variant=self.name,
-                       parent=parent)
+        drawn = self.carries == "drawn"
+        return Derived(text=None, image=self.render(text, self.rng(seed)),
+                       shows=text if drawn else None, payload=None if drawn else text,
+                       variant=self.name, parent=parent)
 
     @abstractmethod
     def render(self, text: str, rng: random.Random) -> bytes:
@@ -158,4 +166,5 @@ class Composed(Variant):
             # Only the last step can be terminal, so `derived.text` is a string here.
             derived = step.apply(derived.text or "", seed, parent)
         return Derived(text=derived.text, image=derived.image, parts=derived.parts,
-                       variant=self.name, parent=parent)
+                       shows=derived.shows, payload=derived.payload, variant=self.name,
+                       parent=parent)

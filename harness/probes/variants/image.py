@@ -94,6 +94,7 @@ class QrCode(ImageVariant):
     source = ("QR codes (ISO/IEC 18004) are named by the Account Information Provisions (CAC, "
               "2022); made with python-qrcode through harness.probes.images.qr_image")
     seeded = False
+    carries = "qr"
 
     def render(self, text: str, rng: random.Random) -> bytes:
         return images.qr_image(text)
