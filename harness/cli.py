@@ -214,7 +214,7 @@ def _run_pytest(found: list[str], run_dir: Path, profile_path: Path, base_url: s
     import pytest  # noqa: PLC0415
 
     from harness import reference  # noqa: PLC0415
-    from harness.evidence.recorder import judge_recorded  # noqa: PLC0415
+    from harness.evidence.recorder import judge_recorded, seal_unsealed  # noqa: PLC0415
     from harness.targets.profile import load_profile  # noqa: PLC0415
 
     site = None
@@ -234,6 +234,9 @@ def _run_pytest(found: list[str], run_dir: Path, profile_path: Path, base_url: s
             return EXIT_USAGE
         print(f"harness: no evidence was written (pytest exit {int(code)})", file=sys.stderr)
         return EXIT_INTERRUPTED if code == pytest.ExitCode.INTERRUPTED else EXIT_FAIL
+    if seal_unsealed(run_dir) is not None:
+        print(f"harness: {run_dir} was left unsealed (pytest exit {int(code)}); sealed it as "
+              "incomplete", file=sys.stderr)
     verdict = judge_recorded(run_dir)
     print(f"\nrun: {run_dir}")
     _print_outcome(verdict)
@@ -251,11 +254,14 @@ def _resume(args: argparse.Namespace) -> int:
     """Finish an interrupted run with the settings it recorded; refuse when a file it pinned
     (profile, policy, corpora) has changed since."""
     from harness.evidence import read_run_info, resolve_run, verify_run  # noqa: PLC0415
+    from harness.evidence.recorder import seal_unsealed  # noqa: PLC0415
     from harness.probes.corpora import file_sha256  # noqa: PLC0415
     from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
     from harness.targets.profile import REFERENCE_PROFILE  # noqa: PLC0415
 
     run_dir = resolve_run(args.resume, args.out or REPORTS_DIR).resolve()
+    if seal_unsealed(run_dir) is not None:
+        print(f"harness: {run_dir} was never sealed; sealed it as incomplete", file=sys.stderr)
     result = verify_run(run_dir)
     if not result.ok:
         raise EvidenceError(f"cannot resume {run_dir}: it does not verify: {result.problems[0]}")

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from reference_site.audit import RequestContext
@@ -150,7 +150,11 @@ async def upload_avatar(request: Request) -> Response:
 
 
 async def get_user(request: Request) -> Response:
-    service = site_of(request).service
+    site = site_of(request)
+    service = site.service
+    if "login-wall-profiles" in site.faults and service.user_for_token(
+            bearer_token(request)) is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=302)
     return await run(lambda: service.profile(service.user(_id(request, "user_id"))))
 
 

@@ -67,6 +67,14 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class UnsupportedImageFormat(ServiceError):
+    """An image of a format the site does not take (the `jpeg-only-uploads` fault): a
+    validation refusal, not a moderation one."""
+
+    status = 422
+    code = "unsupported_image_format"
+
+
 class PayloadTooLarge(ServiceError):
     """An upload over the size limit."""
 

@@ -87,6 +87,15 @@ FAULTS: dict[str, Fault] = {
     "no-appeal": Fault(
         "A5.6-APPEAL", "no appeal path: the appeal endpoints and page are 404 and no page "
         "links to them"),
+    # Honest reads and refusals: moderation stays correct, but a read or a refusal says
+    # nothing about it; the harness must say inconclusive, never pass.
+    "login-wall-profiles": Fault(
+        "A5.4-BIO", "(inconclusive) anonymous visitors of a user's profile (the page, and the "
+        "API's public profile read) are redirected (303/302) to the login page, served 200"),
+    "jpeg-only-uploads": Fault(
+        "A5.4-AVATAR", "(inconclusive) avatar and group-logo uploads that are not JPEG are "
+        "refused with 422 unsupported_image_format, \"only JPEG is allowed\" (validation, "
+        "not moderation)"),
     # Transport faults (transport.py): the wire misbehaves, moderation stays correct.
     "flaky-5xx": Fault(
         "A5.4-POST", "(inconclusive) a seeded 1 in 4 of all requests is answered 503 before "

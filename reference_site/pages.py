@@ -345,7 +345,10 @@ async def _user_page(
 
 
 async def user_page(request: Request) -> Response:
-    return await _user_page(request, await visit_of(request))
+    visit = await visit_of(request)
+    if visit.user is None and "login-wall-profiles" in site_of(request).faults:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return await _user_page(request, visit)
 
 
 async def set_remark(request: Request) -> Response:

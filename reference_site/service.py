@@ -28,6 +28,7 @@ from reference_site.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthorized,
+    UnsupportedImageFormat,
 )
 from reference_site.images import MAX_UPLOAD_BYTES, ImageError, OcrError, decode_image
 from reference_site.moderation import Moderator
@@ -313,6 +314,8 @@ class Service:
             image = decode_image(data)
         except ImageError as exc:
             raise BadRequest(str(exc), code="invalid_image", field="file") from exc
+        if "jpeg-only-uploads" in self.faults and image.mime != "image/jpeg":
+            raise UnsupportedImageFormat("only JPEG is allowed", field="file")
         if self._checks(surface, editing=False, via_page=via_page):
             ocr = not (surface == "avatar" and "avatar-no-ocr" in self.faults)
             qr = not (surface == "group_logo" and "logo-no-qr" in self.faults)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,12 @@ import pytest
 import yaml
 
 from harness import __version__, interrupts
+from harness.controls import catalog
 from harness.errors import HarnessError
 from harness.evidence.chain import file_sha256
 from harness.evidence.redact import Redactor
 from harness.evidence.store import RunStore, read_entries
+from harness.evidence.verify import read_run_info
 from harness.report.junit import write_junit
 from harness.report.summary import control_table, rate_table
 from harness.targets.profile import SURFACES
@@ -32,6 +34,7 @@ from harness.verdicts import (
     RATE,
     Observation,
     Plan,
+    RateGate,
     RunVerdict,
     Verdict,
     judge_run,
@@ -69,10 +72,18 @@ class RunRecorder:
 
     # --- the run's start, plan and observations ---------------------------------------------
 
+    @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # A signal while the run directory is being laid out waits until it can be sealed.
-        with interrupts.deferred():
+        # pytest seals (calls sessionfinish) only once sessionstart is over: a signal while the
+        # run is being laid out waits, and is raised when collection begins.
+        with interrupts.deferred(swallow=True):
             self._start()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> None:
+        signum = interrupts.received()
+        if signum is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
 
     def _start(self) -> None:
         if self.resume:
@@ -152,27 +163,13 @@ class RunRecorder:
         assert self.store is not None
         for leftover in self.run_dir.glob(PLAN_FILE.format(worker="*")):
             leftover.unlink()
-        entries = list(self.store.entries())
-        rated = [o for o in latest_observations(entries) if RATE in o.get("details", {})]
+        rated = any(RATE in e.get("details", {}) for e in self.store.entries()
+                    if e["entry_type"] == "observation")
         # Rate cells are judged against the policy's gates; a run without them never reads it.
         gate_of = policy_gate(self._policy()) if rated else None
-        cells = rate_cells(rated, gate_of) if gate_of else []
-        order = list(self._catalog_order())
-        for cell in sorted(cells, key=lambda c: (order.index(c.control), c.family,
-                                                 SURFACES.index(c.surface),
-                                                 c.expect != MUST_BLOCK)):
-            entries.append(self.store.append(cell.evidence()))
-            self.rates.append(entries[-1])
-        ending = {"entry_type": "run_end", "complete": complete, "usage_error": usage_error}
-        verdict = judge_run([*entries, ending], gate_of)
-        for control in verdict.controls:
-            self.store.append(control.evidence())
-        counts = _counts(entries)
-        self.store.append({**ending, "exit_status": verdict.exit_code, "reason": verdict.why,
-                           "interrupted": why or None, **counts})
-        self.store.write_run_info(self._run_info(complete, why, verdict, counts))
-        write_junit(self.store.path)
-        self.store.finalize()
+        verdict, self.rates = seal_run(self.store, complete=complete, why=why,
+                                       info=self._run_info, gate_of=gate_of,
+                                       usage_error=usage_error)
         return verdict
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -187,12 +184,6 @@ class RunRecorder:
         from harness.policy import load_policy  # noqa: PLC0415
 
         return load_policy(self.info.get("policy", {}).get("path"))
-
-    @staticmethod
-    def _catalog_order() -> Iterable[str]:
-        from harness.controls import catalog  # noqa: PLC0415
-
-        return catalog()
 
     def _run_info(self, complete: bool, why: str, verdict: RunVerdict,
                   counts: Mapping[str, int]) -> dict[str, Any]:
@@ -217,6 +208,53 @@ class RunRecorder:
                                {"started": self.started.isoformat(timespec="seconds"),
                                 "finished": finished, "args": self.info.get("args")}]
         return info
+
+
+def seal_run(store: RunStore, *, complete: bool, why: str,
+             info: Callable[[bool, str, RunVerdict, Mapping[str, int]], dict[str, Any]],
+             gate_of: Callable[[str, str, str], RateGate] | None = None,
+             usage_error: str | None = None) -> tuple[RunVerdict, list[dict[str, Any]]]:
+    """Seal a run: its rate cells (with `gate_of`), every control's verdict from the one judge,
+    the `run_end` line, run.json (from `info`), JUnit and the manifest. Returns the verdict and
+    the rate lines written."""
+    entries = list(store.entries())
+    rates: list[dict[str, Any]] = []
+    if gate_of is not None:
+        rated = [o for o in latest_observations(entries) if RATE in o.get("details", {})]
+        order = list(catalog())
+        for cell in sorted(rate_cells(rated, gate_of), key=lambda c: (
+                order.index(c.control), c.family, SURFACES.index(c.surface),
+                c.expect != MUST_BLOCK)):
+            rates.append(store.append(cell.evidence()))
+        entries += rates
+    ending = {"entry_type": "run_end", "complete": complete, "usage_error": usage_error}
+    verdict = judge_run([*entries, ending], gate_of)
+    for control in verdict.controls:
+        store.append(control.evidence())
+    counts = _counts(entries)
+    store.append({**ending, "exit_status": verdict.exit_code, "reason": verdict.why,
+                  "interrupted": why or None, **counts})
+    store.write_run_info(info(complete, why, verdict, counts))
+    write_junit(store.path)
+    store.finalize()
+    return verdict, rates
+
+
+def seal_unsealed(run_dir: Path) -> RunVerdict | None:
+    """Seal, as incomplete, a run whose process ended before it could seal it (killed, or
+    interrupted while pytest was still starting); None when the run was sealed already."""
+    store = RunStore.recover(run_dir)
+    if store is None:
+        return None
+    why = "the process ended before it sealed the run; sealed afterwards"
+
+    def info(complete: bool, reason: str, verdict: RunVerdict,
+             counts: Mapping[str, int]) -> dict[str, Any]:
+        earlier = read_run_info(run_dir) if (run_dir / "run.json").is_file() else {}
+        return {**earlier, "complete": complete, "interrupted": reason,
+                "exit_status": verdict.exit_code, "counts": dict(counts)}
+
+    return seal_run(store, complete=False, why=why, info=info)[0]
 
 
 def verdict_lines(verdict: RunVerdict, *, rates: Iterable[Mapping[str, Any]] = ()) -> list[str]:

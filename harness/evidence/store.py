@@ -53,7 +53,7 @@ from .chain import (
     validate_run_id,
 )
 from .redact import Redactor
-from .verify import verify_with_tail
+from .verify import check_chain, verify_with_tail
 
 # Artifacts are redacted as text by suffix first; unknown suffixes are sniffed (NUL-free UTF-8).
 # fmt: off
@@ -193,6 +193,35 @@ class RunStore:
             reports_dir=run_dir.parent,
             next_seq=tail.lines,
             last_hash=tail.last_hash,
+            size=tail.size,
+            created=False,
+        )
+
+    @classmethod
+    def recover(cls, run_dir: Path, redactor: Redactor | None = None) -> RunStore | None:
+        """Reopen a run whose process ended before sealing it (no manifest): its chain is
+        checked line by line and a torn last line, never acknowledged, is cut off. Returns
+        None when the run was sealed (use `open`); raises when its chain is broken.
+        """
+        run_dir = Path(run_dir).absolute()
+        log = run_dir / EVIDENCE_FILE
+        if (run_dir / MANIFEST_FILE).exists() or not log.is_file():
+            return None
+        data = log.read_bytes()
+        cut = len(data) - len(data.rsplit(b"\n", 1)[-1]) if not data.endswith(b"\n") else 0
+        if cut:
+            with log.open("r+b") as handle:
+                handle.truncate(cut)
+        problems: list[str] = []
+        tail = check_chain(log, problems)
+        if problems or tail is None:
+            raise EvidenceError(f"cannot recover {run_dir}: {problems[0] if problems else ''}")
+        return cls(
+            run_dir,
+            redactor if redactor is not None else Redactor(),
+            reports_dir=run_dir.parent,
+            next_seq=tail.lines,
+            last_hash=tail.last_hash or GENESIS_HASH,
             size=tail.size,
             created=False,
         )

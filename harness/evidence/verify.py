@@ -75,7 +75,7 @@ def verify_with_tail(run_dir: Path) -> tuple[VerifyResult, ChainTail]:
     run_dir = _require_run(Path(run_dir))
     problems: list[str] = []
     warnings: list[str] = []
-    tail = _check_chain(run_dir / EVIDENCE_FILE, problems)
+    tail = check_chain(run_dir / EVIDENCE_FILE, problems)
     manifest = _load_manifest(run_dir / MANIFEST_FILE, problems, warnings)
     if manifest is not None:
         if tail is not None:
@@ -172,7 +172,8 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _check_chain(path: Path, problems: list[str]) -> ChainTail | None:
+def check_chain(path: Path, problems: list[str]) -> ChainTail | None:
+    """Check every line of an evidence log, appending problems; where the chain ends."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:

@@ -23,6 +23,8 @@ from harness.probes.benign import benign_text
 from harness.probes.cases import MUST_BLOCK, Case
 from harness.targets.api import ANONYMOUS, Actor, ApiTarget, Exchange, actor_variables
 from harness.targets.browser import PASSIVE_ACTIONS
+from harness.targets.landing import landing_note
+from harness.targets.refusals import ACCEPTED, ERROR, INVALID
 from harness.targets.templates import lookup
 from harness.verdicts import Observation, Verdict
 
@@ -30,6 +32,8 @@ POLL_SECONDS = 0.2
 RECORDS = "A5.4-RECORDS"
 LOG_FIELDS = "A5.3-LOG-FIELDS"
 DISPOSALS = ("rejected", "held", "removed", "masked")
+GONE_STATUS = (404, 410)  # a read answering this shows nothing (unless the profile says others)
+NOT_MODERATION = "refused for a reason other than moderation"
 
 
 def new_account(role: str, seed: int, nonce: str) -> dict[str, str]:
@@ -138,7 +142,18 @@ class CaseRun:
         self.account = new_account("author", seed, session.nonce)
         self.result.secrets.append(self.account["password"])
         self.roles = sorted({role for spec in surface["observe"] for role in spec["as"]})
+        # Roles whose every read the profile says needs a login they do not have: left out of
+        # who must (not) see the case.
+        self.excused = excused_roles(surface["observe"])
+        self.not_applicable: list[dict[str, str]] = []
+        moderation = self.target.admin.profile.api.get("moderation", {})
+        self.gone_status = tuple(moderation.get("gone_status", GONE_STATUS))
         self.clock = time.perf_counter()
+
+    @property
+    def judged_roles(self) -> list[str]:
+        """The observing roles the verdict rests on (those with a read that applies)."""
+        return [role for role in self.roles if role not in self.excused]
 
     def observe(self, verdict: Verdict, reason: str, disposition: str | None = None, *,
                 control: str | None = None, **details: Any) -> None:
@@ -153,13 +168,14 @@ class CaseRun:
         submission = self.submit()
         if submission is None:
             return self.result
-        accepted = self.target.classify(submission) == "accepted"
+        accepted = self.target.classify(submission, self.case.surface) == ACCEPTED
         first, final = self.watch(accepted)
         self.result.exchanges.extend(s.exchange for s in final
                                      if isinstance(s.exchange, Exchange))
         verdict, reason, disposition = self.judge(accepted, first, final)
+        extra = {"not_applicable": _unique(self.not_applicable)} if self.not_applicable else {}
         self.observe(verdict, reason, disposition, submission=submission.evidence(),
-                     sightings=[s.evidence() for s in final])
+                     sightings=[s.evidence() for s in final], **extra)
         if "audit" in self.target.admin.profile.api:
             self.judge_records(submission, accepted, disposition)
         return self.result
@@ -191,12 +207,26 @@ class CaseRun:
                          + outcome_of(steps[-1] if steps else None))
             return None
         submission = steps[index]
-        outcome = target.classify(submission)
-        if outcome == "error":
-            self.observe(Verdict.INCONCLUSIVE,
-                         f"the submission did not complete: {outcome_of(submission)}")
+        refusal = target.refusal(submission, case.surface)
+        outcome = refusal.outcome
+        if outcome == INVALID:
+            # A refusal for the input's form (format, size, length, charset) is no proof of
+            # moderation, for a must_block case or against a must_allow one.
+            self.observe(Verdict.INCONCLUSIVE, f"{NOT_MODERATION}: {refusal.reason}",
+                         submission=submission.evidence())
             return None
-        if outcome == "accepted" and len(steps) < len(planned):
+        if outcome == ERROR:
+            status = getattr(submission, "status", None)
+            if status is not None and status >= 400 and not submission.error:
+                said = f"; the site said: {refusal.message}" if refusal.message else ""
+                reason = ("refused in a way the profile does not describe as moderation (no "
+                          f"`rejected` or `validation` rule matches): {outcome_of(submission)}"
+                          f"{said}")
+            else:
+                reason = f"the submission did not complete: {outcome_of(submission)}"
+            self.observe(Verdict.INCONCLUSIVE, reason, submission=submission.evidence())
+            return None
+        if outcome == ACCEPTED and len(steps) < len(planned):
             self.observe(Verdict.INCONCLUSIVE, "the submission was accepted but reading the "
                          f"new item failed: {outcome_of(steps[-1])}")
             return None
@@ -225,8 +255,8 @@ class CaseRun:
         return first, current
 
     def all_see(self, sightings: list[Sighting]) -> bool:
-        """Every observing role saw the case in at least one of its reads."""
-        return all(any(s.visible for s in sightings if s.role == r) for r in self.roles)
+        """Every judged role saw the case in at least one of its reads."""
+        return all(any(s.visible for s in sightings if s.role == r) for r in self.judged_roles)
 
     def read_all(self) -> list[Sighting]:
         return [sighting for spec in self.surface["observe"]
@@ -239,13 +269,24 @@ class CaseRun:
         label = place + (f"{spec['method']} {spec['path']}" if "path" in spec
                          else f"page {spec['goto']}")
         for role in spec["as"]:
+            if role == ANONYMOUS and spec.get("login_required"):
+                self.not_applicable.append({"role": role, "request": label,
+                                            "reason": str(spec["login_required"])})
+                continue  # the profile says this page needs a login: nothing to see as them
             read = self.target.read(spec, variables, self.actors, role)
             if read is None:
                 continue  # the item this read needs does not exist (e.g. it was refused)
             artifacts = list(getattr(read, "artifacts", ()))
             if not read.ok:
-                sightings.append(Sighting(role, label, read, None, note=outcome_of(read),
-                                          artifacts=artifacts))
+                landed = unread_note(read)
+                if landed is None and read.status in self.gone_status:
+                    sightings.append(Sighting(role, label, read, False,
+                                              note=f"gone (HTTP {read.status})",
+                                              artifacts=artifacts))
+                else:
+                    sightings.append(Sighting(role, label, read, None,
+                                              note=landed or outcome_of(read),
+                                              artifacts=artifacts))
             elif spec.get("images"):
                 sightings.append(self.image_sighting(spec, read, role, label, artifacts))
             else:
@@ -270,10 +311,28 @@ class CaseRun:
 
     def judge(self, accepted: bool, first: list[Sighting],
               final: list[Sighting]) -> tuple[Verdict, str, str | None]:
-        """Verdict, reason and disposition of the case from what the observers saw."""
-        roles = self.roles
-        unread = [r for r in roles if not any(s.visible is not None for s in final if s.role == r)]
-        unread_note = f"could not read as {', '.join(unread)}: {_notes(final, unread)}"
+        """Verdict, reason and disposition of the case from what the observers saw.
+
+        A must_block case passes only when every read of every judged role was valid: one read
+        that did not land where it asked (or failed) leaves that role, and the case,
+        inconclusive. Roles the profile excuses (`login_required`) are not judged; a case
+        whose every role is excused is inconclusive.
+        """
+        roles = self.judged_roles
+        if not roles:
+            why = "; ".join(f"{role}: {reason}" for role, reason in self.excused.items())
+            return (Verdict.INCONCLUSIVE, "no observer can read where the case would show "
+                    f"(login_required for every observing role: {why})", None)
+        final = [s for s in final if s.role in roles]
+        first = [s for s in first if s.role in roles]
+        if self.case.expect == MUST_BLOCK:
+            unread = [r for r in roles if any(s.visible is None for s in final if s.role == r)
+                      or not any(s.role == r for s in final)]
+        else:
+            unread = [r for r in roles
+                      if not any(s.visible is not None for s in final if s.role == r)]
+        unread_reads = [s for s in final if s.visible is None or self.case.expect != MUST_BLOCK]
+        unread_note = f"could not read as {', '.join(unread)}: {_notes(unread_reads, unread)}"
         if self.case.expect == MUST_BLOCK:
             seen = [s for s in final if s.visible]
             if seen:
@@ -286,17 +345,25 @@ class CaseRun:
             if disposition not in self.policy.acceptable_dispositions:
                 return (Verdict.FAIL, f"disposition {disposition} is not acceptable by policy",
                         disposition)
-            return Verdict.PASS, f"{disposition}; not shown to {', '.join(roles)}", disposition
+            return (Verdict.PASS, f"{disposition}; not shown to {', '.join(roles)}"
+                    f"{self._excused_note()}", disposition)
         if not accepted:
             return Verdict.FAIL, "benign content was refused at submission (over-blocking)", \
                 "rejected"
         blind = [r for r in roles if not any(s.visible for s in final if s.role == r)]
         if not blind:
-            return Verdict.PASS, f"shown to {', '.join(roles)}", "published"
+            return Verdict.PASS, f"shown to {', '.join(roles)}{self._excused_note()}", \
+                "published"
         if unread and set(blind) <= set(unread):
             return Verdict.INCONCLUSIVE, unread_note, None
         return Verdict.FAIL, f"benign content not shown to {', '.join(blind)} (over-blocking)", \
             "held"
+
+    def _excused_note(self) -> str:
+        if not self.excused:
+            return ""
+        return " (not applicable: " + "; ".join(
+            f"{role}: {reason}" for role, reason in self.excused.items()) + ")"
 
     def find_record(self, submission: Exchange,
                     accepted: bool) -> tuple[Exchange, Mapping[str, Any] | None]:
@@ -394,6 +461,37 @@ def disposition_of(accepted: bool, first: list[Sighting], final: list[Sighting])
     if any(s.tag_only for s in final):
         return "masked"
     return "held"
+
+
+def excused_roles(specs: list[Mapping[str, Any]]) -> dict[str, str]:
+    """Roles whose every read is declared `login_required` for them, with the reason.
+
+    Only `anonymous` lacks a login, so only it can be excused; a role with one read that
+    applies is judged on that read.
+    """
+    reasons = [str(spec["login_required"]) for spec in specs
+               if ANONYMOUS in spec["as"] and spec.get("login_required")]
+    reads = [spec for spec in specs if ANONYMOUS in spec["as"]]
+    if reads and len(reasons) == len(reads):
+        return {ANONYMOUS: "; ".join(dict.fromkeys(reasons))}
+    return {}
+
+
+def unread_note(read: Any) -> str | None:
+    """Why a read that did not land where it asked tells nothing: `landed on X, not Y`.
+
+    An API read is not followed: a 3xx answer is a landing elsewhere (its Location). A page
+    read carries the landing in its error (see BrowserTarget.read).
+    """
+    if isinstance(read, Exchange) and read.redirected:
+        note = landing_note(read.url, read.location or "")
+        return f"{note or 'redirected to ' + (read.location or 'an unnamed place')} " \
+            f"(HTTP {read.status})"
+    return getattr(read, "landing", None)
+
+
+def _unique(entries: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [dict(t) for t in dict.fromkeys(tuple(e.items()) for e in entries)]
 
 
 def _any_visible(sightings: list[Sighting]) -> bool:

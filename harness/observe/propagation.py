@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.observe.flow import (
+    GONE_STATUS,
+    NOT_MODERATION,
     POLL_SECONDS,
     CaseResult,
     CaseRun,
@@ -36,7 +38,6 @@ from harness.targets.templates import MissingVariable, render
 from harness.verdicts import Verdict
 
 CONTROL = "A5.4-PROPAGATION"
-GONE_STATUS = (404, 410)
 FORWARD = "forward"
 # The surface whose filter a planted kind skips (the case is built for it).
 KIND_SURFACES = {"post": "post", "group": "group_name", "comment": "comment",
@@ -244,7 +245,14 @@ class PropagationRun(CaseRun):
         self.result.exchanges.extend(steps)
         details["edit"] = [step.evidence() for step in steps]
         index = submission_index(planned)
-        outcome = self.target.classify(steps[index]) if len(steps) > index else "error"
+        refusal = self.target.refusal(steps[index], self.case.surface) \
+            if len(steps) > index else None
+        outcome = refusal.outcome if refusal is not None else "error"
+        if outcome == "invalid":
+            assert refusal is not None
+            self.observe(Verdict.INCONCLUSIVE, f"{NOT_MODERATION}: {refusal.reason}",
+                         **details)
+            return
         if outcome == "error":
             self.observe(Verdict.INCONCLUSIVE, "the edit did not complete: "
                          + outcome_of(steps[-1] if steps else None), **details)

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from harness.errors import HarnessError
 from harness.observe.audit import records_in
@@ -24,6 +24,7 @@ from harness.policy import Policy
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, ProbeSpec, build_case
 from harness.targets.api import Actor, actor_variables
 from harness.targets.browser import PASSIVE_ACTIONS
+from harness.targets.landing import landing_note
 from harness.targets.templates import lookup_one, render
 from harness.verdicts import Verdict
 
@@ -277,10 +278,25 @@ class ReportDesk:
             self.exchanges.extend(done)
             if not done or not done[-1].ok or len(done) < len(steps):
                 return None
+            if self.landed_elsewhere(steps, done, variables):
+                return None  # what it read is another page's (a login wall, a list)
             return {k: v for k, v in variables.items() if k not in filing.item.variables}
         read = self.admin.request(self.spec["lookup"], variables, actors)
         self.exchanges.append(read)
         return read.document if read.ok and isinstance(read.document, Mapping) else None
+
+    def landed_elsewhere(self, steps: list[dict[str, Any]], done: list[Any],
+                         variables: Mapping[str, Any]) -> str | None:
+        """Where a `goto` of page steps ended on another page than it asked for, if one did."""
+        base = self.admin.profile.base_url + "/"
+        for step, result in zip(steps, done, strict=False):
+            if "goto" in step:
+                asked = str(render(step["goto"], variables))
+                note = landing_note(urljoin(base, asked.lstrip("/")) if not urlsplit(
+                    asked).scheme else asked, result.url)
+                if note:
+                    return note
+        return None
 
     def _field(self, document: Any, name: str) -> Any:
         path = self.spec["fields"].get(name)
@@ -454,8 +470,10 @@ def find_channels(desk: ReportDesk, start: str, visitor: Actor, max_clicks: int,
         _, _, _, url, path = heapq.heappop(queue)
         visit = cache.get(url)
         if visit is None:
+            # A link that redirects within the site leads a visitor there too: the page
+            # judged is the one it landed on (visit.url); one that leaves the site is not ok.
             visit = cache[url] = desk.target.visit(url, visitor, control=form_entry,
-                                                   artifacts=False)
+                                                   artifacts=False, follow=True)
         opened += 1
         if not visit.ok:
             continue

@@ -23,6 +23,14 @@ from harness import __version__
 from harness.errors import UnsafeTargetError
 from harness.observe.visibility import match_text
 from harness.targets.profile import Profile
+from harness.targets.refusals import (
+    ACCEPTED,
+    ERROR,
+    REJECTED,
+    Refusal,
+    RefusalRules,
+    api_message,
+)
 from harness.targets.templates import MissingVariable, lookup, lookup_one, render
 
 USER_AGENT = f"moderation-harness/{__version__}"
@@ -81,10 +89,15 @@ class Exchange:
     document: Any = field(default=None, repr=False, compare=False)
     content: bytes | None = field(default=None, repr=False, compare=False)
     cause: httpx.HTTPError | None = field(default=None, repr=False, compare=False)
+    location: str | None = None  # where a 3xx answer points (redirects are not followed)
 
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def redirected(self) -> bool:
+        return self.status is not None and 300 <= self.status < 400
 
     def evidence(self) -> dict[str, Any]:
         """A JSON-ready record (secrets are redacted by the evidence store)."""
@@ -96,6 +109,7 @@ class Exchange:
             "client": [self.client_ip, self.client_port],
             "server": [self.server_ip, self.server_port],
             "request_body": self.request_body, "response_body": self.response_body,
+            **({"location": self.location} if self.location else {}),
         }
 
 
@@ -114,7 +128,10 @@ class ApiTarget:
                                 if read_retries is None else read_retries)
         self.breaker = Breaker(int(api.get("unreachable_after", UNREACHABLE_AFTER)
                                    if unreachable_after is None else unreachable_after))
-        self.reject_status = frozenset(api.get("reject_status", (400, 403, 409, 422)))
+        # A status-only `rejected` rule; there is no default: a refusal the profile does not
+        # describe is an error, never a moderation refusal.
+        self.reject_status = frozenset(api.get("reject_status", ()))
+        self.refusals = RefusalRules(api, "api")
         self.settle_seconds = float(api.get("settle_seconds", 0.0))
         self._client = httpx.Client(
             base_url=profile.base_url,
@@ -136,11 +153,28 @@ class ApiTarget:
     def surface_spec(self, name: str) -> dict[str, Any] | None:
         return self.profile.surface(name)
 
-    def classify(self, exchange: Exchange) -> str:
-        """`accepted` (2xx), `rejected` (a refusal status of the profile) or `error`."""
+    def classify(self, exchange: Exchange, surface: str | None = None) -> str:
+        """`accepted` (2xx), `invalid` (a validation rule matches), `rejected` (a rejected rule
+        or `reject_status` matches) or `error` (anything else, redirects included)."""
+        return self.refusal(exchange, surface).outcome
+
+    def refusal(self, exchange: Exchange, surface: str | None = None) -> Refusal:
+        """The outcome of a submission with the rule that decided it and the site's message."""
         if exchange.ok:
-            return "accepted"
-        return "rejected" if exchange.status in self.reject_status else "error"
+            return Refusal(ACCEPTED)
+        if exchange.status is None:
+            return Refusal(ERROR, message=exchange.error)
+        if not exchange.redirected:
+            rule = self.refusals.first(surface, lambda r: r.matches(
+                exchange.status, exchange.document, exchange.response_body))
+            if rule is not None:
+                return Refusal(rule.kind, rule.name,
+                               api_message(rule, exchange.document, exchange.response_body))
+            if exchange.status in self.reject_status:
+                return Refusal(REJECTED, f"HTTP {exchange.status}",
+                               api_message(None, exchange.document, exchange.response_body))
+        return Refusal(ERROR, f"HTTP {exchange.status}",
+                       api_message(None, exchange.document, exchange.response_body))
 
     def match(self, exchange: Exchange, case: Any) -> tuple[bool, bool]:
         """Whether the case shows in a read: (visible, only its tag)."""
@@ -268,6 +302,8 @@ class ApiTarget:
             request_body=body_preview,
             response_body=response.text[:PREVIEW_CHARS] if is_text else _digest(response.content),
             document=document, content=response.content,
+            location=(urljoin(str(response.request.url), response.headers["location"])
+                      if response.is_redirect and "location" in response.headers else None),
         )
 
     # --- accounts -----------------------------------------------------------------------------

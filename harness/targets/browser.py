@@ -24,7 +24,16 @@ from harness.errors import ConfigError, UnsafeTargetError
 from harness.evidence.redact import scrub_hidden_fields
 from harness.observe.visibility import match_text
 from harness.targets.api import Actor, ApiTarget, actor_variables
+from harness.targets.landing import landing_note, place
 from harness.targets.profile import Profile
+from harness.targets.refusals import (
+    ACCEPTED,
+    ERROR,
+    MESSAGE_CHARS,
+    Refusal,
+    RefusalRules,
+    Rule,
+)
 from harness.targets.templates import MissingVariable, render
 
 if TYPE_CHECKING:
@@ -48,6 +57,9 @@ _PAGE_TEXT_JS = """() => {
   }
   return parts.join("\\n");
 }"""
+# The visible text alone (what a refusal rule's `text` is searched in: not the fields' values,
+# which hold what the harness typed).
+_BODY_TEXT_JS = "() => document.body ? document.body.innerText : ''"
 # Whether clicking an element loads a new page (a link, or a form's submit button).
 _VISIBLE_LINKS_JS = """() => Array.from(document.querySelectorAll('a[href]'))
   .filter(a => a.getClientRects().length > 0 && getComputedStyle(a).visibility !== 'hidden')
@@ -122,11 +134,14 @@ class PageResult:
     elapsed_s: float
     status: int | None
     error: str | None = None
-    rejected: bool = False
+    rejected: bool = False  # the page showed a refusal a rule describes (see `refusals`)
     server_ip: str | None = None
     server_port: int | None = None
     client_ip: str | None = None
     client_port: int | None = None
+    # The refusal rules the page matched, each with what the page said (classify picks).
+    refusals: tuple[tuple[Rule, str | None], ...] = field(default=(), repr=False,
+                                                          compare=False)
 
     @property
     def ok(self) -> bool:
@@ -134,16 +149,22 @@ class PageResult:
             self.status is None or self.status < 400)
 
     def evidence(self) -> dict[str, Any]:
+        found = {"refusal_rules": [rule.name for rule, _ in self.refusals]} \
+            if self.refusals else {}
         return {
             "step": self.method, "url": self.url, "actor": self.actor, "started": self.started,
             "elapsed_s": round(self.elapsed_s, 4), "status": self.status, "error": self.error,
-            "rejected": self.rejected, "server": [self.server_ip, self.server_port],
+            "rejected": self.rejected, "server": [self.server_ip, self.server_port], **found,
         }
 
 
 @dataclass(frozen=True)
 class PageRead:
-    """What one observer saw on one page: its text, its images, and the evidence files."""
+    """What one observer saw on one page: its text, its images, and the evidence files.
+
+    `url` is where the browser landed; `landing` says so when that is not the page asked for
+    (a login wall, a consent page): such a read is not ok, whatever its status.
+    """
 
     url: str
     status: int | None
@@ -151,10 +172,12 @@ class PageRead:
     image_urls: tuple[str, ...]
     artifacts: tuple[str, ...]
     error: str | None = None
+    landing: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.status is not None and self.status < 400
+        return self.error is None and self.landing is None and self.status is not None \
+            and self.status < 400
 
 
 @dataclass(frozen=True)
@@ -168,10 +191,12 @@ class PageVisit:
     control_visible: bool | None
     artifacts: tuple[str, ...]
     error: str | None = None
+    landing: str | None = None  # like PageRead.landing
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.status is not None and self.status < 400
+        return self.error is None and self.landing is None and self.status is not None \
+            and self.status < 400
 
 
 ArtifactSink = Callable[[str, bytes, bool], "str | None"]
@@ -209,6 +234,7 @@ class BrowserTarget:
         self.browser = browser
         self.admin = admin
         self.reject_status: frozenset[int] = frozenset()
+        self.refusals = RefusalRules(self.section, "browser")
         self.settle_seconds = admin.settle_seconds
         self.timeout_ms = float(self.section.get("timeout_seconds", 15)) * 1000
         self._scope: _CaseScope | None = None
@@ -311,11 +337,24 @@ class BrowserTarget:
                 break
         return results
 
-    def classify(self, result: PageResult) -> str:
-        """`accepted`, `rejected` (the page shows the refusal) or `error`."""
-        if result.rejected:
-            return "rejected"
-        return "accepted" if result.ok else "error"
+    def classify(self, result: PageResult, surface: str | None = None) -> str:
+        """`accepted`, `invalid` (the page shows a validation error), `rejected` (the page
+        shows a moderation refusal) or `error` (anything else, an unmatched 4xx included)."""
+        return self.refusal(result, surface).outcome
+
+    def refusal(self, result: PageResult, surface: str | None = None) -> Refusal:
+        """The outcome of a page submission with the rule that decided it and the page's
+        message. The page was checked against every rule when it showed (`_step`); the
+        surface's rules are tried in order here."""
+        if result.error is not None:
+            return Refusal(ERROR, message=result.error)
+        said = dict((id(rule), message) for rule, message in result.refusals)
+        rule = self.refusals.first(surface, lambda r: id(r) in said)
+        if rule is not None:
+            return Refusal(rule.kind, rule.name, said[id(rule)])
+        if result.ok:
+            return Refusal(ACCEPTED)
+        return Refusal(ERROR, f"HTTP {result.status}" if result.status else None)
 
     def read(self, spec: Mapping[str, Any], variables: Mapping[str, Any],
              actors: Mapping[str, Actor], role: str) -> PageRead | None:
@@ -336,15 +375,24 @@ class BrowserTarget:
         except Exception as exc:
             return PageRead(url, None, "", (), (), error=f"{type(exc).__name__}: {exc}")
         artifacts = self._observation_artifacts(page, role)
-        return PageRead(page.url, status, text, images, artifacts)
+        # After every redirect: a read counts only on the page it asked for.
+        return PageRead(page.url, status, text, images, artifacts,
+                        landing=landing_note(url, page.url))
 
     def visit(self, url: str, actor: Actor, *, control: Any = None,
-              scope: Mapping[str, Any] | None = None, artifacts: bool = True) -> PageVisit:
+              scope: Mapping[str, Any] | None = None, artifacts: bool = True,
+              follow: bool = False) -> PageVisit:
         """Open a page as `actor`: its text, its visible links and whether `control` (a
-        locator) is visible on it; with `artifacts`, a screenshot and the DOM as evidence."""
+        locator) is visible on it; with `artifacts`, a screenshot and the DOM as evidence.
+
+        A visit that lands elsewhere than `url` is not ok (`landing` says where it went),
+        unless `follow`: then a landing on the same site is the page visited (a crawler
+        following a link goes where a visitor would) and only leaving the site is refused.
+        """
         page = self._page(actor)
+        requested = self._url(url)
         try:
-            response = page.goto(self._url(url), wait_until="load")
+            response = page.goto(requested, wait_until="load")
             status = response.status if response else None
             text = page.evaluate(_PAGE_TEXT_JS)
             links = tuple((href, label) for href, label in page.evaluate(_VISIBLE_LINKS_JS))
@@ -354,7 +402,10 @@ class BrowserTarget:
         except Exception as exc:
             return PageVisit(url, None, "", (), None, (), error=f"{type(exc).__name__}: {exc}")
         files = self._observation_artifacts(page, actor.role) if artifacts else ()
-        return PageVisit(page.url, status, text, links, shown, files)
+        landing = landing_note(requested, page.url)
+        if follow and place(requested)[:3] == place(page.url)[:3]:
+            landing = None
+        return PageVisit(page.url, status, text, links, shown, files, landing=landing)
 
     def image_urls(self, read: PageRead, spec: Mapping[str, Any]) -> list[str]:
         return list(read.image_urls)
@@ -407,15 +458,16 @@ class BrowserTarget:
             error = f"{action}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
         response = scope_state.last_response.get(actor.role)
         server = response.server_addr() if response is not None else None
-        rejected = error is None and self._shows_rejection(page)
+        status = response.status if response is not None else None
+        refusals = () if error is not None or action in PASSIVE_ACTIONS else \
+            self._refusals_shown(page, status)
         return PageResult(
             method=action.upper(), url=page.url, actor=actor.role,
             started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             elapsed_s=time.perf_counter() - clock,
-            status=response.status if response is not None else None, error=error,
-            rejected=rejected,
+            status=status, error=error, rejected=bool(refusals),
             server_ip=server["ipAddress"] if server else None,
-            server_port=server["port"] if server else None,
+            server_port=server["port"] if server else None, refusals=refusals,
         )
 
     def _perform(self, page: Page, action: str, arg: Any, scope: Mapping[str, Any],
@@ -489,13 +541,24 @@ class BrowserTarget:
             locator = page.locator(spec["css"])
         return locator.nth(spec["nth"]) if "nth" in spec else locator.first
 
-    def _shows_rejection(self, page: Page) -> bool:
-        rule = self.section.get("rejected")
-        if not rule:
-            return False
-        if "selector" in rule and self._locate(page, rule["selector"], {}).is_visible():
-            return True
-        return "text" in rule and page.get_by_text(rule["text"]).first.is_visible()
+    def _refusals_shown(self, page: Page, status: int | None
+                        ) -> tuple[tuple[Rule, str | None], ...]:
+        """Every refusal rule (of any surface) the page now matches, with what it says: the
+        text of the rule's element, or the text its pattern found."""
+        rules = self.refusals.every()
+        text = page.evaluate(_BODY_TEXT_JS) if any(rule.needs_text for rule in rules) else None
+        found = []
+        for rule in rules:
+            if rule.matches(status, text=text, visible=lambda loc: self._locate(
+                    page, loc, {}).is_visible()):
+                message = None
+                if rule.selector is not None:
+                    message = self._locate(page, rule.selector, {}).inner_text()
+                elif rule.text is not None and text is not None:
+                    hit = rule.text.search(text)
+                    message = hit.group(0) if hit else None
+                found.append((rule, " ".join((message or "").split())[:MESSAGE_CHARS] or None))
+        return tuple(found)
 
     def _observation_artifacts(self, page: Page, role: str) -> tuple[str, ...]:
         """A full-page screenshot and the DOM of what an observer saw. Under

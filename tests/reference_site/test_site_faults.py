@@ -115,6 +115,8 @@ TESTED_ELSEWHERE = {
     "slow-responses": "test_site_transport",
     "slow-page": "test_site_transport",
     "audit-timeout": "test_site_transport",
+    "login-wall-profiles": "test_site_honest_faults",
+    "jpeg-only-uploads": "test_site_honest_faults",
 }
 
 

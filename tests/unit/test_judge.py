@@ -131,3 +131,22 @@ def test_rate_cells_are_judged_with_the_recorded_gates() -> None:
     run = judge_run([plan, *cases, gate, END])
     # 3 of 3 blocked cannot show a lower bound of 0.5: too few cases, never a pass.
     assert _verdicts(run)[control][0] is Verdict.INCONCLUSIVE
+
+
+def test_a_run_left_unsealed_is_sealed_afterwards_as_incomplete(tmp_path) -> None:
+    from harness.evidence import RunStore, read_entries, verify_run
+    from harness.evidence.recorder import seal_unsealed
+
+    store = RunStore.create(tmp_path, run_id="killed")
+    store.write_run_info({"seed": 3, "complete": False})
+    store.append({"entry_type": "run_start", "seed": 3})
+    store.append(_plan(("a", POST), patterns=(POST,)))
+    with (store.path / "evidence.jsonl").open("ab") as handle:
+        handle.write(b'{"entry_type":"observ')  # the write a kill cut short
+    assert not verify_run(store.path).ok
+    verdict = seal_unsealed(store.path)
+    assert verdict is not None
+    assert verdict.exit_code == EXIT_INTERRUPTED
+    assert verify_run(store.path).ok
+    assert [e["entry_type"] for e in read_entries(store.path)][-1] == "run_end"
+    assert seal_unsealed(store.path) is None  # sealed runs are left alone
