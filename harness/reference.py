@@ -85,7 +85,8 @@ def start(faults: Iterable[str] = (), *, admin_token: str | None = None,
     args = ["--port", "0"]
     for fault in faults:
         args += ["--fault", fault]
-    env = {**os.environ, ADMIN_TOKEN_ENV: token}
+    # The site ends with the harness even when the harness is killed outright.
+    env = {**os.environ, ADMIN_TOKEN_ENV: token, "REFERENCE_SITE_PARENT": str(os.getpid())}
     log = log or Path(tempfile.mkstemp(prefix="reference-site-", suffix=".log")[1])
     with log.open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen(

@@ -8,6 +8,7 @@ serves until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import secrets
@@ -130,8 +131,24 @@ class AnnouncingServer(uvicorn.Server):
             sys.stdout.flush()
 
 
+PARENT_ENV = "REFERENCE_SITE_PARENT"
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def die_with_parent() -> None:
+    """When started by the harness (its pid in $REFERENCE_SITE_PARENT), end with it on Linux,
+    even if it is killed outright, so no site outlives the run that started it."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if str(os.getppid()) != parent:  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the site until it is told to stop; return the exit status."""
+    die_with_parent()
     args = parse_args(argv)
     if args.list_faults:
         sys.stdout.write("".join(f"{line}\n" for line in describe()))

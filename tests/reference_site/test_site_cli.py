@@ -209,3 +209,28 @@ def test_report_desk_options_refuse_bad_seconds(value: str, capsys) -> None:
         parse_args(["--report-handle-seconds", value])
     assert exit_info.value.code == 2
     assert "seconds" in capsys.readouterr().err
+
+
+def test_the_site_ends_with_the_harness_that_started_it_even_when_killed() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("from harness import reference; site = reference.start(); "
+            "print(site.process.pid, flush=True); import time; time.sleep(120)")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    site = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(site, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(site, signal.SIGKILL)
+    raise AssertionError("the reference site outlived the process that started it")
