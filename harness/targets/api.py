@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -31,12 +32,16 @@ from harness.targets.refusals import (
     RefusalRules,
     api_message,
 )
+from harness.targets.scope import in_scope, violation
 from harness.targets.templates import MissingVariable, lookup, lookup_one, render
 
 USER_AGENT = f"moderation-harness/{__version__}"
 PREVIEW_CHARS = 4000
 ANONYMOUS = "anonymous"
 ADMIN = "admin"
+# The actor of the request a thread is sending, for the response hook that records a redirect
+# out of scope.
+_SENDING_AS: ContextVar[str] = ContextVar("harness_sending_as", default="")
 
 # Transport. A read (GET/HEAD) is retried, each attempt recorded, when its connection broke
 # or the target answered 502/503/504. A write is retried only when it never left the harness
@@ -124,6 +129,8 @@ class ApiTarget:
                  unreachable_after: int | None = None) -> None:
         self.profile = profile
         api = profile.api
+        self._violations: list[dict[str, str]] = []
+        self._violations_lock = threading.Lock()
         self.read_retries = int(api.get("read_retries", READ_RETRIES)
                                 if read_retries is None else read_retries)
         self.breaker = Breaker(int(api.get("unreachable_after", UNREACHABLE_AFTER)
@@ -137,13 +144,37 @@ class ApiTarget:
             base_url=profile.base_url,
             timeout=timeout or float(api.get("timeout_seconds", DEFAULT_TIMEOUT_S)),
             headers={"User-Agent": USER_AGENT},
-            event_hooks={"response": [_remember_addresses]},
+            event_hooks={"response": [_remember_addresses, self._see_redirect]},
             follow_redirects=False,
             transport=transport,
         )
 
     def close(self) -> None:
         self._client.close()
+
+    def take_violations(self) -> list[dict[str, str]]:
+        """Every request refused since last asked because it would have left `allowed_hosts`
+        (sent nowhere; a redirect there is never followed), oldest first."""
+        with self._violations_lock:
+            taken, self._violations = self._violations, []
+        return taken
+
+    def _refuse(self, url: str, *, method: str, actor: str, reason: str) -> None:
+        with self._violations_lock:
+            self._violations.append(violation(url, method=method, resource_type="api",
+                                              actor=actor, reason=reason,
+                                              channel=self.channel))
+
+    def _see_redirect(self, response: httpx.Response) -> None:
+        """Record a 3xx that points outside `allowed_hosts` (redirects are not followed)."""
+        location = response.headers.get("location")
+        if not response.is_redirect or not location:
+            return
+        target = urljoin(str(response.request.url), location)
+        if not in_scope(target, self.profile.allowed_hosts):
+            self._refuse(target, method=response.request.method, actor=_SENDING_AS.get(),
+                         reason=f"{response.status_code} redirect from {response.request.url}; "
+                         "not followed")
 
     @property
     def admin(self) -> ApiTarget:
@@ -243,8 +274,11 @@ class ApiTarget:
         full = url if urlsplit(url).scheme else urljoin(self.profile.base_url + "/",
                                                            url.lstrip("/"))
         host = urlsplit(full).hostname
-        if host not in self.profile.allowed_hosts:
+        if not in_scope(full, self.profile.allowed_hosts) or host is None:
+            self._refuse(full, method=method, actor=actor,
+                         reason="refused before sending: the host is not in allowed_hosts")
             raise UnsafeTargetError(f"refusing {method} {full}: {host!r} is not in allowed_hosts")
+        _SENDING_AS.set(actor)
         body_preview = _body_preview(json_body, data, files)
         down = self.breaker.down
         if down is not None:
