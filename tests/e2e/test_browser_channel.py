@@ -19,6 +19,7 @@ from harness import controls, reference
 from harness.evidence import read_entries, verify_run
 from harness.targets.profile import REFERENCE_PROFILE
 
+from .runs import observed_all_pass
 from .test_detection_matrix import BROWSER_FAULTS, FAULTS, assess, control_verdicts
 
 SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
@@ -30,9 +31,11 @@ def test_clean_site_passes_through_its_pages_with_screenshots(tmp_path):
     # ones take the same paths), to keep the suite's time in bounds.
     code, run_dir, output = assess(tmp_path / "reports", "--channel", "browser", "-n", "2",
                                    "--", "-k", "not latin and not benign-en")
-    assert code == 0, output[-3000:]
+    # Narrowed by -k: every observed case passes, and no control can claim a pass.
+    assert code == 1, output[-3000:]
     assert run_dir is not None
     assert verify_run(run_dir).ok
+    observed_all_pass(run_dir)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
     screened: dict[str, set[str]] = defaultdict(set)
     for entry in read_entries(run_dir):
@@ -74,7 +77,7 @@ def test_browser_only_fault_fails_its_control_through_pages_only(fault, tmp_path
         return  # only pages can show it
     code, run_dir, output = assess(tmp_path / "api", "--channel", "api",
                                    "--reference-fault", fault, *selection)
-    assert control_verdicts(run_dir)[control] == "pass", output[-3000:]
+    observed_all_pass(run_dir, control)  # the API does not see what only the pages break
 
 
 class SecretSpy:
@@ -100,7 +103,8 @@ def test_no_secret_reaches_any_artifact(pytester, tmp_path):
         "--run-dir", str(run_dir), "-p", "no:cacheprovider", "-p", "no:playwright",
         "-o", "harness_tracing=on", "-o", "harness_har=on", plugins=[spy],
     )
-    assert result.ret == 0, result.stdout.str()[-3000:]
+    assert result.ret == 1, result.stdout.str()[-3000:]  # narrowed by -k: never a pass
+    observed_all_pass(run_dir)
     passwords_and_cookies = {s for s in spy.secrets if len(s) >= 8}
     assert len(passwords_and_cookies) >= 3
     kinds = {path.suffix for path in run_dir.rglob("*") if path.is_file()}
