@@ -96,6 +96,10 @@ FAULTS: dict[str, Fault] = {
         "A5.4-AVATAR", "(inconclusive) avatar and group-logo uploads that are not JPEG are "
         "refused with 422 unsupported_image_format, \"only JPEG is allowed\" (validation, "
         "not moderation)"),
+    "reencode-uploads": Fault(
+        "A5.4-AVATAR", "(tolerated) avatars and group logos are stored and served as 300x300 "
+        "JPEGs (quality 80, padded to a square on white), not as uploaded; verdicts must not "
+        "change"),
     # Transport faults (transport.py): the wire misbehaves, moderation stays correct.
     "flaky-5xx": Fault(
         "A5.4-POST", "(inconclusive) a seeded 1 in 4 of all requests is answered 503 before "

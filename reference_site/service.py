@@ -30,7 +30,13 @@ from reference_site.errors import (
     Unauthorized,
     UnsupportedImageFormat,
 )
-from reference_site.images import MAX_UPLOAD_BYTES, ImageError, OcrError, decode_image
+from reference_site.images import (
+    MAX_UPLOAD_BYTES,
+    ImageError,
+    OcrError,
+    decode_image,
+    reencoded,
+)
 from reference_site.moderation import Moderator
 
 ACCOUNT_NAME_MAX = 40
@@ -326,13 +332,16 @@ class Service:
             if not verdict.allowed:
                 raise ContentRejected(surface, verdict.detail)
         sha = act.contents[surface]
+        stored, mime, ext = data, image.mime, image.ext
+        if "reencode-uploads" in self.faults:
+            stored, mime, ext = reencoded(image), "image/jpeg", "jpg"
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO media (sha256, mime, ext, data, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (sha, image.mime, image.ext, data, iso(utc_now())),
+                (sha, mime, ext, stored, iso(utc_now())),
             )
-        return sha, image.ext
+        return sha, ext
 
     # --- identity -----------------------------------------------------------------------------
 

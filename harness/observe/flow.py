@@ -18,9 +18,11 @@ from typing import Any
 from harness import controls
 from harness.observe.audit import LOG_FIELDS as LOG_FIELD_NAMES
 from harness.observe.audit import audit_evidence, check_fields, find_record, records_in
+from harness.observe.images import ProbeMatcher
 from harness.policy import Policy
 from harness.probes.benign import benign_text
 from harness.probes.cases import MUST_BLOCK, Case
+from harness.probes.images import upload_format_of
 from harness.targets.api import ANONYMOUS, Actor, ApiTarget, Exchange, actor_variables
 from harness.targets.browser import PASSIVE_ACTIONS
 from harness.targets.landing import landing_note
@@ -127,6 +129,9 @@ class CaseRun:
         if surface is None:
             raise KeyError(f"the {self.target.channel} channel has no surface {case.surface}")
         self.surface = surface
+        # Probe images go out in the format the surface takes; the case keeps what is sent.
+        self.case = case = case.for_upload(upload_format_of(self.target.profile.data, surface))
+        self.images: ProbeMatcher | None = None  # made when an image is first read
         self.control = controls.for_surface(case.surface).id
         self.case_id = case.case_id
         self.result = CaseResult(case=case)
@@ -297,17 +302,32 @@ class CaseRun:
 
     def image_sighting(self, spec: Mapping[str, Any], read: Any, role: str, label: str,
                        artifacts: list[str]) -> Sighting:
+        """Whether the read's images show the case's probe image, by content (see
+        harness.observe.images): shown when one does; unread when none does and one could not
+        be fetched or told about; else not shown."""
         urls = self.target.image_urls(read, spec)
+        if urls and self.case.image is None:
+            return Sighting(role, label, read, None, note="the case has no probe image to "
+                            "look for", artifacts=artifacts)
+        notes, unread = [], False
         for url in urls:
-            image = self.target.fetch_image(url, role, self.actors)
-            if image is None:
-                return Sighting(role, label, read, None, note=f"image {url} could not be read",
+            data = self.target.fetch_image(url, role, self.actors)
+            if data is None:
+                notes.append(f"image {url} could not be fetched")
+                unread = True
+                continue
+            if self.images is None:
+                self.images = ProbeMatcher.for_case(self.case)
+            found = self.images.match(data)
+            if found.shown:
+                return Sighting(role, label, read, True, note=f"image {url}: {found.note}",
                                 artifacts=artifacts)
-            if hashlib.sha256(image).hexdigest() == self.case.content_sha256:
-                return Sighting(role, label, read, True, note=f"image {url} is the probe image",
-                                artifacts=artifacts)
-        return Sighting(role, label, read, False, note=f"{len(urls)} image(s), none the probe",
-                        artifacts=artifacts)
+            unread = unread or found.shown is None
+            notes.append(f"image {url}: {found.note}")
+        if unread:
+            return Sighting(role, label, read, None, note="; ".join(notes), artifacts=artifacts)
+        return Sighting(role, label, read, False, note=f"{len(urls)} image(s), none the probe"
+                        + "".join(f"; {note}" for note in notes), artifacts=artifacts)
 
     def judge(self, accepted: bool, first: list[Sighting],
               final: list[Sighting]) -> tuple[Verdict, str, str | None]:

@@ -8,8 +8,9 @@ image shows the probe when any one of these holds, cheapest first:
 1. its bytes are the probe's;
 2. its content has the probe's perceptual hashes: pHash and dHash (64 bits each) both within
    HASH_THRESHOLD bits. Both images are first reduced to their content (grey levels, cropped
-   to what differs from the background, so padding and mild crops fall away) and the larger is
-   scaled to the size of the smaller, so both lose the same detail before hashing;
+   to what differs from the background, so padding and mild crops fall away; measured both
+   plainly and on a denoised copy) and the larger is scaled to the size of the smaller, so
+   both lose the same detail before hashing;
 3. a QR code in it decodes to the probe's payload (zxing-cpp);
 4. tesseract reads in it every line of the probe's text (compared as `ocr_key` folds it).
 
@@ -19,12 +20,12 @@ an edit replaces) by bytes or by hashes is not the probe, and is not read furthe
 cannot be decoded, or one only OCR could tell about when tesseract cannot run, is unread
 (`shown` None): the read proves nothing either way.
 
-HASH_THRESHOLD was measured on the probe images (tests/unit/test_image_matching.py, and
-bench/bench_images.py prints the figures): re-encoded copies of the 320 px probes (JPEG
-quality 50-80, WebP, 300x300, half size, 4% crop, 10% padding) lie within 8 bits; the case's
-other image at 20 bits or more, other probes at 16 or more at the 1st percentile, a blank
-image at 31. Wide, thin text pictures (the `image_text` rate family) are less stable: a copy at
-half size may lie 14 bits away, and OCR is then what recognises it.
+HASH_THRESHOLD was measured on the probe images over 25 seeds (bench/bench_images.py prints
+the figures; tests/unit/test_image_matching.py holds the cases): copies of the 320 px probes
+re-encoded (JPEG quality 50-80, WebP, 300x300 padded to a square), at half size or padded lie
+within 8 bits; the case's other image lies 22 bits or more away, a different probe 16 or more,
+a blank image has no content at all. Wide, thin text pictures (the `image_text` rate family)
+are less stable: a copy at half size may lie 14 bits away, and OCR is what recognises it then.
 """
 
 from __future__ import annotations
@@ -103,10 +104,12 @@ def decode(data: bytes) -> Image:
     return image.convert("RGB")
 
 
-def content_of(image: Image) -> Image | None:
+def content_of(image: Image, *, denoise: bool = False) -> Image | None:
     """The grey-level content of an image: cropped to what differs from its background, border
     by border (padding of one colour around a picture with another background comes off in
-    two rounds). None for a blank image."""
+    two rounds). None for a blank image. With `denoise`, the crop is measured on a 3x3 median
+    of the image, which ignores speckle noise (the `image_text` family's) but also the thin
+    strokes of small text; the matcher compares both ways."""
     import numpy as np  # noqa: PLC0415
     from PIL import ImageFilter, ImageOps  # noqa: PLC0415
 
@@ -115,8 +118,8 @@ def content_of(image: Image) -> Image | None:
         width, height = gray.size
         if width < 8 or height < 8:
             break
-        # A 3x3 median drops speckle noise and JPEG specks before the background is measured.
-        levels = np.asarray(gray.filter(ImageFilter.MedianFilter(3)), dtype=np.int16)
+        source = gray.filter(ImageFilter.MedianFilter(3)) if denoise else gray
+        levels = np.asarray(source, dtype=np.int16)
         border = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
         difference = np.abs(levels - int(np.median(border)))
         contrast = float(np.percentile(difference, 99.5))
@@ -245,14 +248,14 @@ class ProbeMatcher:
                  languages: str = "chi_sim+eng", others: Iterable[bytes] = (),
                  unread_lines: Iterable[str] = (), threshold: int = HASH_THRESHOLD) -> None:
         self.sha256 = hashlib.sha256(probe).hexdigest()
-        self.content = content_of(decode(probe))
+        self.content = _contents(decode(probe))
         skipped = {ocr_key(line) for line in unread_lines}
         self.lines = [key for key in (ocr_key(line) for line in (text or "").split("\n"))
                       if key and key not in skipped]
         self.qr = qr
         self.languages = languages
         self.threshold = threshold
-        self.others = {hashlib.sha256(o).hexdigest(): content_of(decode(o)) for o in others}
+        self.others = {hashlib.sha256(o).hexdigest(): _contents(decode(o)) for o in others}
         self._seen: dict[str, ImageMatch] = {}
 
     @classmethod
@@ -281,8 +284,8 @@ class ProbeMatcher:
             image = decode(served)
         except ImageUnreadable as exc:
             return ImageMatch(None, "unread", f"{len(served)} bytes: {exc}")
-        content = content_of(image)
-        if content is None:
+        content = _contents(image)
+        if content[0] is None:
             return ImageMatch(False, "blank", "a blank image")
         distance = self._distance(self.content, content)
         details: dict[str, Any] = {"sha256": digest, "size": list(image.size),
@@ -321,10 +324,20 @@ class ProbeMatcher:
                           f"{self.threshold}{_read_note(details)})", details)
 
     @staticmethod
-    def _distance(probe: Image | None, served: Image) -> int:
-        if probe is None:  # a blank probe: only its bytes identify it
-            return 64
-        return max(hash_distance(probe, served))
+    def _distance(probe: Contents, served: Contents) -> int:
+        """The smaller of the two ways' distances (plain and denoised crops; see content_of),
+        each the larger of the pHash and dHash distances; 64 when a side is blank."""
+        distances = [max(hash_distance(p, s)) for p, s in zip(probe, served, strict=True)
+                     if p is not None and s is not None]
+        return min(distances, default=64)
+
+
+# An image's content cropped plainly and denoised (see content_of).
+Contents = tuple["Image | None", "Image | None"]
+
+
+def _contents(image: Image) -> Contents:
+    return content_of(image), content_of(image, denoise=True)
 
 
 def _read_note(details: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ import httpx
 from harness import __version__
 from harness.errors import UnsafeTargetError
 from harness.observe.visibility import match_text
+from harness.probes.images import image_type
 from harness.targets.profile import Profile
 from harness.targets.refusals import (
     ACCEPTED,
@@ -251,7 +252,7 @@ class ApiTarget:
         files = None
         if "files" in spec:
             files = {
-                name: (f"{name}.png", value, "image/png")
+                name: _upload_file(name, value)
                 for name, value in render(spec["files"], scope).items()
             }
         return self.send(
@@ -481,6 +482,12 @@ def _body_preview(json_body: Any, data: Any, files: Mapping[str, Any] | None) ->
     if files:
         preview["files"] = {name: _digest(value[1]) for name, value in files.items()}
     return preview or None
+
+
+def _upload_file(name: str, value: Any) -> tuple[str, Any, str]:
+    """A multipart file named and typed after its bytes (a probe may go as PNG, JPEG, WebP)."""
+    mime, ext = image_type(value) if isinstance(value, bytes) else ("image/png", "png")
+    return f"{name}.{ext}", value, mime
 
 
 def _digest(content: bytes) -> str:

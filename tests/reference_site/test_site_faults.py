@@ -117,6 +117,7 @@ TESTED_ELSEWHERE = {
     "audit-timeout": "test_site_transport",
     "login-wall-profiles": "test_site_honest_faults",
     "jpeg-only-uploads": "test_site_honest_faults",
+    "reencode-uploads": "test_site_images",
 }
 
 
