@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 from harness.errors import ConfigError, UnsafeTargetError
 from harness.evidence.redact import scrub_hidden_fields
 from harness.observe.visibility import match_text
+from harness.probes.images import image_type
 from harness.targets.api import Actor, ApiTarget, actor_variables
 from harness.targets.landing import landing_note, place
 from harness.targets.profile import Profile
@@ -480,8 +481,9 @@ class BrowserTarget:
             data = render(arg["file"], scope)
             if not isinstance(data, bytes):
                 raise ConfigError(f"upload {arg['file']!r} is not an image variable")
+            mime, ext = image_type(data)
             self._locate(page, arg["field"], scope).set_input_files(
-                {"name": "probe.png", "mimeType": "image/png", "buffer": data})
+                {"name": f"probe.{ext}", "mimeType": mime, "buffer": data})
         elif action == "choose":
             field_ = self._locate(page, arg["field"], scope)
             option = str(render(arg["option"], scope))
