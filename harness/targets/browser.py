@@ -35,6 +35,7 @@ from harness.targets.refusals import (
     RefusalRules,
     Rule,
 )
+from harness.targets.scope import Sinkhole, authority, bypass_rules, in_scope, violation
 from harness.targets.templates import MissingVariable, render
 
 if TYPE_CHECKING:
@@ -239,6 +240,11 @@ class BrowserTarget:
         self.settle_seconds = admin.settle_seconds
         self.timeout_ms = float(self.section.get("timeout_seconds", 15)) * 1000
         self._scope: _CaseScope | None = None
+        bypass_rules(profile.allowed_hosts)  # refuses, before any browser starts, a bad host
+        self._sinkhole: Sinkhole | None = None
+        self._violations: list[dict[str, str]] = []
+        self._network_refusals: list[dict[str, str]] = []
+        self._explained: set[str] = set()  # where the violations went (host:port)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -287,6 +293,44 @@ class BrowserTarget:
 
     def close(self) -> None:
         self.admin.close()
+        if self._sinkhole is not None:
+            self._sinkhole.close()
+            self._sinkhole = None
+
+    # --- scope --------------------------------------------------------------------------------
+
+    def take_violations(self) -> list[dict[str, str]]:
+        """Every request refused since last asked because it would have left `allowed_hosts`
+        (this channel's and its admin API's), oldest first; see `harness.targets.scope`."""
+        self._drain_sinkhole()
+        taken, self._violations = self._violations, []
+        return taken + self.admin.take_violations()
+
+    def take_network_refusals(self) -> list[dict[str, str]]:
+        """Requests the network guard refused that no page of the target asked for (the
+        browser's own service calls, such as form-autofill lookups): stopped like every other,
+        but not the target's doing, so not scope violations."""
+        self._drain_sinkhole()
+        taken, self._network_refusals = self._network_refusals, []
+        return taken
+
+    def _refuse(self, url: str, *, method: str, resource_type: str, actor: str,
+                reason: str) -> None:
+        self._explained.add(authority(url))
+        self._violations.append(violation(url, method=method, resource_type=resource_type,
+                                          actor=actor, reason=reason, channel=self.channel))
+
+    def _drain_sinkhole(self) -> None:
+        """Sort what the sinkhole refused: a request a page made is already a violation (seen
+        by the guard or as a redirect hop); anything else is a network refusal."""
+        if self._sinkhole is None:
+            return
+        for method, target in self._sinkhole.take():
+            if authority(target) not in self._explained:
+                self._network_refusals.append(violation(
+                    target, method=method, resource_type="browser", actor="",
+                    reason="refused by the network guard: not a request of any page",
+                    channel=self.channel))
 
     # --- the Target protocol ------------------------------------------------------------------
 
@@ -418,9 +462,8 @@ class BrowserTarget:
 
     def fetch_image(self, url: str, role: str, actors: Mapping[str, Actor]) -> bytes | None:
         """The bytes of an image as `role`'s browser would load it; None when it fails."""
-        self._check_host(url)
-        response = self._context(actors[role]).request.get(url)
-        return response.body() if response.ok else None
+        response = self._get_in_scope(self._context(actors[role]), url, role)
+        return response.body() if response is not None and response.ok else None
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -595,9 +638,24 @@ class BrowserTarget:
                 options["storage_state"] = actor.state
             if scope.har != "off":
                 options["record_har_path"] = str(scope.scratch / f"{actor.role}.har")
+            if self._sinkhole is None:
+                self._sinkhole = Sinkhole()
+            # Whatever is not for an allowed host goes to the sinkhole (redirect hops that no
+            # route handler sees included); service workers would fetch past the route guard.
+            options["proxy"] = self._sinkhole.proxy(self.profile.allowed_hosts)
+            options["service_workers"] = "block"
             context = self.browser.new_context(**options)
             context.set_default_timeout(self.timeout_ms)
-            context.route("**/*", self._guard)
+            role = actor.role
+
+            def guard(route: Any) -> None:
+                self._guard(route, role)
+
+            def hop(request: Any) -> None:
+                self._see_hop(request, role)
+
+            context.route("**/*", guard)
+            context.on("request", hop)
             if scope.tracing != "off":
                 context.tracing.start(screenshots=True, snapshots=True, sources=False)
             scope.contexts[actor.role] = context
@@ -631,23 +689,55 @@ class BrowserTarget:
             scope.pages[actor.role] = page
         return page
 
-    def _guard(self, route: Any) -> None:
-        """Every request the browser makes must go to an allowed host; others are aborted."""
-        host = urlsplit(route.request.url).hostname
-        if host in self.profile.allowed_hosts or route.request.url.startswith("data:"):
+    def _guard(self, route: Any, actor: str = "") -> None:
+        """A page's request to a host outside `allowed_hosts` is aborted before it is sent,
+        and recorded. Redirect hops never come here (Playwright continues them itself): the
+        sinkhole stops those, and `_see_hop` records them."""
+        request = route.request
+        if in_scope(request.url, self.profile.allowed_hosts):
             route.continue_()
-        else:
-            route.abort("blockedbyclient")
+            return
+        route.abort("blockedbyclient")
+        self._refuse(request.url, method=request.method, resource_type=request.resource_type,
+                     actor=actor, reason="aborted by the route guard: the host is not in "
+                     "allowed_hosts")
 
-    def _url(self, url: str) -> str:
+    def _see_hop(self, request: Any, actor: str) -> None:
+        """Record a redirect hop to a host outside `allowed_hosts` (the sinkhole refuses it)."""
+        previous = request.redirected_from
+        if previous is None or in_scope(request.url, self.profile.allowed_hosts):
+            return
+        self._refuse(request.url, method=request.method, resource_type=request.resource_type,
+                     actor=actor, reason=f"redirected there by {previous.url}; refused by the "
+                     "network guard")
+
+    def _get_in_scope(self, context: BrowserContext, url: str, actor: str,
+                      max_redirects: int = 10) -> Any:
+        """GET through the context's request API, following redirects one hop at a time so
+        that a hop outside `allowed_hosts` is refused (and recorded) instead of sent; None
+        when it was refused or the chain is too long."""
+        for _ in range(max_redirects + 1):
+            self._check_host(url, actor=actor, resource_type="image")
+            response = context.request.get(url, max_redirects=0)
+            location = response.headers.get("location")
+            if not (300 <= response.status < 400 and location):
+                return response
+            url = urljoin(url, location)
+        return None
+
+    def _url(self, url: str, actor: str = "") -> str:
         full = url if urlsplit(url).scheme else urljoin(self.profile.base_url + "/",
                                                         url.lstrip("/"))
-        self._check_host(full)
+        self._check_host(full, actor=actor)
         return full
 
-    def _check_host(self, url: str) -> None:
-        host = urlsplit(url).hostname
-        if host not in self.profile.allowed_hosts:
+    def _check_host(self, url: str, *, actor: str = "", method: str = "GET",
+                    resource_type: str = "document") -> None:
+        """Refuse (and record) a URL the harness itself would open outside `allowed_hosts`."""
+        if not in_scope(url, self.profile.allowed_hosts):
+            host = urlsplit(url).hostname
+            self._refuse(url, method=method, resource_type=resource_type, actor=actor,
+                         reason="refused before sending: the host is not in allowed_hosts")
             raise UnsafeTargetError(f"refusing {url}: {host!r} is not in allowed_hosts")
 
 
