@@ -17,8 +17,8 @@ from harness.errors import ConfigError
 from harness.observe import images as matching
 from harness.observe.images import ProbeMatcher, content_of, decode, ocr_key
 from harness.probes import images as probe_images
-from harness.probes.cases import IMAGE_PROBES, MUST_BLOCK, ProbeSpec, build_case, derive_case
 from harness.probes.canaries import lexicon
+from harness.probes.cases import IMAGE_PROBES, MUST_BLOCK, ProbeSpec, build_case, derive_case
 
 PROBES = {probe.id: probe for probe in IMAGE_PROBES}
 SEEDS = (3, 11)
@@ -185,9 +185,11 @@ def test_content_is_trimmed_to_what_differs_from_the_background():
     image = decode(case.image)
     trimmed = content_of(image)
     padded = content_of(decode(COPIES["padded-grey-jpeg"](image)))
-    assert trimmed is not None and padded is not None
+    assert trimmed is not None
+    assert padded is not None
     assert trimmed.size < image.size
-    assert abs(trimmed.width - padded.width) <= 2 and abs(trimmed.height - padded.height) <= 2
+    assert abs(trimmed.width - padded.width) <= 2
+    assert abs(trimmed.height - padded.height) <= 2
     assert content_of(Image.new("RGB", (50, 50), "white")) is None
 
 
@@ -199,7 +201,8 @@ def test_rate_cases_say_what_their_image_carries(variant):
     if variant == "qr_code":
         assert (case.image_text, case.image_qr) == (None, canary.text)
     else:
-        assert case.image_qr is None and case.image_text
+        assert case.image_qr is None
+        assert case.image_text
     served = _square_jpeg(decode(case.image))
     assert ProbeMatcher.for_case(case).match(served).shown is True
 
