@@ -424,3 +424,46 @@ def test_browser_read_counts_only_where_it_landed(write_profile, monkeypatch, as
     from harness.observe.flow import unread_note
 
     assert unread_note(read) == landing
+
+
+class Linking(Navigating):
+    def evaluate(self, script: str) -> Any:
+        return [] if "a[href]" in script else self.text
+
+
+@pytest.mark.parametrize(("lands", "follow", "landing"), [
+    (f"{BASE}/help/complaints", True, None),  # a crawler goes where the link leads
+    (f"{BASE}/help/complaints", False,
+     f"landed on {BASE}/help/complaints, not {BASE}/complaints"),
+    ("http://127.0.0.1:9999/complaints", True,  # another site is never the page visited
+     f"landed on http://127.0.0.1:9999/complaints, not {BASE}/complaints"),
+])
+def test_visit_follows_only_within_the_site_when_asked(write_profile, monkeypatch, lands,
+                                                       follow, landing) -> None:
+    target = _browser(write_profile, BROWSER)
+    page = Linking(url="about:blank", text="phone 400-123-4567")
+    page.redirects = {f"{BASE}/complaints": lands}
+    monkeypatch.setattr(target, "_page", lambda actor: page)
+    visit = target.visit("/complaints", Actor("anonymous", "d"), artifacts=False,
+                         follow=follow)
+    assert visit.url == lands
+    assert visit.landing == landing
+    assert visit.ok is (landing is None)
+
+
+def test_a_page_lookup_that_landed_elsewhere_is_not_a_lookup() -> None:
+    from types import SimpleNamespace
+
+    from harness.observe.reports import ReportDesk
+
+    desk = SimpleNamespace(admin=SimpleNamespace(profile=SimpleNamespace(base_url=BASE)))
+    steps = [{"goto": "/reports/{ticket}"}, {"read": {"selector": ".ticket-id", "into": "x"}}]
+
+    def done(url: str) -> list[PageResult]:
+        return [PageResult("GOTO", url, "reporter", "t", 0.0, 200),
+                PageResult("READ", url, "reporter", "t", 0.0, None)]
+
+    check = ReportDesk.landed_elsewhere
+    assert check(desk, steps, done(f"{BASE}/reports/T1"), {"ticket": "T1"}) is None
+    assert check(desk, steps, done(f"{BASE}/me/reports"), {"ticket": "T1"}) == (
+        f"landed on {BASE}/me/reports, not {BASE}/reports/T1")
