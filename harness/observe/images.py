@@ -248,14 +248,14 @@ class ProbeMatcher:
                  languages: str = "chi_sim+eng", others: Iterable[bytes] = (),
                  unread_lines: Iterable[str] = (), threshold: int = HASH_THRESHOLD) -> None:
         self.sha256 = hashlib.sha256(probe).hexdigest()
-        self.content = _contents(decode(probe))
+        self.content = contents(decode(probe))
         skipped = {ocr_key(line) for line in unread_lines}
         self.lines = [key for key in (ocr_key(line) for line in (text or "").split("\n"))
                       if key and key not in skipped]
         self.qr = qr
         self.languages = languages
         self.threshold = threshold
-        self.others = {hashlib.sha256(o).hexdigest(): _contents(decode(o)) for o in others}
+        self.others = {hashlib.sha256(o).hexdigest(): contents(decode(o)) for o in others}
         self._seen: dict[str, ImageMatch] = {}
 
     @classmethod
@@ -284,13 +284,13 @@ class ProbeMatcher:
             image = decode(served)
         except ImageUnreadable as exc:
             return ImageMatch(None, "unread", f"{len(served)} bytes: {exc}")
-        content = _contents(image)
+        content = contents(image)
         if content[0] is None:
             return ImageMatch(False, "blank", "a blank image")
-        distance = self._distance(self.content, content)
+        distance = self.distance(self.content, content)
         details: dict[str, Any] = {"sha256": digest, "size": list(image.size),
                                    "hash_distance": distance}
-        nearest_other = min((self._distance(other, content) for other in self.others.values()),
+        nearest_other = min((self.distance(other, content) for other in self.others.values()),
                             default=None)
         if distance <= self.threshold and (nearest_other is None or distance < nearest_other):
             return ImageMatch(True, "phash", f"the probe's content (hash distance {distance} "
@@ -324,7 +324,7 @@ class ProbeMatcher:
                           f"{self.threshold}{_read_note(details)})", details)
 
     @staticmethod
-    def _distance(probe: Contents, served: Contents) -> int:
+    def distance(probe: Contents, served: Contents) -> int:
         """The smaller of the two ways' distances (plain and denoised crops; see content_of),
         each the larger of the pHash and dHash distances; 64 when a side is blank."""
         distances = [max(hash_distance(p, s)) for p, s in zip(probe, served, strict=True)
@@ -336,7 +336,8 @@ class ProbeMatcher:
 Contents = tuple["Image | None", "Image | None"]
 
 
-def _contents(image: Image) -> Contents:
+def contents(image: Image) -> Contents:
+    """An image's content both ways the matcher compares it (see content_of)."""
     return content_of(image), content_of(image, denoise=True)
 
 
