@@ -35,7 +35,14 @@ from harness.targets.refusals import (
     RefusalRules,
     Rule,
 )
-from harness.targets.scope import Sinkhole, authority, bypass_rules, in_scope, violation
+from harness.targets.scope import (
+    NO_WEBRTC_JS,
+    Sinkhole,
+    authority,
+    bypass_rules,
+    in_scope,
+    violation,
+)
 from harness.targets.templates import MissingVariable, render
 
 if TYPE_CHECKING:
@@ -654,8 +661,14 @@ class BrowserTarget:
             def hop(request: Any) -> None:
                 self._see_hop(request, role)
 
+            def sockets(page: Any) -> None:
+                page.on("websocket", lambda socket: self._see_socket(socket, role))
+
             context.route("**/*", guard)
             context.on("request", hop)
+            context.on("page", sockets)
+            # WebRTC sends UDP straight past both guards (a STUN server anywhere).
+            context.add_init_script(NO_WEBRTC_JS)
             if scope.tracing != "off":
                 context.tracing.start(screenshots=True, snapshots=True, sources=False)
             scope.contexts[actor.role] = context
@@ -710,6 +723,13 @@ class BrowserTarget:
         self._refuse(request.url, method=request.method, resource_type=request.resource_type,
                      actor=actor, reason=f"redirected there by {previous.url}; refused by the "
                      "network guard")
+
+    def _see_socket(self, socket: Any, actor: str) -> None:
+        """Record a WebSocket opened to a host outside `allowed_hosts` (the sinkhole refuses
+        it; route handlers never see WebSockets)."""
+        if not in_scope(socket.url, self.profile.allowed_hosts):
+            self._refuse(socket.url, method="GET", resource_type="websocket", actor=actor,
+                         reason="a page opened a WebSocket there; refused by the network guard")
 
     def _get_in_scope(self, context: BrowserContext, url: str, actor: str,
                       max_redirects: int = 10) -> Any:

@@ -31,6 +31,15 @@ HEAD_LIMIT = 64 * 1024
 READ_TIMEOUT_S = 5.0
 _HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 _IPV6 = re.compile(r"^\[?[0-9A-Fa-f:.]+\]?$")
+# Run before any page script in every frame: a page cannot reach RTCPeerConnection, whose UDP
+# (STUN, TURN) goes to any address past the proxy and the route guard alike.
+NO_WEBRTC_JS = """(() => {
+  for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection"]) {
+    try {
+      Object.defineProperty(window, name, {value: undefined, writable: false, configurable: false});
+    } catch (e) {}
+  }
+})();"""
 _REFUSAL = (b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\n"
             b"Connection: close\r\nContent-Length: %d\r\n\r\n%s")
 

