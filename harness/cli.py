@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from harness import __version__, controls, interrupts
 from harness.errors import ConfigError, EvidenceError, HarnessError
@@ -62,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                         "only the planned cases its evidence lacks run, in the same chain")
     assess.add_argument("--profile", type=Path, help="target profile (default: reference site)")
     assess.add_argument("--base-url", help="base URL of the target (overrides the profile's)")
-    assess.add_argument("--channel", choices=("api", "browser", "all"), default="api")
+    assess.add_argument("--channel", choices=("api", "browser", "all"),
+                        help="api (default), browser or all")
     assess.add_argument("--control", action="append", default=[], metavar="PATTERN",
                         help="assess only the controls matching this pattern, e.g. 'A5.6-*' "
                         "(repeatable; default: every automated control)")
@@ -144,42 +144,27 @@ def _run_commands(sub: Any) -> None:
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    """Validate everything, start the reference site if needed, run scenarios, judge the run."""
+    """Resolve and check the settings once, run the scenarios (the plugin starts the reference
+    site when the run targets it), judge the run from its evidence."""
     from harness.evidence import new_run_id  # noqa: PLC0415
-    from harness.policy import load_policy  # noqa: PLC0415
-    from harness.probes.corpora import select_corpora  # noqa: PLC0415
     from harness.pytest_plugin import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
-    from harness.targets.profile import REFERENCE_PROFILE, load_profile  # noqa: PLC0415
+    from harness.settings import Settings  # noqa: PLC0415
 
     if args.resume:
         return _resume(args)
     _check_workers(args.workers)
-    if args.base_url:
-        _check_base_url(args.base_url)
-    policy = load_policy(args.policy)
-    for warning in policy.warnings:
+    settings = Settings.resolve({
+        "profile": args.profile, "base_url": args.base_url, "channel": args.channel,
+        "controls": args.control, "reference_faults": args.reference_fault,
+        "corpora": args.corpus, "policy": args.policy, "seed": args.seed,
+        "browser_path": args.browser_path, "reports_dir": args.out,
+    }, project=Path.cwd())
+    checked = settings.check()  # nothing starts before every input is known good
+    for warning in checked.policy.warnings:
         print(f"harness: warning: {warning}", file=sys.stderr)
-    controls.check_patterns(args.control)
-    # A bad corpus: refuse now, before anything starts.
-    select_corpora(args.corpus, args.profile or REFERENCE_PROFILE,
-                   max_case_chars=policy.max_case_chars)
-    if args.channel != "api":
-        from harness.targets.browser import find_browser  # noqa: PLC0415
-
-        find_browser(args.browser_path)  # no browser: refuse before starting anything
-    profile_path = args.profile or REFERENCE_PROFILE
-    is_reference = profile_path.resolve() == REFERENCE_PROFILE.resolve()
-    if args.reference_fault and (not is_reference or args.base_url):
-        raise ConfigError("--reference-fault applies only when the harness starts the "
-                          "reference site (no --profile, no --base-url)")
-    if is_reference and not args.base_url:
-        _check_faults(args.reference_fault)
-    else:
-        load_profile(profile_path, base_url=args.base_url)  # refuse a bad profile now
-    run_dir = (args.out or REPORTS_DIR) / new_run_id()
-    found = _pytest_args(args, SCENARIOS_DIR, profile_path, run_dir)
-    return _run_pytest(found, run_dir, profile_path, args.base_url,
-                       args.reference_fault if is_reference and not args.base_url else None)
+    run_dir = (settings.reports_dir or REPORTS_DIR) / new_run_id()
+    found = _pytest_args(settings, args, SCENARIOS_DIR, run_dir)
+    return _run_pytest(found, run_dir, checked)
 
 
 def _check_workers(workers: str) -> None:
@@ -187,48 +172,14 @@ def _check_workers(workers: str) -> None:
         raise ConfigError(f"-n {workers!r}: expected a number of workers or 'auto'")
 
 
-def _check_base_url(url: str) -> None:
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 (raises on a port out of range)
-    except ValueError as exc:
-        raise ConfigError(f"--base-url {url!r}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--base-url {url!r}: expected http(s)://HOST[:PORT][/PATH]")
-
-
-def _check_faults(faults: Sequence[str]) -> None:
-    from harness import reference  # noqa: PLC0415
-
-    known = reference.list_faults()
-    unknown = [name for name in faults if name not in known]
-    if unknown:
-        raise ConfigError(f"unknown reference fault(s) {unknown}; see "
-                          "`harness serve-reference --list-faults`")
-
-
-def _run_pytest(found: list[str], run_dir: Path, profile_path: Path, base_url: str | None,
-                faults: Sequence[str] | None) -> int:
-    """Start the reference site when `faults` is not None, run pytest, judge the run from its
-    evidence with the one judge; the site is stopped however pytest ends."""
+def _run_pytest(found: list[str], run_dir: Path, checked: Any = None) -> int:
+    """Run pytest (handing it the checked settings, so nothing is checked twice) and judge
+    the run from its evidence with the one judge."""
     import pytest  # noqa: PLC0415
 
-    from harness import reference  # noqa: PLC0415
     from harness.evidence.recorder import judge_recorded, seal_unsealed  # noqa: PLC0415
-    from harness.targets.profile import load_profile  # noqa: PLC0415
 
-    site = None
-    try:
-        if faults is not None:
-            site = reference.start(faults)
-            os.environ[reference.ADMIN_TOKEN_ENV] = site.admin_token
-            base_url = site.url
-            print(f"reference site: {base_url} faults: {', '.join(site.faults) or 'none'}")
-        load_profile(profile_path, base_url=base_url)
-        code = pytest.main([*found, "--base-url", base_url] if base_url else found)
-    finally:
-        if site is not None:
-            site.stop()
+    code = pytest.main(found, plugins=[checked] if checked is not None else [])
     if not (run_dir / "evidence.jsonl").is_file():
         if code == pytest.ExitCode.USAGE_ERROR:
             return EXIT_USAGE
@@ -257,7 +208,6 @@ def _resume(args: argparse.Namespace) -> int:
     from harness.evidence.recorder import seal_unsealed  # noqa: PLC0415
     from harness.probes.corpora import file_sha256  # noqa: PLC0415
     from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
-    from harness.targets.profile import REFERENCE_PROFILE  # noqa: PLC0415
 
     run_dir = resolve_run(args.resume, args.out or REPORTS_DIR).resolve()
     if seal_unsealed(run_dir) is not None:
@@ -278,17 +228,25 @@ def _resume(args: argparse.Namespace) -> int:
     if changed:
         raise ConfigError(f"cannot resume {run_dir}: changed since the run started: "
                           f"{'; '.join(changed)} (SHA-256 differs from run.json)")
-    found = _without(info["args"], ("--base-url",))
-    found = [*found, "--resume-run"]
-    profile_path = Path(info["profile"]["path"])
-    is_reference = profile_path.resolve() == REFERENCE_PROFILE.resolve()
-    starts_site = is_reference and args.base_url is None
-    base_url = args.base_url or info["target"]["base_url"]
+    # The same command line, with a new target URL when one is given (a reference site is
+    # started anew by the plugin: the recorded one is gone).
+    found = [*_without(info["args"], ("--base-url",)), "--resume-run"]
+    base_url = args.base_url or (None if info.get("reference_faults") is not None
+                                 and _targets_reference(info) else info["target"]["base_url"])
+    if base_url:
+        found += ["--base-url", base_url]
     print(f"resuming {run_dir}: seed {info['seed']}, "
           f"{info['counts']['observed_tests']} of {info['counts']['planned_tests']} "
           "planned tests observed")
-    return _run_pytest(found, run_dir, profile_path, base_url,
-                       info.get("reference_faults", []) if starts_site else None)
+    return _run_pytest(found, run_dir)
+
+
+def _targets_reference(info: dict[str, Any]) -> bool:
+    """Whether a recorded run targeted a reference site the plugin started."""
+    from harness.targets.profile import REFERENCE_PROFILE  # noqa: PLC0415
+
+    return Path(info["profile"]["path"]).resolve() == REFERENCE_PROFILE.resolve() and \
+        (info.get("settings") or {}).get("base_url", "default") == "default"
 
 
 def _without(found: Sequence[str], options: Sequence[str]) -> list[str]:
@@ -307,26 +265,29 @@ def _without(found: Sequence[str], options: Sequence[str]) -> list[str]:
     return kept
 
 
-def _pytest_args(args: argparse.Namespace, scenarios: Path, profile: Path,
+def _pytest_args(settings: Any, args: argparse.Namespace, scenarios: Path,
                  run_dir: Path) -> list[str]:
-    """The pytest command line of an assessment (the base URL is added when it is known)."""
+    """The pytest command line of an assessment: every resolved setting given explicitly, so
+    pytest-xdist's workers resolve exactly what the command did."""
     found = [
-        str(scenarios), "--target-profile", str(profile),
-        "--run-dir", str(run_dir), "--channel", args.channel, "-p", "no:cacheprovider",
+        str(scenarios), "--target-profile", str(settings.profile_path),
+        "--run-dir", str(run_dir), "--channel", settings.channel, "-p", "no:cacheprovider",
         "--rootdir", str(scenarios.parent),
     ]
-    for fault in args.reference_fault:
+    if settings.base_url:
+        found += ["--base-url", settings.base_url]
+    for fault in settings.reference_faults:
         found += ["--reference-fault", fault]
-    for pattern in args.control:
+    for pattern in settings.controls:
         found += ["--control", pattern]
-    for corpus in args.corpus:
+    for corpus in settings.corpora:
         found += ["--corpus", str(corpus)]
-    if args.seed is not None:
-        found += ["--seed", str(args.seed)]
-    if args.policy:
-        found += ["--policy", str(args.policy)]
-    if args.browser_path:
-        found += ["--browser-path", args.browser_path]
+    if settings.seed is not None:
+        found += ["--seed", str(settings.seed)]
+    if settings.policy:
+        found += ["--policy", str(settings.policy)]
+    if settings.browser_path:
+        found += ["--browser-path", settings.browser_path]
     if args.workers not in ("0", ""):
         found += ["-n", args.workers]
     return [*found, *args.pytest_args]

@@ -43,17 +43,19 @@ from harness.probes.corpora import (
     select_corpora,
 )
 from harness.seeds import derive_seed
-from harness.targets.profile import REFERENCE_PROFILE, Profile, load_profile
+from harness.settings import CHANNELS, Checked, Settings
+from harness.targets.profile import Profile, load_profile
 from harness.verdicts import Observation, Plan, PlannedTest, Verdict
 
 SCENARIOS_DIR = Path(__file__).parents[1] / "scenarios"
 REPORTS_DIR = Path(__file__).parents[1] / "reports"
-CHANNELS = ("api", "browser", "all")
 STATUS = "harness.status"
 RECORDER = "harness-recorder"
 RUN_DIR_KEY = pytest.StashKey[Path]()
 RESUME_KEY = pytest.StashKey[bool]()
 POLICY_KEY = pytest.StashKey[Policy]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
+SITE_KEY = pytest.StashKey[tuple[str | None, dict[str, str]]]()  # the target's URL, its env
 SEED_KEY = pytest.StashKey[int]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 CORPORA_KEY = pytest.StashKey[list[Corpus]]()
@@ -120,31 +122,85 @@ def pytest_configure(config: pytest.Config) -> None:
         "channel(name): the channel a scenario drives the target through",
     ):
         config.addinivalue_line("markers", line)
-    channel = _option(config, "harness_channel") or "api"
-    if channel not in CHANNELS:
-        raise pytest.UsageError(f"--channel {channel}: expected one of {', '.join(CHANNELS)}")
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         config.stash[SEED_KEY] = int(workerinput["harness_seed"])
         config.stash[RESUME_KEY] = bool(workerinput.get("harness_resume"))
+        config.stash[SITE_KEY] = (workerinput.get("harness_site_url"),
+                                  dict(workerinput.get("harness_site_env") or {}))
         if workerinput.get("harness_run_dir"):
             config.stash[RUN_DIR_KEY] = Path(workerinput["harness_run_dir"])
         return
+    settings = harness_settings(config)
     resume = bool(config.getoption("harness_resume"))
     config.stash[RESUME_KEY] = resume
-    seed = config.getoption("harness_seed")
     if resume and not config.getoption("harness_run_dir"):
         raise pytest.UsageError("--resume-run needs --run-dir (the run to finish)")
+    seed = settings.seed
     config.stash[SEED_KEY] = seed if seed is not None else random.SystemRandom().randrange(10**9)
     if _wants_run(config) and not config.option.collectonly:
         interrupts.install()  # SIGTERM (CI cancel, timeout) ends the run as Ctrl-C does
-        config.stash[CORPORA_KEY] = _corpora(config)  # a bad corpus stops the run here
+        if CORPORA_KEY not in config.stash:
+            config.stash[CORPORA_KEY] = _corpora(config)  # a bad corpus stops the run here
         run_dir = config.getoption("harness_run_dir")
-        path = Path(run_dir) if run_dir else REPORTS_DIR / new_run_id()
+        path = Path(run_dir) if run_dir else (settings.reports_dir or REPORTS_DIR) / new_run_id()
         config.stash[RUN_DIR_KEY] = path.resolve()
+        _start_reference_site(config, settings)
         recorder = RunRecorder(config, config.stash[RUN_DIR_KEY], _run_info(config),
                                resume=resume, secrets=_profile_secrets(config))
         config.pluginmanager.register(recorder, RECORDER)
+
+
+def harness_settings(config: pytest.Config) -> Settings:
+    """The run's settings, resolved once per process from the options, the `HARNESS_*`
+    environment, `[tool.harness]` and pytest's ini keys (see `harness.settings`)."""
+    if SETTINGS_KEY not in config.stash:
+        ini = {"profile": config.getini("harness_target_profile"),
+               "channel": config.getini("harness_channel"),
+               "policy": config.getini("harness_policy")}
+        given = {"profile": config.getoption("harness_profile"),
+                 "base_url": config.getoption("base_url", None),
+                 "channel": config.getoption("harness_channel"),
+                 "controls": config.getoption("harness_controls"),
+                 "reference_faults": config.getoption("harness_faults"),
+                 "corpora": config.getoption("harness_corpora"),
+                 "policy": config.getoption("harness_policy"),
+                 "seed": config.getoption("harness_seed"),
+                 "browser_path": config.getoption("harness_browser_path")}
+        checked = next((p for p in config.pluginmanager.get_plugins()
+                        if isinstance(p, Checked)), None)
+        if checked is not None:  # `harness assess` checked them already: not twice
+            config.stash[SETTINGS_KEY] = checked.settings
+            config.stash[POLICY_KEY] = checked.policy
+            config.stash[CORPORA_KEY] = checked.corpora
+            return checked.settings
+        try:
+            settings = Settings.resolve(given, project=config.rootpath,
+                                        ini={k: v for k, v in ini.items() if v})
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if settings.channel not in CHANNELS:
+            raise pytest.UsageError(f"channel {settings.channel!r} (from the "
+                                    f"{settings.sources['channel']}): expected one of "
+                                    f"{', '.join(CHANNELS)}")
+        config.stash[SETTINGS_KEY] = settings
+    return config.stash[SETTINGS_KEY]
+
+
+def _start_reference_site(config: pytest.Config, settings: Settings) -> None:
+    """Start the embedded reference site once, in the controller, when the run targets it
+    with no URL; workers are handed its URL and admin token (never through os.environ)."""
+    if not settings.starts_reference:
+        config.stash[SITE_KEY] = (settings.base_url, {})
+        return
+    from harness import reference  # noqa: PLC0415 (only when the reference site is needed)
+
+    try:
+        site = reference.start(settings.reference_faults)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.add_cleanup(site.stop)
+    config.stash[SITE_KEY] = (site.url, {reference.ADMIN_TOKEN_ENV: site.admin_token})
 
 
 def pytest_configure_node(node: Any) -> None:
@@ -153,12 +209,20 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["harness_resume"] = node.config.stash.get(RESUME_KEY, False)
     run_dir = node.config.stash.get(RUN_DIR_KEY, None)
     node.workerinput["harness_run_dir"] = str(run_dir) if run_dir else ""
+    url, environ = node.config.stash.get(SITE_KEY, (None, {}))
+    node.workerinput["harness_site_url"] = url
+    node.workerinput["harness_site_env"] = environ
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"harness {__version__}, run seed: {config.stash[SEED_KEY]}"]
     if RUN_DIR_KEY in config.stash and not hasattr(config, "workerinput"):
         lines += [f"harness policy warning: {w}" for w in _policy(config).warnings]
+        settings = harness_settings(config)
+        url, _ = config.stash.get(SITE_KEY, (None, {}))
+        if settings.starts_reference and url:
+            faults = ", ".join(settings.reference_faults) or "none"
+            lines.append(f"harness target: the reference site at {url} (faults: {faults})")
     if RUN_DIR_KEY in config.stash:
         lines.append(f"harness evidence: {config.stash[RUN_DIR_KEY]}")
     return lines
@@ -173,15 +237,9 @@ def _tracing_policy(config: pytest.Config) -> str:
     return str(config.getini("harness_tracing"))
 
 
-def _option(config: pytest.Config, name: str) -> Any:
-    value = config.getoption(name, default=None)
-    return value if value is not None else config.getini(name.replace(
-        "harness_profile", "harness_target_profile"))
-
-
 def _wants_run(config: pytest.Config) -> bool:
     """A run is recorded for conformance invocations: scenarios/ paths or harness options."""
-    if config.getoption("harness_run_dir") or config.getoption("harness_profile"):
+    if config.getoption("harness_run_dir") or harness_settings(config).profile:
         return True
     for arg in config.args:
         path = Path(arg.split("::")[0]).resolve()
@@ -204,19 +262,21 @@ def _narrowed(config: pytest.Config) -> str | None:
 
 def _run_info(config: pytest.Config) -> dict[str, Any]:
     """What run.json says of the run's settings, every file pinned by SHA-256."""
-    path = Path(_option(config, "harness_profile") or REFERENCE_PROFILE)
+    settings = harness_settings(config)
+    path = settings.profile_path
     try:
         pins = {"profile": file_pin(path), "policy": policy_pin(_policy(config))}
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     return {
         "seed": config.stash[SEED_KEY],
-        "target": {"name": profile_name(path), "base_url": config.getoption("base_url", None)},
+        "target": {"name": profile_name(path), "base_url": settings.base_url},
         **pins,
-        "channel": _option(config, "harness_channel") or "api",
-        "channels": list(selected_channels(config)),
-        "controls": config.getoption("harness_controls"),
-        "reference_faults": config.getoption("harness_faults"),
+        "channel": settings.channel,
+        "channels": list(settings.channels),
+        "controls": list(settings.controls),
+        "reference_faults": list(settings.reference_faults),
+        "settings": dict(settings.sources),
         "corpora": [pin(corpus) for corpus in config.stash.get(CORPORA_KEY, [])],
         "overblocking_bank": pin(load_corpus(OVERBLOCKING_BANK)),
         "harness": __version__,
@@ -249,7 +309,7 @@ def _policy(config: pytest.Config) -> Policy:
     """The run's policy, read once per process; a bad one is a usage error."""
     if POLICY_KEY not in config.stash:
         try:
-            config.stash[POLICY_KEY] = load_policy(_option(config, "harness_policy"))
+            config.stash[POLICY_KEY] = load_policy(harness_settings(config).policy)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
     return config.stash[POLICY_KEY]
@@ -257,8 +317,8 @@ def _policy(config: pytest.Config) -> Policy:
 
 def _corpora(config: pytest.Config) -> list[Corpus]:
     try:
-        return select_corpora(config.getoption("harness_corpora"),
-                              _option(config, "harness_profile") or REFERENCE_PROFILE,
+        settings = harness_settings(config)
+        return select_corpora(settings.corpora, settings.profile_path,
                               max_case_chars=_policy(config).max_case_chars)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -278,18 +338,20 @@ def overblocking_bank() -> Corpus:
 
 @pytest.fixture(scope="session")
 def target_profile(pytestconfig: pytest.Config) -> Iterator[Profile]:
-    """The validated target profile; with none given, a reference site started for the session."""
+    """The validated target profile, pointed at the run's target (the reference site the
+    controller started, when the run targets it)."""
     from harness import reference  # noqa: PLC0415 (only when the reference site is needed)
 
-    path = _option(pytestconfig, "harness_profile") or REFERENCE_PROFILE
-    base_url = pytestconfig.getoption("base_url", default=None)
+    settings = harness_settings(pytestconfig)
     site = None
-    if not base_url and Path(path).resolve() == REFERENCE_PROFILE.resolve():
-        site = reference.start(pytestconfig.getoption("harness_faults"))
-        os.environ[reference.ADMIN_TOKEN_ENV] = site.admin_token
-        base_url = site.url
+    if SITE_KEY not in pytestconfig.stash and settings.starts_reference:
+        # Outside a recorded run (a collection, a test of the harness): a site of its own.
+        site = reference.start(settings.reference_faults)
+        pytestconfig.stash[SITE_KEY] = (site.url, {reference.ADMIN_TOKEN_ENV: site.admin_token})
+    url, environ = pytestconfig.stash.get(SITE_KEY, (settings.base_url, {}))
     try:
-        profile = load_profile(path, base_url=base_url)
+        profile = load_profile(settings.profile_path, base_url=url or settings.base_url,
+                               environ={**os.environ, **environ})
     except HarnessError as exc:
         if site is not None:
             site.stop()
@@ -305,8 +367,7 @@ def target_profile(pytestconfig: pytest.Config) -> Iterator[Profile]:
 
 def selected_channels(config: pytest.Config) -> tuple[str, ...]:
     """The channels this run assesses through (`--channel all` is every one)."""
-    channel = _option(config, "harness_channel") or "api"
-    return ("api", "browser") if channel == "all" else (channel,)
+    return harness_settings(config).channels
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -345,7 +406,7 @@ def harness_browser(request: pytest.FixtureRequest) -> Iterator[Any]:
     from harness.targets.browser import find_browser, launch_options  # noqa: PLC0415
 
     try:
-        options = launch_options(find_browser(request.config.getoption("harness_browser_path")))
+        options = launch_options(find_browser(harness_settings(request.config).browser_path))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     try:
@@ -541,7 +602,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # A channel-bound scenario on a run without its channel has an empty parameter set; a
     # scenario whose controls no selected channel can observe has nothing to do in this run.
     channels = selected_channels(config)
-    patterns = config.getoption("harness_controls")
+    patterns = list(harness_settings(config).controls)
     try:
         controls.check_patterns(patterns)
     except HarnessError as exc:
@@ -649,8 +710,10 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 def _profile_secrets(config: pytest.Config) -> list[str]:
     """The values of the profile's ${ENV} references, so the controller can redact them too
     (under xdist it never loads the profile itself)."""
-    path = _option(config, "harness_profile") or REFERENCE_PROFILE
+    _, environ = config.stash.get(SITE_KEY, (None, {}))
     try:
-        return list(load_profile(path, base_url="http://127.0.0.1").secrets)
+        return list(load_profile(harness_settings(config).profile_path,
+                                 base_url="http://127.0.0.1",
+                                 environ={**os.environ, **environ}).secrets)
     except HarnessError:
         return []

@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -67,8 +67,10 @@ def _schema() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-def load_profile(path: Path | str, *, base_url: str | None = None) -> Profile:
-    """Read, validate and resolve a profile; `base_url` overrides the file's own."""
+def load_profile(path: Path | str, *, base_url: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> Profile:
+    """Read, validate and resolve a profile; `base_url` overrides the file's own, and
+    `${NAME}` references are resolved from `environ` (default: the process environment)."""
     path = Path(path)
     data, raw_text = load_yaml_file(path, "target profile")
     if not isinstance(data, dict):
@@ -83,7 +85,7 @@ def load_profile(path: Path | str, *, base_url: str | None = None) -> Profile:
             f"{path}: no base_url; give one with --base-url (or set base_url in the profile)"
         )
     secrets: list[str] = []
-    data = _resolve_env(data, path, secrets, where="")
+    data = _resolve_env(data, path, secrets, "", os.environ if environ is None else environ)
     data["base_url"] = data["base_url"].rstrip("/")
     check_allowed(data["base_url"], data["allowed_hosts"], path)
     return Profile(
@@ -155,11 +157,12 @@ def _where(path: Iterator[Any] | Any) -> str:
     return text or "the top level"
 
 
-def _resolve_env(value: Any, path: Path, secrets: list[str], where: str) -> Any:
+def _resolve_env(value: Any, path: Path, secrets: list[str], where: str,
+                 environ: Mapping[str, str]) -> Any:
     if isinstance(value, str):
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
-            resolved = os.environ.get(name)
+            resolved = environ.get(name)
             if resolved is None:
                 raise ConfigError(
                     f"{path}: environment variable {name} is not set (used at {where})"
@@ -169,9 +172,11 @@ def _resolve_env(value: Any, path: Path, secrets: list[str], where: str) -> Any:
         return _ENV.sub(substitute, value)
     if isinstance(value, dict):
         return {
-            key: _resolve_env(item, path, secrets, f"{where}.{key}" if where else str(key))
+            key: _resolve_env(item, path, secrets, f"{where}.{key}" if where else str(key),
+                              environ)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [_resolve_env(item, path, secrets, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_resolve_env(item, path, secrets, f"{where}[{i}]", environ)
+                for i, item in enumerate(value)]
     return value
