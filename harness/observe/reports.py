@@ -379,8 +379,9 @@ class ReportDesk:
             raise NotObserved(f"the moderator could not dispose of the {item.kind}: "
                               f"{outcome_of(read)}")
 
-    def appeal_offered(self, item: Item) -> tuple[bool, str]:
-        """Whether the author is offered an appeal for the disposed item, and where."""
+    def appeal_offered(self, item: Item) -> tuple[bool | None, str]:
+        """Whether the author is offered an appeal for the disposed item, and where; None when
+        the place that would offer it could not be read."""
         appeal = self.spec["appeal"]
         if self.pages is not None and "appeal" in self.pages:
             control = self.pages["appeal"]["control"]
@@ -390,13 +391,13 @@ class ReportDesk:
             self.exchanges.append(visit)
             if not visit.ok:
                 problem = visit.error or f"HTTP {visit.status}"
-                return False, f"the page {visit.url} could not be read: {problem}"
+                return None, f"the page {visit.url} could not be read: {problem}"
             return bool(visit.control_visible), f"appeal control on {visit.url}"
         spec = appeal["offered"]
         read = self.admin.request(spec["request"], item.variables, item.run.actors)
         self.exchanges.append(read)
         if not read.ok:
-            return False, f"{outcome_of(read)}"
+            return None, f"{outcome_of(read)}"
         for record in records_in(read.document, spec):
             if str(record.get("id")) == item.variables["item_id"] and (
                     record.get("type") in (None, item.variables["item_type"])):

@@ -165,7 +165,8 @@ def test_report_control_on_every_content_type(kind, channel, scenario, actors):
         scenario.observe(kind, Verdict.INCONCLUSIVE, str(exc))
         return scenario.finish(actors)
     if not visit.ok:
-        scenario.observe(kind, Verdict.INCONCLUSIVE, f"{visit.url}: {visit.error or visit.status}",
+        problem = visit.error or visit.landing or f"HTTP {visit.status}"
+        scenario.observe(kind, Verdict.INCONCLUSIVE, f"{visit.url}: {problem}",
                          artifacts=list(visit.artifacts))
     elif visit.control_visible:
         scenario.observe(kind, Verdict.PASS, f"report control visible on {visit.url}",
@@ -275,11 +276,17 @@ def test_reports_are_handled_in_time_with_feedback(expect, scenario, actors, har
                                        elapsed_s=elapsed)
     if verdict is Verdict.PASS and expect == MUST_BLOCK:
         assert item.run is not None
-        still = [s for s in item.run.read_all() if s.visible]
+        reads = item.run.read_all()
+        still = [s for s in reads if s.visible]
+        unread = [s for s in reads if s.visible is None]
         if still:
             verdict = Verdict.FAIL
             reason = ("handled, but the reported content still shows: "
                       + "; ".join(f"{s.role} at {s.request}" for s in still))
+        elif unread:  # a read that failed is no proof the content is gone
+            verdict = Verdict.INCONCLUSIVE
+            reason = ("handled, but whether the reported content is gone could not be read: "
+                      + "; ".join(f"{s.role} at {s.request}: {s.note}" for s in unread))
     details = {"ticket": filing.ticket, "timeline": timeline.evidence(),
                "limits_s": {"acknowledge": limits[0], "handle": limits[1]},
                "planted": PLANTED.id if expect == MUST_BLOCK else None}
@@ -314,6 +321,10 @@ def test_disposed_comment_can_be_appealed(channel, scenario, actors):
         scenario.observe("appeal", Verdict.INCONCLUSIVE, str(exc))
         return scenario.finish(actors)
     offered, where = desk.appeal_offered(item)
+    if offered is None:
+        scenario.observe("appeal", Verdict.INCONCLUSIVE, f"could not see whether an appeal is "
+                         f"offered: {where}")
+        return scenario.finish(actors)
     if not offered:
         scenario.observe("appeal", Verdict.FAIL, f"no appeal path offered to the author: {where}")
         return scenario.finish(actors)
