@@ -42,6 +42,7 @@ from harness.probes.corpora import (
     pin,
     select_corpora,
 )
+from harness.probes.images import image_type
 from harness.seeds import derive_seed
 from harness.settings import CHANNELS, Checked, Settings
 from harness.targets.profile import Profile, load_profile
@@ -560,7 +561,8 @@ class CaseEvidence:
             observation.details["case"] = result.case.evidence()
             observation.details["exchanges"] = exchanges
         if result.case.image is not None:
-            self.artifact("probe.png", result.case.image, text=False)
+            _, extension = image_type(result.case.image)  # the probe as it was sent
+            self.artifact(f"probe.{extension}", result.case.image, text=False)
         self.record(result.observations)
 
     def flush(self) -> None:
