@@ -20,6 +20,7 @@ import pytest
 from harness import controls, reference
 from harness.evidence import read_entries, verify_run
 from harness.policy import load_policy
+from harness.verdicts import EXIT_NOT_INTACT
 
 AUTOMATED = {c.id for c in controls.catalog().values() if c.automated}
 SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
@@ -89,7 +90,7 @@ def test_clean_site_passes_every_control_and_its_run_verifies(tmp_path):
     assert "line 4" in result.problems[0]
     verify = subprocess.run([sys.executable, "-m", "harness.cli", "verify", str(copy)],
                             capture_output=True, text=True, check=False)
-    assert verify.returncode == 1
+    assert verify.returncode == EXIT_NOT_INTACT
     assert "line 4" in verify.stdout
 
 
