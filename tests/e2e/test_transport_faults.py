@@ -169,15 +169,6 @@ def test_a_hanging_audit_api_leaves_records_and_retention_inconclusive(site_with
 
 
 @pytest.fixture
-def closed_port() -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-@pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port that takes connections and never answers (a hung server)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

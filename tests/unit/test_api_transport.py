@@ -3,7 +3,6 @@ a run from waiting on a target that is plainly down."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,16 +19,6 @@ from harness.targets.profile import load_profile
 @pytest.fixture(autouse=True)
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api_module, "RETRY_BACKOFF_S", 0.0)
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on: bound, then closed."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 class Script:
