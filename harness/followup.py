@@ -93,7 +93,8 @@ def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
             secrets.extend(v for v in check["reporter"]["variables"].values() if v)
             settled.append((path, _settle(desk, check, deadline), check["test"]))
             desk.exchanges.clear()
-    return _append(run_dir, settled, secrets)
+        violations = api.take_violations()
+    return _append(run_dir, settled, secrets, violations)
 
 
 def _settle(desk: Any, check: dict[str, Any], deadline: float) -> Observation:
@@ -132,7 +133,7 @@ def _settle(desk: Any, check: dict[str, Any], deadline: float) -> Observation:
 
 
 def _append(run_dir: Path, settled: list[tuple[Path, Observation, str]],
-            secrets: list[str]) -> FollowupResult:
+            secrets: list[str], violations: list[dict[str, str]]) -> FollowupResult:
     """Append the new observations (the latest observation of a case counts), the new verdict
     of each control they touch from the one judge, and a followup entry; re-finalize the run;
     forget the settled checks."""
@@ -142,6 +143,8 @@ def _append(run_dir: Path, settled: list[tuple[Path, Observation, str]],
     store = RunStore.open(run_dir, redactor=Redactor(secrets))
     for _, observation, test in settled:
         store.append({**observation.evidence(), "test": test})
+    for violation in violations:  # the judge ends the run with 2 for any of them
+        store.append({"entry_type": "scope_violation", **violation, "test": "followup"})
     changed = {observation.control for _, observation, _ in settled}
     verdict = judge_run(read_entries(run_dir))
     for control in verdict.controls:

@@ -26,6 +26,7 @@ from harness.evidence import Redactor, new_run_id, read_entries
 from harness.evidence.chain import atomic_write, canonical_json
 from harness.evidence.recorder import (
     CONTROLS,
+    NETWORK_REFUSAL,
     OBSERVATION,
     VIOLATION,
     RunRecorder,
@@ -470,15 +471,17 @@ def target(request: pytest.FixtureRequest, channel: str, evidence: CaseEvidence)
         evidence.add_secrets(browser_side.secrets())
         failed = request.node.stash.get(CALL_FAILED, True)
         browser_side.end_case(failed, evidence.redactor.redact_bytes)
-        _record_violations(request.node, browser_side)
-        _record_violations(request.node, browser_side.admin)
+        _record_violations(request.node, browser_side)  # its admin API's included
 
 
 def _record_violations(item: pytest.Item, target: Any) -> None:
-    """Hand the requests a target refused for leaving `allowed_hosts` to the recorder."""
-    take = getattr(target, "take_violations", None)
-    for violation in take() if take is not None else ():
-        item.user_properties.append((VIOLATION, json.dumps(violation, ensure_ascii=False)))
+    """Hand the requests a target refused for leaving `allowed_hosts` to the recorder, and
+    (informational) what the browser itself tried to reach and was refused."""
+    for name, method in ((VIOLATION, "take_violations"),
+                         (NETWORK_REFUSAL, "take_network_refusals")):
+        take = getattr(target, method, None)
+        for refused in take() if take is not None else ():
+            item.user_properties.append((name, json.dumps(refused, ensure_ascii=False)))
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ from harness.verdicts import (
 OBSERVATION = "harness.observation"
 CONTROLS = "harness.controls"
 VIOLATION = "harness.scope_violation"
+NETWORK_REFUSAL = "harness.network_refusal"  # the browser's own calls outside allowed_hosts
 PLAN_FILE = ".plan-{worker}.json"  # a worker's plan, handed to the controller, then removed
 
 
@@ -123,9 +124,10 @@ class RunRecorder:
             self.problems[report.nodeid] = f"{report.when} error: {short_error(report)}"
         if report.when != "teardown":
             return
+        kinds = {VIOLATION: "scope_violation", NETWORK_REFUSAL: "network_refusal"}
         for name, value in report.user_properties:
-            if name == VIOLATION:
-                self.store.append({"entry_type": "scope_violation", **json.loads(value),
+            if name in kinds:
+                self.store.append({"entry_type": kinds[name], **json.loads(value),
                                    "test": report.nodeid})
         lines = [json.loads(value) for name, value in report.user_properties
                  if name == OBSERVATION]

@@ -273,3 +273,29 @@ def test_redirect_hops_reach_no_route_handler_after_a_fulfilled_3xx(hostile, har
     assert requested == [hostile.url + "/complaints", hostile.url + "/hop-out",
                          hostile.outside.url + "/complaints"]
     assert hostile.outside.seen == []  # the sinkhole refused the last hop
+
+
+def test_an_assessment_behind_the_proxy_ends_with_the_configuration_code(
+        hostile, tmp_path, monkeypatch):
+    """Through `harness assess`: what the guard stopped is in the evidence, by host, and the
+    run exits 2 naming it; the outside server still received nothing."""
+    import subprocess
+    import sys
+
+    from harness.evidence import read_entries
+    from harness.verdicts import EXIT_USAGE
+
+    before = len(hostile.outside.seen), len(hostile.outside.datagrams)
+    monkeypatch.setenv(ADMIN_TOKEN_ENV, hostile.site.admin_token)
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "assess", "--base-url", hostile.url, "--out",
+         str(out), "--channel", "browser", "--control", "A5.6-PUBLISHED"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == EXIT_USAGE, done.stdout[-3000:] + done.stderr[-2000:]
+    assert OUTSIDE_HOST in done.stdout
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
+    violations = [e for e in read_entries(run_dir) if e["entry_type"] == "scope_violation"]
+    assert violations
+    assert {v["host"] for v in violations} == {OUTSIDE_HOST}
+    assert (len(hostile.outside.seen), len(hostile.outside.datagrams)) == before
