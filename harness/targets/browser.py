@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from harness.errors import ConfigError, UnsafeTargetError
+from harness.errors import ConfigError, HarnessError, UnsafeTargetError
 from harness.evidence.redact import scrub_hidden_fields
 from harness.observe.visibility import match_text
 from harness.probes.images import image_type
-from harness.targets.api import Actor, ApiTarget, actor_variables
+from harness.targets.api import UNREACHABLE_AFTER, Actor, ApiTarget, Breaker, actor_variables
 from harness.targets.landing import landing_note, place
 from harness.targets.profile import Profile
 from harness.targets.refusals import (
@@ -44,6 +44,25 @@ from harness.targets.scope import (
     violation,
 )
 from harness.targets.templates import MissingVariable, render
+
+
+def _driving_errors() -> tuple[type[Exception], ...]:
+    """What driving a page can raise that makes a step or read fail (not a harness defect):
+    Playwright's errors (timeouts included) and the harness's own refusals (a host outside
+    allowed_hosts, a bad upload variable)."""
+    from playwright.sync_api import Error  # noqa: PLC0415 (Playwright only when driving)
+
+    return (Error, HarnessError)
+
+
+def _transport_failure(error: str | None, *, navigation: bool) -> str | None:
+    """The error of a page load the target never answered, for the breaker: a refused or
+    dropped connection, or a navigation that timed out (a locator that waited in vain is the
+    profile's or the page's doing, not a target that is down); None otherwise."""
+    if error and ("net::ERR_" in error or (navigation and "Timeout" in error)):
+        return error
+    return None
+
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Locator, Page
@@ -246,6 +265,8 @@ class BrowserTarget:
         self.refusals = RefusalRules(self.section, "browser")
         self.settle_seconds = admin.settle_seconds
         self.timeout_ms = float(self.section.get("timeout_seconds", 15)) * 1000
+        # The pages' own breaker: once the site stops answering, reads end at once.
+        self.breaker = Breaker(int(profile.api.get("unreachable_after", UNREACHABLE_AFTER)))
         self._scope: _CaseScope | None = None
         bypass_rules(profile.allowed_hosts)  # refuses, before any browser starts, a bad host
         self._sinkhole: Sinkhole | None = None
@@ -415,6 +436,8 @@ class BrowserTarget:
             url = self._url(render(spec["goto"], {**variables, **_vars(actors, role)}))
         except MissingVariable:
             return None
+        if self.breaker.down:
+            return PageRead(url, None, "", (), (), error=self.breaker.down)
         page = self._page(actors[role])
         try:
             response = page.goto(url, wait_until="load")
@@ -424,8 +447,11 @@ class BrowserTarget:
             if spec.get("images"):
                 images = tuple(page.eval_on_selector_all(
                     spec["images"], "els => els.map(e => e.currentSrc || e.src)"))
-        except Exception as exc:
-            return PageRead(url, None, "", (), (), error=f"{type(exc).__name__}: {exc}")
+        except _driving_errors() as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            self.breaker.record(_transport_failure(error, navigation=True))
+            return PageRead(url, None, "", (), (), error=error)
+        self.breaker.record(None)
         artifacts = self._observation_artifacts(page, role)
         # After every redirect: a read counts only on the page it asked for.
         return PageRead(page.url, status, text, images, artifacts,
@@ -441,6 +467,8 @@ class BrowserTarget:
         unless `follow`: then a landing on the same site is the page visited (a crawler
         following a link goes where a visitor would) and only leaving the site is refused.
         """
+        if self.breaker.down:
+            return PageVisit(url, None, "", (), None, (), error=self.breaker.down)
         page = self._page(actor)
         requested = self._url(url)
         try:
@@ -451,8 +479,11 @@ class BrowserTarget:
             shown = None
             if control is not None:
                 shown = self._locate(page, control, scope or {}).is_visible()
-        except Exception as exc:
-            return PageVisit(url, None, "", (), None, (), error=f"{type(exc).__name__}: {exc}")
+        except _driving_errors() as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            self.breaker.record(_transport_failure(error, navigation=True))
+            return PageVisit(url, None, "", (), None, (), error=error)
+        self.breaker.record(None)
         files = self._observation_artifacts(page, actor.role) if artifacts else ()
         landing = landing_note(requested, page.url)
         if follow and place(requested)[:3] == place(page.url)[:3]:
@@ -499,14 +530,19 @@ class BrowserTarget:
         scope_state = self._scope
         assert scope_state is not None
         scope_state.last_response.pop(actor.role, None)
-        error = None
+        error = self.breaker.down
         try:
-            self._perform(page, action, spec[action], scope, into)
-            page.wait_for_load_state("load")
+            if error is None:
+                self._perform(page, action, spec[action], scope, into)
+                page.wait_for_load_state("load")
         except MissingVariable:
             raise
-        except Exception as exc:
+        except _driving_errors() as exc:
             error = f"{action}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            self.breaker.record(_transport_failure(error, navigation=action == "goto"))
+        else:
+            if error is None:
+                self.breaker.record(None)
         response = scope_state.last_response.get(actor.role)
         server = response.server_addr() if response is not None else None
         status = response.status if response is not None else None
@@ -539,8 +575,8 @@ class BrowserTarget:
             option = str(render(arg["option"], scope))
             try:
                 field_.select_option(label=option, timeout=self.timeout_ms / 3)
-            except Exception:
-                field_.select_option(value=option)
+            except _driving_errors():
+                field_.select_option(value=option)  # the option named by its value
         elif action == "check":
             self._locate(page, arg, scope).check()
         elif action == "click":
