@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from harness.errors import HarnessError
-from harness.observe.audit import records_in
+from harness.observe.audit import audit_evidence, records_in
 from harness.observe.flow import POLL_SECONDS, CaseRun, Session, device_id, new_account, outcome_of
 from harness.policy import Policy
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, ProbeSpec, build_case
@@ -148,6 +148,7 @@ class ReportDesk:
         self.pages: dict[str, Any] | None = pages if self.target.channel == "browser" else None
         self.exchanges: list[Any] = []
         self.secrets: list[str] = []
+        self.tickets: set[str] = set()  # the receipts this desk was given
         self._serial = 0
 
     # --- setup ------------------------------------------------------------------------------
@@ -256,6 +257,7 @@ class ReportDesk:
                         list(done))
         if filing.ticket is None:
             return filing
+        self.tickets.add(str(filing.ticket))
         if self.pages is not None:
             return filing  # a receipt page carries no machine-readable time
         # The receipt's own time, against the middle of the harness's request, gives the offset.
@@ -316,8 +318,11 @@ class ReportDesk:
         """The moderator's queue (re-keyed records), or None when it cannot be read."""
         spec = self.spec["queue"]
         read = self.admin.request(spec["request"], {}, {})
-        self.exchanges.append(read)
-        return records_in(read.document, spec) if read.ok else None
+        records = records_in(read.document, spec) if read.ok else None
+        # Evidence keeps the desk's own reports only: the rest are other users'.
+        ours = [r for r in records or [] if str(r.get("ticket")) in self.tickets]
+        self.exchanges.append(audit_evidence(read, spec, matched=ours) if read.ok else read)
+        return records
 
     def in_queue(self, ticket: str) -> dict[str, Any] | None:
         for record in self.queue() or []:

@@ -337,3 +337,25 @@ def test_audit_evidence_withholds_a_body_it_cannot_sort() -> None:
     kept = audit_evidence(read, AUDIT, accounts={ACCOUNT})
     assert "203.0.113.7" not in json.dumps(kept.evidence())
     assert "withheld" in (kept.response_body or "")
+
+
+def test_the_moderator_queue_in_evidence_keeps_only_the_desks_own_reports() -> None:
+    from types import SimpleNamespace
+
+    from harness.observe.reports import ReportDesk
+
+    spec = {"request": {"method": "GET", "path": "/q", "as": "admin"}, "records": "reports",
+            "fields": {"ticket": "ticket_id", "reason": "reason"}}
+    ours = {"ticket_id": "T-1", "reason": "spam", "reporter_ip": "127.0.0.1"}
+    theirs = {"ticket_id": "T-9", "reason": "abuse", "reporter_ip": "203.0.113.9"}
+    read = replace(_audit_read([]), document={"reports": [theirs, ours]},
+                   response_body=json.dumps({"reports": [theirs, ours]}))
+    desk = ReportDesk.__new__(ReportDesk)
+    desk.spec, desk.exchanges, desk.tickets = {"queue": spec}, [], {"T-1"}
+    desk.admin = SimpleNamespace(request=lambda *args: read)
+    assert [r["ticket"] for r in desk.queue() or []] == ["T-9", "T-1"]  # the judge sees all
+    (kept,) = desk.exchanges
+    recorded = json.dumps(kept.evidence())
+    assert "203.0.113.9" not in recorded
+    assert "T-9" not in recorded
+    assert "T-1" in recorded

@@ -16,7 +16,7 @@ import pytest
 from harness.observe.flow import Session, excused_roles, run_case
 from harness.policy import Policy
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, ProbeSpec, build_case
-from harness.targets.api import Actor, ApiTarget, Exchange
+from harness.targets.api import Actor, ApiTarget, Breaker, Exchange
 from harness.targets.browser import BrowserTarget, PageResult
 from harness.targets.landing import landing_note, same_place
 from harness.targets.profile import load_profile
@@ -318,6 +318,7 @@ def _browser(write_profile, browser_section: str) -> BrowserTarget:
     text = (PROFILE % "") + browser_section
     profile = load_profile(write_profile(text), base_url=BASE)
     target = BrowserTarget.__new__(BrowserTarget)
+    target.breaker = Breaker(0)  # never opens in these tests
     target.profile = profile
     target.section = profile.data["browser"]
     from harness.targets.refusals import RefusalRules
