@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -46,7 +46,13 @@ from harness.probes.corpora import (
 from harness.probes.images import image_type
 from harness.seeds import derive_seed
 from harness.settings import CHANNELS, Checked, Settings
+from harness.targets.base import Target
 from harness.targets.profile import Profile, load_profile
+
+if TYPE_CHECKING:  # the channels and flows load lazily: only what a run uses is imported
+    from harness.observe.flow import Session
+    from harness.targets.api import ApiTarget
+    from harness.targets.browser import BrowserTarget
 from harness.verdicts import Observation, Plan, PlannedTest, Verdict
 
 SCENARIOS_DIR = Path(__file__).parents[1] / "scenarios"
@@ -390,7 +396,7 @@ def channel() -> str:
 
 
 @pytest.fixture(scope="session")
-def api_target(target_profile: Profile) -> Iterator[Any]:
+def api_target(target_profile: Profile) -> Iterator[ApiTarget]:
     """The target driven through its HTTP API (also the admin interface of every channel)."""
     from harness.targets.api import ApiTarget  # noqa: PLC0415
 
@@ -429,7 +435,8 @@ def harness_browser(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def browser_target(target_profile: Profile, request: pytest.FixtureRequest) -> Iterator[Any]:
+def browser_target(target_profile: Profile,
+                   request: pytest.FixtureRequest) -> Iterator[BrowserTarget]:
     """The target driven through its own pages."""
     from harness.targets.api import ApiTarget  # noqa: PLC0415
     from harness.targets.browser import BrowserTarget, load_adapter  # noqa: PLC0415
@@ -448,7 +455,8 @@ def browser_target(target_profile: Profile, request: pytest.FixtureRequest) -> I
 
 
 @pytest.fixture
-def target(request: pytest.FixtureRequest, channel: str, evidence: CaseEvidence) -> Iterator[Any]:
+def target(request: pytest.FixtureRequest, channel: str,
+           evidence: CaseEvidence) -> Iterator[Target]:
     """The target, driven through the test's channel. In the browser channel each test gets
     fresh contexts; traces and HARs are kept by policy when it ends."""
     if channel == "api":
@@ -485,14 +493,14 @@ def _record_violations(item: pytest.Item, target: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def _personas() -> dict[str, Any]:
+def _personas() -> dict[str, Session]:
     """Per-channel sessions of personas, registered once per worker."""
     return {}
 
 
 @pytest.fixture
-def actors(request: pytest.FixtureRequest, channel: str, target: Any, run_seed: int,
-           _personas: dict[str, Any]) -> Any:
+def actors(request: pytest.FixtureRequest, channel: str, target: Target, run_seed: int,
+           _personas: dict[str, Session]) -> Session:
     """The personas this worker's cases share on the test's channel (viewer, anonymous)."""
     from harness.observe.flow import Session  # noqa: PLC0415
 
