@@ -9,6 +9,7 @@ evidence does not verify; 130 the run was interrupted (sealed incomplete, resuma
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -308,7 +309,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}")
     if result.ok:
-        print(f"{run_dir}: intact ({result.lines} evidence lines)")
+        print(f"{run_dir}: {_trust(run_dir, result.warnings)} ({result.lines} evidence lines)")
         return EXIT_OK
     print(f"{run_dir}: NOT intact: {result.problems[0]}")
     for problem in result.problems[1:]:
@@ -325,10 +326,22 @@ def _verified(run_dir: Path) -> bool:
         print(f"{run_dir}: NOT intact, nothing is reported from it: {result.problems[0]}",
               file=sys.stderr)
         return False
-    keyed = any("hmac" in w.lower() or "unauthenticated" in w.lower() for w in result.warnings)
-    state = "intact" if not keyed else "intact, unauthenticated (no HARNESS_EVIDENCE_KEY)"
-    print(f"{run_dir}: {state} ({result.lines} evidence lines)")
+    print(f"{run_dir}: {_trust(run_dir, result.warnings)} ({result.lines} evidence lines)")
     return True
+
+
+def _trust(run_dir: Path, warnings: Sequence[str]) -> str:
+    """How far an intact run can be trusted: a chain anyone could rebuild, or an HMAC checked
+    against the key."""
+    from harness.evidence import EVIDENCE_KEY_ENV  # noqa: PLC0415
+
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    if "hmac" not in manifest:
+        return (f"intact, unauthenticated (no HMAC: record with {EVIDENCE_KEY_ENV} set to "
+                "authenticate)")
+    if warnings:
+        return f"intact, unauthenticated (it has an HMAC, but {EVIDENCE_KEY_ENV} is not set)"
+    return "intact, authenticated (HMAC checked)"
 
 
 def cmd_report(args: argparse.Namespace) -> int:

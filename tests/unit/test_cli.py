@@ -320,3 +320,18 @@ def test_serve_reference_passes_the_report_desk_times(monkeypatch) -> None:
     assert command[command.index("--report-handle-seconds") + 1] == "2"
     assert "--report-ack-seconds" not in command
     assert command[command.index("--fault") + 1] == "no-feedback"
+
+
+def test_verify_says_how_far_an_intact_run_can_be_trusted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unkeyed = _run(tmp_path / "plain")
+    assert cli.main(["verify", str(unkeyed)]) == 0
+    assert "intact, unauthenticated (no HMAC" in capsys.readouterr().out
+    monkeypatch.setenv(EVIDENCE_KEY_ENV, "k" * 32)
+    keyed = _run(tmp_path / "keyed")
+    assert cli.main(["verify", str(keyed)]) == 0
+    assert "intact, authenticated" in capsys.readouterr().out
+    monkeypatch.delenv(EVIDENCE_KEY_ENV)
+    assert cli.main(["report", str(keyed), "--reports", str(tmp_path)]) in (0, 1)
+    assert "HMAC, but HARNESS_EVIDENCE_KEY is not set" in capsys.readouterr().out
