@@ -40,10 +40,10 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _run(reports: Path, *, controls: tuple[str, ...] = (), complete: bool = True,
-         observed: int = 4, **info: Any) -> Path:
+         observed: int = 4, complete_flag: bool = True, **info: Any) -> Path:
     """A recorded run: a plan of four A5.4-POST tests, `observed` of them observed (pass)."""
     store = RunStore.create(reports, run_id="run-cli")
-    store.write_run_info({"seed": 7, **info})
+    store.write_run_info({"seed": 7, "complete": complete_flag, **info})
     store.append({"entry_type": "run_start", "seed": 7})
     tests = [PlannedTest(f"t{i}", ("A5.4-POST",), "api", "post", f"c{i}") for i in range(4)]
     store.append(Plan(controls, ("api",), tuple(tests)).evidence())
@@ -335,3 +335,21 @@ def test_verify_says_how_far_an_intact_run_can_be_trusted(
     monkeypatch.delenv(EVIDENCE_KEY_ENV)
     assert cli.main(["report", str(keyed), "--reports", str(tmp_path)]) in (0, 1)
     assert "HMAC, but HARNESS_EVIDENCE_KEY is not set" in capsys.readouterr().out
+
+
+def test_resume_refuses_a_run_whose_policy_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nothing_starts: list[str]
+) -> None:
+    import hashlib
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("grace_seconds: 1\n", encoding="utf-8")
+    pinned = {"path": str(policy), "sha256": hashlib.sha256(policy.read_bytes()).hexdigest()}
+    run_dir = _run(tmp_path / "reports", controls=("A5.4-PO*",), complete=False,
+                   policy=pinned, complete_flag=False)
+    policy.write_text("grace_seconds: 9\n", encoding="utf-8")
+    assert cli.main(["assess", "--resume", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "changed since the run started" in err
+    assert str(policy) in err
+    assert nothing_starts == []
