@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from reference_site.errors import NotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -154,6 +156,28 @@ def _casefold(value: str | None) -> str | None:
     return value.casefold() if isinstance(value, str) else value
 
 
+def insert_row(
+    conn: sqlite3.Connection, table: str, values: Mapping[str, Any], *, or_ignore: bool = False
+) -> int:
+    """INSERT one row (column -> value) inside an open transaction; return its rowid.
+
+    `or_ignore` leaves an existing row with the same key as it is.
+    """
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    columns, marks = ", ".join(values), ", ".join("?" for _ in values)
+    return conn.execute(
+        f"{verb} INTO {table} ({columns}) VALUES ({marks})", list(values.values())
+    ).lastrowid
+
+
+def update_row(
+    conn: sqlite3.Connection, table: str, row_id: int, values: Mapping[str, Any]
+) -> None:
+    """UPDATE the columns in `values` of the row with this id, inside an open transaction."""
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*values.values(), row_id])
+
+
 class Database:
     """A SQLite file shared by the request threads."""
 
@@ -194,6 +218,13 @@ class Database:
         """The first row of a read, or None."""
         return self._connection().execute(sql, params).fetchone()
 
+    def found(self, sql: str, params: Sequence[Any], missing: str) -> Row:
+        """The first row of a read; NotFound with the message `missing` when there is none."""
+        row = self.one(sql, params)
+        if row is None:
+            raise NotFound(missing)
+        return row
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or None."""
         row = self.one(sql, params)
@@ -210,6 +241,16 @@ class Database:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def insert(self, table: str, values: Mapping[str, Any], *, or_ignore: bool = False) -> int:
+        """INSERT one row in a transaction of its own; return its rowid (see insert_row)."""
+        with self.transaction() as conn:
+            return insert_row(conn, table, values, or_ignore=or_ignore)
+
+    def update(self, table: str, row_id: int, values: Mapping[str, Any]) -> None:
+        """UPDATE one row by id in a transaction of its own (see update_row)."""
+        with self.transaction() as conn:
+            update_row(conn, table, row_id, values)
 
     def close(self) -> None:
         """Close every thread's connection (at shutdown)."""
