@@ -23,7 +23,7 @@ from types import FrameType
 import uvicorn
 
 from reference_site.app import create_app
-from reference_site.faults import FAULTS, UnknownFault, describe, parse_faults
+from reference_site.faults import UnknownFault, describe, parse_faults
 from reference_site.service import DEFAULT_TIMES, ReportTimes
 
 ADMIN_TOKEN_ENV = "REFERENCE_ADMIN_TOKEN"
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(faults, db_path, admin_token, times, fault_seed=args.fault_seed)
         if faults:
             logging.getLogger("uvicorn.error").warning(
-                "faults switched on: %s", ", ".join(f"{f} ({FAULTS[f].control})" for f in faults)
+                "faults switched on: %s", ", ".join(f"{f} ({f.control})" for f in faults)
             )
         config = uvicorn.Config(
             app,

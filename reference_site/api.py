@@ -23,6 +23,7 @@ from starlette.routing import Route
 from reference_site.audit import RequestContext
 from reference_site.components import site_of
 from reference_site.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError, Unauthorized
+from reference_site.faults import Fault
 from reference_site.images import MAX_UPLOAD_BYTES
 from reference_site.service import Service, User
 
@@ -31,6 +32,8 @@ _MEDIA_NAME = re.compile(r"^([0-9a-f]{64})\.(png|jpg)$")
 _MULTIPART_SLACK = 64 * 1024
 
 Work = Callable[[Service, RequestContext, "User | None", dict[str, Any]], Any]
+# A read of something one account filed (a ticket, an appeal): (service, caller, its id).
+OwnedRead = Callable[[Service, "User | None", str], dict[str, Any]]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -94,7 +97,9 @@ async def write(request: Request, work: Work, status: int = 200) -> Response:
     ctx = RequestContext.from_request(request, refusal)
     service = site_of(request).service
     token = bearer_token(request)
-    return await run(lambda: work(service, ctx, service.user_for_token(token), body), status)
+    return await run(
+        lambda: work(service, ctx, service.accounts.user_for_token(token), body), status
+    )
 
 
 async def upload(
@@ -105,11 +110,11 @@ async def upload(
     ctx = RequestContext.from_request(request, refusal)
     service = site_of(request).service
     token = bearer_token(request)
-    return await run(lambda: work(service, ctx, service.user_for_token(token), data))
+    return await run(lambda: work(service, ctx, service.accounts.user_for_token(token), data))
 
 
 def _caller(service: Service, request: Request) -> User:
-    user = service.user_for_token(bearer_token(request))
+    user = service.accounts.user_for_token(bearer_token(request))
     if user is None:
         raise Unauthorized("log in first (Authorization: Bearer <token>)")
     return user
@@ -126,91 +131,105 @@ async def register(request: Request) -> Response:
     body, refusal = await read_json(request)
     ctx = RequestContext.from_request(request, refusal)
     service = site_of(request).service
-    return await run(lambda: service.register(ctx, body), 201)
+    return await run(lambda: service.accounts.register(ctx, body), 201)
 
 
 async def login(request: Request) -> Response:
     body, refusal = await read_json(request)
     ctx = RequestContext.from_request(request, refusal)
     service = site_of(request).service
-    return await run(lambda: service.login(ctx, body))
+    return await run(lambda: service.accounts.login(ctx, body))
 
 
 async def me(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: service.profile(_caller(service, request)))
+    return await run(lambda: service.profiles.profile(_caller(service, request)))
 
 
 async def update_me(request: Request) -> Response:
-    return await write(request, lambda s, ctx, user, body: s.update_profile(ctx, user, body))
+    return await write(
+        request, lambda s, ctx, user, body: s.profiles.update_profile(ctx, user, body)
+    )
 
 
 async def upload_avatar(request: Request) -> Response:
-    return await upload(request, lambda s, ctx, user, data: s.upload_avatar(ctx, user, data))
+    return await upload(
+        request, lambda s, ctx, user, data: s.profiles.upload_avatar(ctx, user, data)
+    )
 
 
 async def get_user(request: Request) -> Response:
     site = site_of(request)
     service = site.service
-    if "login-wall-profiles" in site.faults and service.user_for_token(
+    if Fault.LOGIN_WALL_PROFILES in site.faults and service.accounts.user_for_token(
             bearer_token(request)) is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=302)
-    return await run(lambda: service.profile(service.user(_id(request, "user_id"))))
+    return await run(
+        lambda: service.profiles.profile(service.accounts.user(_id(request, "user_id")))
+    )
 
 
 async def user_posts(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: {"posts": service.user_posts(_id(request, "user_id"))})
+    return await run(lambda: {"posts": service.content.user_posts(_id(request, "user_id"))})
 
 
 async def set_remark(request: Request) -> Response:
     target = _id(request, "user_id")
-    return await write(request, lambda s, ctx, user, body: s.set_remark(ctx, user, target, body))
+    return await write(
+        request, lambda s, ctx, user, body: s.profiles.set_remark(ctx, user, target, body)
+    )
 
 
 async def my_remarks(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: {"remarks": service.remarks(_caller(service, request))})
+    return await run(lambda: {"remarks": service.profiles.remarks(_caller(service, request))})
 
 
 # --- groups -----------------------------------------------------------------------------------
 
 
 async def create_group(request: Request) -> Response:
-    return await write(request, lambda s, ctx, user, body: s.create_group(ctx, user, body), 201)
+    return await write(
+        request, lambda s, ctx, user, body: s.groups.create_group(ctx, user, body), 201
+    )
 
 
 async def get_group(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: service.group(_id(request, "group_id")))
+    return await run(lambda: service.groups.group(_id(request, "group_id")))
 
 
 async def update_group(request: Request) -> Response:
     group = _id(request, "group_id")
-    return await write(request, lambda s, ctx, user, body: s.update_group(ctx, user, group, body))
+    return await write(
+        request, lambda s, ctx, user, body: s.groups.update_group(ctx, user, group, body)
+    )
 
 
 async def upload_logo(request: Request) -> Response:
     group = _id(request, "group_id")
-    return await upload(request, lambda s, ctx, user, data: s.upload_logo(ctx, user, group, data))
+    return await upload(
+        request, lambda s, ctx, user, data: s.groups.upload_logo(ctx, user, group, data)
+    )
 
 
 async def join_group(request: Request) -> Response:
     group = _id(request, "group_id")
-    return await write(request, lambda s, ctx, user, _body: s.join_group(ctx, user, group))
+    return await write(request, lambda s, ctx, user, _body: s.groups.join_group(ctx, user, group))
 
 
 async def send_message(request: Request) -> Response:
     group = _id(request, "group_id")
     return await write(
-        request, lambda s, ctx, user, body: s.send_message(ctx, user, group, body), 201
+        request, lambda s, ctx, user, body: s.groups.send_message(ctx, user, group, body), 201
     )
 
 
 async def edit_message(request: Request) -> Response:
     group, message = _id(request, "group_id"), _id(request, "message_id")
     return await write(
-        request, lambda s, ctx, user, body: s.edit_message(ctx, user, group, message, body)
+        request, lambda s, ctx, user, body: s.groups.edit_message(ctx, user, group, message, body)
     )
 
 
@@ -219,7 +238,7 @@ async def list_messages(request: Request) -> Response:
     group = _id(request, "group_id")
     token = bearer_token(request)
     return await run(
-        lambda: {"messages": service.messages(service.user_for_token(token), group)}
+        lambda: {"messages": service.groups.messages(service.accounts.user_for_token(token), group)}
     )
 
 
@@ -227,108 +246,118 @@ async def list_messages(request: Request) -> Response:
 
 
 async def create_post(request: Request) -> Response:
-    return await write(request, lambda s, ctx, user, body: s.create_post(ctx, user, body), 201)
+    return await write(
+        request, lambda s, ctx, user, body: s.content.create_post(ctx, user, body), 201
+    )
 
 
 async def get_post(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: service.post(_id(request, "post_id")))
+    return await run(lambda: service.content.post(_id(request, "post_id")))
 
 
 async def edit_post(request: Request) -> Response:
     post = _id(request, "post_id")
-    return await write(request, lambda s, ctx, user, body: s.edit_post(ctx, user, post, body))
+    return await write(
+        request, lambda s, ctx, user, body: s.content.edit_post(ctx, user, post, body)
+    )
 
 
 async def forward_post(request: Request) -> Response:
     post = _id(request, "post_id")
     return await write(
-        request, lambda s, ctx, user, body: s.forward_post(ctx, user, post, body), 201
+        request, lambda s, ctx, user, body: s.content.forward_post(ctx, user, post, body), 201
     )
 
 
 async def feed(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: {"posts": service.feed()})
+    return await run(lambda: {"posts": service.content.feed()})
 
 
 async def create_comment(request: Request) -> Response:
     post = _id(request, "post_id")
     return await write(
-        request, lambda s, ctx, user, body: s.create_comment(ctx, user, post, body), 201
+        request, lambda s, ctx, user, body: s.content.create_comment(ctx, user, post, body), 201
     )
 
 
 async def edit_comment(request: Request) -> Response:
     comment = _id(request, "comment_id")
     return await write(
-        request, lambda s, ctx, user, body: s.edit_comment(ctx, user, comment, body)
+        request, lambda s, ctx, user, body: s.content.edit_comment(ctx, user, comment, body)
     )
 
 
 async def list_comments(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: {"comments": service.comments(_id(request, "post_id"))})
+    return await run(lambda: {"comments": service.content.comments(_id(request, "post_id"))})
 
 
 async def search(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: service.search(request.query_params.get("q")))
+    return await run(lambda: service.search.find(request.query_params.get("q")))
 
 
 # --- reports and complaint channels -----------------------------------------------------------
 
 
 async def create_report(request: Request) -> Response:
-    return await write(request, lambda s, ctx, user, body: s.create_report(ctx, user, body), 201)
+    return await write(
+        request, lambda s, ctx, user, body: s.reports.create_report(ctx, user, body), 201
+    )
 
 
-async def _owned(request: Request, read: str, param: str) -> Response:
-    """A ticket or appeal, for the account that filed it (`service.<read>(user, id)`)."""
+async def _owned(request: Request, read: OwnedRead, param: str) -> Response:
+    """A ticket or appeal, for the account that filed it (`read(service, user, id)`)."""
     service = site_of(request).service
     key = request.path_params[param]
     token = bearer_token(request)
-    return await run(lambda: getattr(service, read)(service.user_for_token(token), key))
+    return await run(lambda: read(service, service.accounts.user_for_token(token), key))
 
 
 async def get_report(request: Request) -> Response:
-    return await _owned(request, "report", "ticket_id")
+    return await _owned(request, lambda s, user, key: s.reports.report(user, key), "ticket_id")
 
 
 async def my_reports(request: Request) -> Response:
     service = site_of(request).service
-    return await run(lambda: {"reports": service.my_reports(_caller(service, request))})
+    return await run(lambda: {"reports": service.reports.my_reports(_caller(service, request))})
 
 
 async def complaint_channels(request: Request) -> Response:
     service = site_of(request).service
-    return JSONResponse(service.complaint_channels(str(request.base_url)))
+    return JSONResponse(service.reports.complaint_channels(str(request.base_url)))
 
 
 async def my_disposals(request: Request) -> Response:
     service = site_of(request).service
     token = bearer_token(request)
-    return await run(lambda: {"disposals": service.disposals(service.user_for_token(token))})
+    return await run(
+        lambda: {"disposals": service.appeals.disposals(service.accounts.user_for_token(token))}
+    )
 
 
 async def create_appeal(request: Request) -> Response:
-    return await write(request, lambda s, ctx, user, body: s.create_appeal(ctx, user, body), 201)
+    return await write(
+        request, lambda s, ctx, user, body: s.appeals.create_appeal(ctx, user, body), 201
+    )
 
 
 async def get_appeal(request: Request) -> Response:
-    return await _owned(request, "appeal", "appeal_id")
+    return await _owned(request, lambda s, user, key: s.appeals.appeal(user, key), "appeal_id")
 
 
 async def admin_appeals(request: Request) -> Response:
     service = site_of(request).service
     token = admin_token(request)
-    return await run(lambda: {"appeals": service.appeal_queue(token)})
+    return await run(lambda: {"appeals": service.appeals.appeal_queue(token)})
 
 
 async def admin_reports(request: Request) -> Response:
     service = site_of(request).service
     token, status = admin_token(request), request.query_params.get("status")
-    return await run(lambda: {"reports": service.report_queue(token, status)})
+    return await run(lambda: {"reports": service.reports.report_queue(token, status)})
 
 
 async def admin_review(request: Request) -> Response:
@@ -336,13 +365,13 @@ async def admin_review(request: Request) -> Response:
     ctx = RequestContext.from_request(request)
     service = site_of(request).service
     token = admin_token(request)
-    return await run(lambda: service.review_report(ctx, token, ticket))
+    return await run(lambda: service.reports.review_report(ctx, token, ticket))
 
 
 async def admin_decision(request: Request) -> Response:
     ticket = request.path_params["ticket_id"]
     return await admin_write(
-        request, lambda s, ctx, token, body: s.decide_report(ctx, token, ticket, body)
+        request, lambda s, ctx, token, body: s.reports.decide_report(ctx, token, ticket, body)
     )
 
 
@@ -360,11 +389,13 @@ async def admin_write(
 
 
 async def admin_seed(request: Request) -> Response:
-    return await admin_write(request, lambda s, ctx, token, body: s.seed(ctx, token, body), 201)
+    return await admin_write(
+        request, lambda s, ctx, token, body: s.admin.seed(ctx, token, body), 201
+    )
 
 
 async def admin_remove(request: Request) -> Response:
-    return await admin_write(request, lambda s, ctx, token, body: s.remove(ctx, token, body))
+    return await admin_write(request, lambda s, ctx, token, body: s.admin.remove(ctx, token, body))
 
 
 # --- audit ------------------------------------------------------------------------------------
@@ -407,7 +438,9 @@ async def media(request: Request) -> Response:
     if match is None:
         return JSONResponse(NotFound("no such image").to_json(), status_code=404)
     try:
-        data, mime = await run_in_threadpool(service.media, match.group(1), match.group(2))
+        data, mime = await run_in_threadpool(
+            service.screening.media, match.group(1), match.group(2)
+        )
     except ServiceError as exc:
         return JSONResponse(exc.to_json(), status_code=exc.status)
     return Response(data, media_type=mime, headers={"Cache-Control": "no-store"})

@@ -11,7 +11,7 @@ from starlette.templating import Jinja2Templates
 
 from reference_site.audit import RETENTION_DAYS, SHORT_RETENTION_DAYS, AuditLog
 from reference_site.db import Database
-from reference_site.faults import skipped_steps
+from reference_site.faults import Fault, Faults, skipped_steps
 from reference_site.moderation import Moderator, load_lexicon
 from reference_site.service import DEFAULT_TIMES, ReportTimes, Service
 
@@ -22,7 +22,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 class Site:
     """Everything a request handler needs, kept on `app.state.site`."""
 
-    faults: frozenset[str]
+    faults: Faults
     db: Database
     audit: AuditLog
     service: Service
@@ -36,20 +36,20 @@ def site_of(request: Request) -> Site:
 
 
 def build_site(
-    faults: frozenset[str], db_path: str | Path, admin_token: str,
+    faults: Faults, db_path: str | Path, admin_token: str,
     times: ReportTimes = DEFAULT_TIMES,
 ) -> Site:
     """Wire the parts together, with the faults applied where each behaviour lives."""
     db = Database(db_path)
     audit = AuditLog(
         db,
-        keep_source_port="audit-no-source-port" not in faults,
-        keep_refusals="records-not-kept" not in faults,
-        retention_days=SHORT_RETENTION_DAYS if "short-retention" in faults else RETENTION_DAYS,
+        keep_source_port=Fault.AUDIT_NO_SOURCE_PORT not in faults,
+        keep_refusals=Fault.RECORDS_NOT_KEPT not in faults,
+        retention_days=SHORT_RETENTION_DAYS if Fault.SHORT_RETENTION in faults else RETENTION_DAYS,
     )
     audit.purge_expired()
     moderator = Moderator(load_lexicon(), text_skip=skipped_steps(faults),
-                          block_fragments="overblock-fragments" in faults)
+                          block_fragments=Fault.OVERBLOCK_FRAGMENTS in faults)
     service = Service(db, audit, moderator, faults, admin_token, times=times)
     templates = Jinja2Templates(directory=str(PACKAGE_DIR / "templates"))
     return Site(faults, db, audit, service, templates, secrets.token_bytes(32))

@@ -20,7 +20,8 @@ MIN_INTERVAL = 0.01
 
 
 class ReportDesk:
-    """Runs `Service.desk_acknowledge` and `Service.desk_decide` for due tickets."""
+    """Runs `Reports.desk_acknowledge` and `Reports.desk_decide` (service.reports) for due
+    tickets."""
 
     def __init__(self, service: Service):
         self.service = service
@@ -54,10 +55,10 @@ class ReportDesk:
 
     def run_once(self) -> None:
         """One pass: acknowledge, then decide, every due ticket."""
-        acknowledge, decide = self.service.reports_due()
+        acknowledge, decide = self.service.reports.reports_due()
         for ticket in acknowledge:
             try:
-                self.service.desk_acknowledge(ticket)
+                self.service.reports.desk_acknowledge(ticket)
             except Conflict:
                 continue  # decided by a moderator meanwhile
         for ticket in decide:
@@ -66,7 +67,7 @@ class ReportDesk:
             if ticket in self._left_to_moderators:
                 continue
             try:
-                self.service.desk_decide(ticket)
+                self.service.reports.desk_decide(ticket)
             except Conflict:
                 continue
             except ModerationUnavailable as exc:

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from reference_site.api import read_multipart
+from reference_site.api import OwnedRead, read_multipart
 from reference_site.audit import RequestContext
 from reference_site.components import Site, site_of
 from reference_site.errors import (
@@ -35,6 +35,7 @@ from reference_site.errors import (
     ServiceError,
     Unauthorized,
 )
+from reference_site.faults import Fault
 from reference_site.service import (
     IP_LOCATION,
     REPORT_CATEGORIES,
@@ -84,7 +85,7 @@ def _visit(request: Request) -> Visit:
     new_cookie = not cookie
     if new_cookie:
         cookie = secrets.token_urlsafe(32)
-    user = None if new_cookie else site.service.user_for_token(cookie, kind="web")
+    user = None if new_cookie else site.service.accounts.user_for_token(cookie, kind="web")
     return Visit(cookie, new_cookie, user, csrf_token_for(site, cookie))
 
 
@@ -114,11 +115,11 @@ def render(
         "user": visit.user,
         "csrf_token": visit.csrf_token,
         "error": _message(error) if error else None,
-        "channels": site.service.complaint_channels(str(request.base_url)),
+        "channels": site.service.reports.complaint_channels(str(request.base_url)),
         "limit_words": limit_words(site.service.times.limit_seconds),
         # What the browser-only faults take off the pages.
-        "complaints_linked": "complaints-unlinked" not in site.faults,
-        "comment_report_controls": "no-report-control-comment" not in site.faults,
+        "complaints_linked": Fault.COMPLAINTS_UNLINKED not in site.faults,
+        "comment_report_controls": Fault.NO_REPORT_CONTROL_COMMENT not in site.faults,
         **context,
     }
     response = site.templates.TemplateResponse(
@@ -243,7 +244,7 @@ async def _feed(
     request: Request, visit: Visit, error: ServiceError | None = None, values: dict | None = None
 ) -> Response:
     service = site_of(request).service
-    posts = await run_in_threadpool(service.feed)
+    posts = await run_in_threadpool(service.content.feed)
     return render(request, visit, "index.html", {"posts": posts, "values": values or {}},
                   error=error)
 
@@ -255,7 +256,7 @@ async def home(request: Request) -> Response:
 async def create_post(request: Request) -> Response:
     service = site_of(request).service
     return await _submit(
-        request, ("text",), service.create_post, lambda post: f"/posts/{post['id']}", _feed
+        request, ("text",), service.content.create_post, lambda post: f"/posts/{post['id']}", _feed
     )
 
 
@@ -288,7 +289,7 @@ async def _enter(request: Request, action: str, again: Renderer) -> Response:
     ctx = _ctx(request, visit, form)
     values = _fields(form, "account_name", "password", "nickname")
     service = site_of(request).service
-    operation = service.register if action == "register" else service.login
+    operation = service.accounts.register if action == "register" else service.accounts.login
     try:
         result = await run_in_threadpool(operation, ctx, values, "web")
     except ServiceError as exc:
@@ -312,7 +313,7 @@ async def logout(request: Request) -> Response:
     ctx = _ctx(request, visit, form)
     service = site_of(request).service
     try:
-        await run_in_threadpool(service.logout, ctx, visit.user, visit.cookie)
+        await run_in_threadpool(service.accounts.logout, ctx, visit.user, visit.cookie)
     except ServiceError as exc:
         return await _feed(request, visit, exc)
     response = RedirectResponse("/", status_code=303)
@@ -330,11 +331,11 @@ async def _user_page(
     user_id = request.path_params["user_id"]
 
     def load() -> dict[str, Any]:
-        profile = service.profile(service.user(user_id))
+        profile = service.profiles.profile(service.accounts.user(user_id))
         remark = None
         if visit.user is not None and visit.user.id != user_id:
-            remark = service.remark_about(visit.user, user_id)
-        return {"profile": profile, "posts": service.user_posts(user_id), "remark": remark}
+            remark = service.profiles.remark_about(visit.user, user_id)
+        return {"profile": profile, "posts": service.content.user_posts(user_id), "remark": remark}
 
     try:
         context = await run_in_threadpool(load)
@@ -346,7 +347,7 @@ async def _user_page(
 
 async def user_page(request: Request) -> Response:
     visit = await visit_of(request)
-    if visit.user is None and "login-wall-profiles" in site_of(request).faults:
+    if visit.user is None and Fault.LOGIN_WALL_PROFILES in site_of(request).faults:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     return await _user_page(request, visit)
 
@@ -357,7 +358,7 @@ async def set_remark(request: Request) -> Response:
     return await _submit(
         request,
         ("text",),
-        lambda ctx, user, values: service.set_remark(ctx, user, user_id, values),
+        lambda ctx, user, values: service.profiles.set_remark(ctx, user, user_id, values),
         lambda _result: f"/users/{user_id}",
         _user_page,
     )
@@ -369,7 +370,7 @@ async def _edit_page(
     if visit.user is None:
         return RedirectResponse("/login", status_code=303)
     service = site_of(request).service
-    profile = await run_in_threadpool(service.profile, visit.user)
+    profile = await run_in_threadpool(service.profiles.profile, visit.user)
     return render(request, visit, "edit.html", {"profile": profile, "values": values or {}},
                   error=error)
 
@@ -387,7 +388,7 @@ async def edit_profile(request: Request) -> Response:
             current = {"account_name": user.account_name, "nickname": user.nickname,
                        "bio": user.bio}
             values = {k: v for k, v in values.items() if v != current[k]} or values
-        return service.update_profile(ctx, user, values)
+        return service.profiles.update_profile(ctx, user, values)
 
     return await _submit(
         request, ("account_name", "nickname", "bio"), work,
@@ -417,7 +418,8 @@ async def _upload(
 async def upload_avatar(request: Request) -> Response:
     service = site_of(request).service
     return await _upload(
-        request, service.upload_avatar, lambda profile: f"/users/{profile['id']}", _edit_page
+        request, service.profiles.upload_avatar, lambda profile: f"/users/{profile['id']}",
+        _edit_page,
     )
 
 
@@ -426,7 +428,7 @@ async def upload_avatar(request: Request) -> Response:
 
 async def groups_page(request: Request) -> Response:
     visit = await visit_of(request)
-    groups = await run_in_threadpool(site_of(request).service.groups)
+    groups = await run_in_threadpool(site_of(request).service.groups.groups)
     return render(request, visit, "groups.html", {"groups": groups})
 
 
@@ -443,7 +445,7 @@ async def new_group_form(request: Request) -> Response:
 async def create_group(request: Request) -> Response:
     service = site_of(request).service
     return await _submit(
-        request, ("name", "intro"), service.create_group,
+        request, ("name", "intro"), service.groups.create_group,
         lambda group: f"/groups/{group['id']}", _new_group_page,
     )
 
@@ -455,13 +457,13 @@ async def _group_page(
     group_id = request.path_params["group_id"]
 
     def load() -> dict[str, Any]:
-        group = service.group(group_id)
-        member = service.is_member(visit.user, group_id)
+        group = service.groups.group(group_id)
+        member = service.groups.is_member(visit.user, group_id)
         return {
             "group": group,
             "member": member,
             "owner": visit.user is not None and visit.user.id == group["owner_id"],
-            "messages": service.messages(visit.user, group_id) if member else [],
+            "messages": service.groups.messages(visit.user, group_id) if member else [],
         }
 
     try:
@@ -489,11 +491,11 @@ async def edit_group(request: Request) -> Response:
         # A form always sends both fields: change only what differs (the service reports a
         # missing group itself, so that refusal is audited too).
         try:
-            current = service.group(group_id)
+            current = service.groups.group(group_id)
         except NotFound:
             current = {}
         changed = {k: v for k, v in values.items() if v != current.get(k)} or values
-        return service.update_group(ctx, user, group_id, changed)
+        return service.groups.update_group(ctx, user, group_id, changed)
 
     return await _submit(request, ("name", "intro"), work, _group_url(request), _group_page)
 
@@ -503,7 +505,7 @@ async def upload_logo(request: Request) -> Response:
     group_id = request.path_params["group_id"]
     return await _upload(
         request,
-        lambda ctx, user, data: service.upload_logo(ctx, user, group_id, data),
+        lambda ctx, user, data: service.groups.upload_logo(ctx, user, group_id, data),
         _group_url(request),
         _group_page,
     )
@@ -513,7 +515,7 @@ async def join_group(request: Request) -> Response:
     service = site_of(request).service
     group_id = request.path_params["group_id"]
     return await _submit(
-        request, (), lambda ctx, user, _values: service.join_group(ctx, user, group_id),
+        request, (), lambda ctx, user, _values: service.groups.join_group(ctx, user, group_id),
         _group_url(request), _group_page,
     )
 
@@ -523,7 +525,7 @@ async def send_message(request: Request) -> Response:
     group_id = request.path_params["group_id"]
     return await _submit(
         request, ("text",),
-        lambda ctx, user, values: service.send_message(ctx, user, group_id, values),
+        lambda ctx, user, values: service.groups.send_message(ctx, user, group_id, values),
         _group_url(request), _group_page,
     )
 
@@ -534,7 +536,9 @@ async def edit_message(request: Request) -> Response:
     message_id = request.path_params["message_id"]
     return await _submit(
         request, ("text",),
-        lambda ctx, user, values: service.edit_message(ctx, user, group_id, message_id, values),
+        lambda ctx, user, values: service.groups.edit_message(
+            ctx, user, group_id, message_id, values
+        ),
         _group_url(request), _group_page,
     )
 
@@ -554,9 +558,10 @@ async def _post_page(
 
     def load() -> dict[str, Any]:
         # The viewer's own removed comments show to them as placeholders with an appeal link.
-        comments = service.comments(post_id) + service.own_removed_comments(visit.user, post_id)
+        comments = service.content.comments(post_id)
+        comments += service.appeals.own_removed_comments(visit.user, post_id)
         comments.sort(key=lambda comment: comment["id"])
-        return {"post": service.post(post_id), "comments": comments}
+        return {"post": service.content.post(post_id), "comments": comments}
 
     try:
         context = await run_in_threadpool(load)
@@ -574,7 +579,8 @@ async def edit_post(request: Request) -> Response:
     service = site_of(request).service
     post_id = request.path_params["post_id"]
     return await _submit(
-        request, ("text",), lambda ctx, user, values: service.edit_post(ctx, user, post_id, values),
+        request, ("text",),
+        lambda ctx, user, values: service.content.edit_post(ctx, user, post_id, values),
         lambda post: f"/posts/{post['id']}", _post_page,
     )
 
@@ -584,7 +590,7 @@ async def create_comment(request: Request) -> Response:
     post_id = request.path_params["post_id"]
     return await _submit(
         request, ("text",),
-        lambda ctx, user, values: service.create_comment(ctx, user, post_id, values),
+        lambda ctx, user, values: service.content.create_comment(ctx, user, post_id, values),
         lambda comment: f"/posts/{post_id}#comment-{comment['id']}", _post_page,
     )
 
@@ -594,7 +600,7 @@ async def forward_post(request: Request) -> Response:
     post_id = request.path_params["post_id"]
     return await _submit(
         request, ("text",),
-        lambda ctx, user, values: service.forward_post(ctx, user, post_id, values),
+        lambda ctx, user, values: service.content.forward_post(ctx, user, post_id, values),
         lambda post: f"/posts/{post['id']}", _post_page,
     )
 
@@ -608,11 +614,11 @@ async def edit_comment(request: Request) -> Response:
     values = _fields(form, "text")
     try:
         comment = await run_in_threadpool(
-            service.edit_comment, ctx, visit.user, comment_id, values
+            service.content.edit_comment, ctx, visit.user, comment_id, values
         )
     except ServiceError as exc:
         try:
-            post_id = (await run_in_threadpool(service.comment, comment_id))["post_id"]
+            post_id = (await run_in_threadpool(service.content.comment, comment_id))["post_id"]
         except NotFound:
             return render(request, visit, "error.html", {"title": exc.code}, error=exc)
         return await _post_page(request, visit, exc, values, post_id=post_id)
@@ -627,7 +633,7 @@ async def edit_comment(request: Request) -> Response:
 async def search_page(request: Request) -> Response:
     visit = await visit_of(request)
     query = request.query_params.get("q", "")
-    results = await run_in_threadpool(site_of(request).service.search, query)
+    results = await run_in_threadpool(site_of(request).service.search.find, query)
     return render(request, visit, "search.html", {"q": query, "results": results})
 
 
@@ -653,11 +659,11 @@ async def report_form(request: Request) -> Response:
 
 
 async def create_report(request: Request) -> Response:
-    if "complaint-form-broken" in site_of(request).faults:
+    if Fault.COMPLAINT_FORM_BROKEN in site_of(request).faults:
         return await error_page(request, InternalError("服务器错误 Server error"))
     return await _submit_for_receipt(
         request, ("target_type", "target_id", "category", "reason"),
-        site_of(request).service.create_report, _report_page,
+        site_of(request).service.reports.create_report, _report_page,
         template="report_receipt.html", context=_report_context,
     )
 
@@ -671,21 +677,21 @@ def _report_context(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _owned_page(request: Request, read: str, param: str, template: str,
+async def _owned_page(request: Request, read: OwnedRead, param: str, template: str,
                       context: Callable[[Any], dict[str, Any]]) -> Response:
-    """A ticket or appeal page, for the account that filed it (`service.<read>(user, id)`)."""
+    """A ticket or appeal page, for the account that filed it (`read(service, user, id)`)."""
     visit = await visit_of(request)
     service = site_of(request).service
     try:
-        found = await run_in_threadpool(getattr(service, read), visit.user,
-                                        request.path_params[param])
+        found = await run_in_threadpool(read, service, visit.user, request.path_params[param])
     except ServiceError as exc:
         return render(request, visit, "error.html", {"title": exc.code}, error=exc)
     return render(request, visit, template, context(found))
 
 
 async def report_status(request: Request) -> Response:
-    return await _owned_page(request, "report", "ticket_id", "report_status.html",
+    return await _owned_page(request, lambda s, user, key: s.reports.report(user, key),
+                             "ticket_id", "report_status.html",
                              _report_context)
 
 
@@ -693,7 +699,7 @@ async def my_reports(request: Request) -> Response:
     visit = await visit_of(request)
     if visit.user is None:
         return RedirectResponse("/login", status_code=303)
-    reports = await run_in_threadpool(site_of(request).service.my_reports, visit.user)
+    reports = await run_in_threadpool(site_of(request).service.reports.my_reports, visit.user)
     rows = [_report_context(report) for report in reports]
     return render(request, visit, "my_reports.html", {"rows": rows})
 
@@ -702,7 +708,7 @@ async def my_disposals(request: Request) -> Response:
     visit = await visit_of(request)
     if visit.user is None:
         return RedirectResponse("/login", status_code=303)
-    disposals = await run_in_threadpool(site_of(request).service.disposals, visit.user)
+    disposals = await run_in_threadpool(site_of(request).service.appeals.disposals, visit.user)
     return render(request, visit, "my_disposals.html",
                   {"disposals": disposals, "target_labels": TARGET_LABELS})
 
@@ -718,23 +724,25 @@ async def _appeal_page(
 
 
 async def appeal_form(request: Request) -> Response:
-    if not site_of(request).service.appeals_offered:
+    if not site_of(request).service.appeals.offered:
         return await error_page(request, NotFound("no such page"))
     return await _appeal_page(request, await visit_of(request))
 
 
 async def create_appeal(request: Request) -> Response:
     service = site_of(request).service
-    if not service.appeals_offered:
+    if not service.appeals.offered:
         return await error_page(request, NotFound("no such page"))
     return await _submit_for_receipt(
-        request, ("target_type", "target_id", "reason"), service.create_appeal, _appeal_page,
+        request, ("target_type", "target_id", "reason"), service.appeals.create_appeal,
+        _appeal_page,
         template="appeal_receipt.html", context=_appeal_context,
     )
 
 
 async def appeal_status(request: Request) -> Response:
-    return await _owned_page(request, "appeal", "appeal_id", "appeal_receipt.html",
+    return await _owned_page(request, lambda s, user, key: s.appeals.appeal(user, key),
+                             "appeal_id", "appeal_receipt.html",
                              _appeal_context)
 
 
@@ -744,7 +752,7 @@ def _appeal_context(appeal: dict[str, Any]) -> dict[str, Any]:
 
 async def complaints(request: Request) -> Response:
     visit = await visit_of(request)
-    channels = site_of(request).service.complaint_channels(str(request.base_url))
+    channels = site_of(request).service.reports.complaint_channels(str(request.base_url))
     return render(request, visit, "complaints.html", {"complaint": channels,
                                                        "target_labels": TARGET_LABELS})
 

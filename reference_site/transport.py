@@ -20,11 +20,13 @@ from collections.abc import Iterable
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FLAKY_5XX = "flaky-5xx"
-SLOW_RESPONSES = "slow-responses"
-DROP_CONNECTIONS = "drop-connections"
-SLOW_PAGE = "slow-page"
-AUDIT_TIMEOUT = "audit-timeout"
+from reference_site.faults import Fault
+
+FLAKY_5XX = Fault.FLAKY_5XX
+SLOW_RESPONSES = Fault.SLOW_RESPONSES
+DROP_CONNECTIONS = Fault.DROP_CONNECTIONS
+SLOW_PAGE = Fault.SLOW_PAGE
+AUDIT_TIMEOUT = Fault.AUDIT_TIMEOUT
 TRANSPORT_FAULTS = frozenset({FLAKY_5XX, SLOW_RESPONSES, DROP_CONNECTIONS, SLOW_PAGE,
                               AUDIT_TIMEOUT})
 
@@ -44,7 +46,7 @@ class DropUnsupported(RuntimeError):
 class TransportFaults:
     """ASGI middleware applying the transport faults among `faults` (others are ignored)."""
 
-    def __init__(self, app: ASGIApp, faults: Iterable[str] = (), seed: int = 0) -> None:
+    def __init__(self, app: ASGIApp, faults: Iterable[Fault] = (), seed: int = 0) -> None:
         self.app = app
         self.faults = frozenset(faults) & TRANSPORT_FAULTS
         # One stream per fault, so switching one on does not move the other's draws.

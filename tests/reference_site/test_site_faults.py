@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reference_site.faults import FAULTS, UnknownFault, describe, parse_faults
+from reference_site.faults import FAULTS, Fault, Faults, UnknownFault, describe, parse_faults
 
 CANARY = "审核金丝雀乙"
 Submit = Callable[..., object]
@@ -198,9 +198,28 @@ def test_evasion_faults_on_the_site(make_site, fault: str, evasive: str) -> None
 
 
 def test_parse_faults() -> None:
-    assert parse_faults(["skip-t2s"]) == frozenset({"skip-t2s"})
+    chosen = parse_faults(["skip-t2s", "no-appeal"])
+    assert list(chosen) == [Fault.SKIP_T2S, Fault.NO_APPEAL]  # table order
+    assert Fault.SKIP_T2S in chosen
+    assert Fault.SKIP_NFKC not in chosen
+    assert not parse_faults([])
     with pytest.raises(UnknownFault, match="nope"):
         parse_faults(["nope"])
+
+
+def test_faults_refuse_plain_names() -> None:
+    """A check written with a string (or a typo of one) fails loudly, never silently false."""
+    chosen = parse_faults(["unfiltered-post"])
+    with pytest.raises(TypeError):
+        assert "unfiltered-post" in chosen
+    with pytest.raises(TypeError):
+        Faults(["unfiltered-post"])  # type: ignore[list-item]
+
+
+def test_fault_members_are_their_names() -> None:
+    for name, fault in FAULTS.items():
+        assert fault is Fault(name)
+        assert str(fault) == f"{fault}" == fault.value == name
 
 
 def test_list_faults_command() -> None:
