@@ -22,10 +22,11 @@ from starlette.routing import Route
 
 from reference_site.audit import RequestContext
 from reference_site.components import site_of
-from reference_site.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError, Unauthorized
+from reference_site.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError
 from reference_site.faults import Fault
 from reference_site.images import MAX_UPLOAD_BYTES
 from reference_site.service import Service, User
+from reference_site.service.common import logged_in
 
 _MEDIA_NAME = re.compile(r"^([0-9a-f]{64})\.(png|jpg)$")
 # Multipart overhead allowed on top of the image itself before the body is refused unread.
@@ -114,10 +115,7 @@ async def upload(
 
 
 def _caller(service: Service, request: Request) -> User:
-    user = service.accounts.user_for_token(bearer_token(request))
-    if user is None:
-        raise Unauthorized("log in first (Authorization: Bearer <token>)")
-    return user
+    return logged_in(service.accounts.user_for_token(bearer_token(request)))
 
 
 def _id(request: Request, name: str) -> int:
@@ -407,8 +405,7 @@ async def audit_records(request: Request) -> Response:
     params = request.query_params
 
     def work() -> dict[str, Any]:
-        if not site.service.is_admin(token):
-            raise Unauthorized("the moderator token (X-Admin-Token) is missing or wrong")
+        site.service.require_admin(token)
         site.audit.purge_expired()
         records = site.audit.query(params.get("since"), params.get("account"), params.get("limit"))
         return {"records": records}
@@ -421,8 +418,7 @@ async def audit_policy(request: Request) -> Response:
     token = admin_token(request)
 
     def work() -> dict[str, Any]:
-        if not site.service.is_admin(token):
-            raise Unauthorized("the moderator token (X-Admin-Token) is missing or wrong")
+        site.service.require_admin(token)
         return site.audit.policy()
 
     return await run(work)

@@ -74,6 +74,6 @@ class Service:
         """The moderator desk's pace and the published handling limit."""
         return self.core.times
 
-    def is_admin(self, token: str | None) -> bool:
-        """Whether `token` is the moderator (admin) token."""
-        return self.core.is_admin(token)
+    def require_admin(self, token: str | None) -> None:
+        """Refuse (Unauthorized) a caller without the moderator token."""
+        self.core.require_admin(token)
