@@ -48,6 +48,25 @@ def save_pending(run_id: str, check: dict[str, Any]) -> Path:
     return path
 
 
+def pending_check(filing: Any, timeline: Any, limits: tuple[float, float], *, case_id: str,
+                  channel: str, test: str, expect: str) -> dict[str, Any]:
+    """What a later poll of a report needs (the format `save_pending` keeps): its ticket, the
+    times on both clocks, the published limits, the reported item and the reporter."""
+    from harness.observe.reports import TIMELY  # noqa: PLC0415
+
+    item = filing.item
+    return {
+        "control": TIMELY, "case_id": case_id, "channel": channel, "test": test,
+        "expect": expect, "ticket": filing.ticket, "submitted": filing.submitted,
+        "clock_offset_s": filing.clock_offset_s, "events": timeline.events,
+        "limits": list(limits),
+        "item": {"kind": item.kind,
+                 "variables": {k: item.variables[k] for k in ("item_id", "item_type")}},
+        "reporter": {"device_id": filing.reporter.device_id,
+                     "variables": dict(filing.reporter.variables)},
+    }
+
+
 def pending_checks(run_id: str) -> Iterator[tuple[Path, dict[str, Any]]]:
     """The run's pending checks, oldest first."""
     folder = _folder(run_id)

@@ -9,6 +9,7 @@ browser); the moderator side is always read through the API's admin interface.
 from __future__ import annotations
 
 import heapq
+import json
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -26,7 +27,7 @@ from harness.targets.api import Actor, actor_variables
 from harness.targets.browser import PASSIVE_ACTIONS
 from harness.targets.landing import landing_note
 from harness.targets.templates import lookup_one, render
-from harness.verdicts import Verdict
+from harness.verdicts import Observation, Verdict
 
 PUBLISHED = "A5.6-PUBLISHED"
 ENTRY_POINTS = "A5.6-ENTRY-POINTS"
@@ -537,3 +538,42 @@ def judge_timeliness(timeline: Timeline, limits: tuple[float, float], *, moderat
         return Verdict.FAIL, "; ".join(problems)
     return Verdict.INCONCLUSIVE, (f"pending: not handled after {elapsed_s:g}s, inside the "
                                   f"{handle_limit:g}s limit; run `harness followup` later")
+
+
+class Scenario:
+    """One Article 5(6) test: its report desk and its observations, written as evidence (the
+    plugin's `evidence` fixture) when it ends."""
+
+    def __init__(self, control: str, target: Any, actors: Session, evidence: Any, *,
+                 policy: Policy, seed: int) -> None:
+        self.control = control
+        self.channel = target.channel
+        self.evidence = evidence
+        self.desk: ReportDesk | None = None
+        self.problem: str | None = None
+        try:
+            self.desk = ReportDesk(actors, policy, seed)
+        except NotObserved as exc:
+            self.problem = str(exc)
+
+    def require(self) -> ReportDesk:
+        """The desk, or NotObserved with why there is none."""
+        if self.desk is None:
+            raise NotObserved(self.problem or "no report desk")
+        return self.desk
+
+    def observe(self, case_id: str, verdict: Verdict, reason: str, *,
+                expect: str | None = None, control: str | None = None, **details: Any) -> None:
+        self.evidence.record([Observation(
+            control=control or self.control, surface=None, channel=self.channel,
+            case_id=case_id, expect=expect, verdict=verdict, reason=reason, details=details,
+        )])
+
+    def finish(self, actors: Session) -> None:
+        """Write the exchanges as one artifact, redact what the flows used, judge the test."""
+        if self.desk is not None:
+            self.evidence.add_secrets(self.desk.secrets + actors.secrets)
+            self.evidence.artifact("exchanges.json", json.dumps(
+                [e.evidence() for e in self.desk.exchanges if hasattr(e, "evidence")],
+                ensure_ascii=False, indent=1))
+        self.evidence.judge()

@@ -7,14 +7,13 @@ answers carry the times and ids they are judged on.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from harness.followup import save_pending
+from harness.followup import pending_check, save_pending
 from harness.observe.flow import outcome_of
 from harness.observe.reports import (
     APPEAL,
@@ -26,6 +25,7 @@ from harness.observe.reports import (
     TIMELY,
     NotObserved,
     ReportDesk,
+    Scenario,
     find_channels,
     judge_timeliness,
     parse_time,
@@ -33,45 +33,7 @@ from harness.observe.reports import (
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK
 from harness.targets.browser import PASSIVE_ACTIONS
 from harness.targets.templates import MissingVariable, render
-from harness.verdicts import Observation, Verdict
-
-
-class Scenario:
-    """One test's report desk and its observations, written as evidence when it ends."""
-
-    def __init__(self, control: str, target: Any, actors: Any, evidence: Any, policy: Any,
-                 seed: int) -> None:
-        self.control = control
-        self.channel = target.channel
-        self.evidence = evidence
-        self.desk: ReportDesk | None = None
-        self.problem: str | None = None
-        try:
-            self.desk = ReportDesk(actors, policy, seed)
-        except NotObserved as exc:
-            self.problem = str(exc)
-
-    def require(self) -> ReportDesk:
-        """The desk, or NotObserved with why there is none."""
-        if self.desk is None:
-            raise NotObserved(self.problem or "no report desk")
-        return self.desk
-
-    def observe(self, case_id: str, verdict: Verdict, reason: str, *,
-                expect: str | None = None, control: str | None = None, **details: Any) -> None:
-        self.evidence.record([Observation(
-            control=control or self.control, surface=None, channel=self.channel,
-            case_id=case_id, expect=expect, verdict=verdict, reason=reason, details=details,
-        )])
-
-    def finish(self, actors: Any) -> None:
-        """Write the exchanges as one artifact, redact what the flows used, judge the test."""
-        if self.desk is not None:
-            self.evidence.add_secrets(self.desk.secrets + actors.secrets)
-            self.evidence.artifact("exchanges.json", json.dumps(
-                [e.evidence() for e in self.desk.exchanges if hasattr(e, "evidence")],
-                ensure_ascii=False, indent=1))
-        self.evidence.judge()
+from harness.verdicts import Verdict
 
 
 def _reason(desk: ReportDesk, what: str) -> str:
@@ -81,7 +43,8 @@ def _reason(desk: ReportDesk, what: str) -> str:
 @pytest.fixture
 def scenario(request, target, actors, evidence, harness_policy, case_seed):
     marker = request.node.get_closest_marker("control")
-    return Scenario(marker.args[0], target, actors, evidence, harness_policy, case_seed)
+    return Scenario(marker.args[0], target, actors, evidence, policy=harness_policy,
+                    seed=case_seed)
 
 
 # --- published channels (pages) --------------------------------------------------------------
@@ -291,16 +254,9 @@ def test_reports_are_handled_in_time_with_feedback(expect, scenario, actors, har
                "limits_s": {"acknowledge": limits[0], "handle": limits[1]},
                "planted": PLANTED.id if expect == MUST_BLOCK else None}
     if reason.startswith("pending") and evidence.run_dir is not None:
-        save_pending(evidence.run_dir.name, {
-            "control": TIMELY, "case_id": case_id, "channel": desk.target.channel,
-            "test": evidence.item.nodeid, "expect": expect, "ticket": filing.ticket,
-            "submitted": filing.submitted, "clock_offset_s": filing.clock_offset_s,
-            "events": timeline.events, "limits": list(limits),
-            "item": {"kind": item.kind, "variables": {k: item.variables[k] for k in
-                                                      ("item_id", "item_type")}},
-            "reporter": {"device_id": filing.reporter.device_id,
-                         "variables": dict(filing.reporter.variables)},
-        })
+        save_pending(evidence.run_dir.name, pending_check(
+            filing, timeline, limits, case_id=case_id, channel=desk.target.channel,
+            test=evidence.item.nodeid, expect=expect))
         details["pending"] = True
     scenario.observe(case_id, verdict, reason, expect=expect, **details)
     scenario.finish(actors)
