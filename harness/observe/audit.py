@@ -12,8 +12,8 @@ from harness.policy import Policy
 from harness.targets.api import Exchange
 from harness.targets.templates import lookup
 
-LOG_FIELDS = ("account", "time", "operation", "source_ip", "source_port", "dest_ip", "dest_port",
-              "device")
+LOG_FIELD_NAMES = ("account", "time", "operation", "source_ip", "source_port", "dest_ip",
+                   "dest_port", "device")
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def check_fields(
 ) -> FieldCheck:
     """Every 5(3) field present; those the policy names equal what the harness used, except
     those the channel cannot observe (a browser does not tell its source port)."""
-    missing = tuple(name for name in LOG_FIELDS if record.get(name) in (None, ""))
+    missing = tuple(name for name in LOG_FIELD_NAMES if record.get(name) in (None, ""))
     expected: dict[str, Any] = {
         "source_ip": exchange.client_ip, "source_port": exchange.client_port,
         "dest_ip": exchange.server_ip, "dest_port": exchange.server_port,

@@ -16,8 +16,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from harness import controls
-from harness.observe.audit import LOG_FIELDS as LOG_FIELD_NAMES
-from harness.observe.audit import audit_evidence, check_fields, find_record, records_in
+from harness.observe.audit import (
+    LOG_FIELD_NAMES,
+    audit_evidence,
+    check_fields,
+    find_record,
+    records_in,
+)
 from harness.observe.images import ProbeMatcher
 from harness.policy import Policy
 from harness.probes.benign import benign_text

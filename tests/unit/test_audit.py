@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.observe.audit import (
-    LOG_FIELDS,
+    LOG_FIELD_NAMES,
     FieldCheck,
     audit_evidence,
     check_fields,
@@ -177,7 +177,7 @@ def test_missing_source_port(exchange: Exchange) -> None:
     assert check.mismatched == ()
 
 
-@pytest.mark.parametrize("field", LOG_FIELDS)
+@pytest.mark.parametrize("field", LOG_FIELD_NAMES)
 def test_each_empty_field_is_missing(field: str, exchange: Exchange) -> None:
     check = _check(_record(**{field: ""}), exchange)
     assert field in check.missing
