@@ -438,7 +438,7 @@ class ReportDesk:
 
 
 @dataclass
-class ChannelsPage:
+class ComplaintPage:
     """Where the complaint channels were found, the click path to them, and what they show."""
 
     url: str
@@ -451,9 +451,9 @@ class ChannelsPage:
 COMPLAINT_WORDS = re.compile(r"举报|投诉|申诉|complain|report|contact|联系", re.I)
 
 
-def find_channels(desk: ReportDesk, start: str, visitor: Actor, max_clicks: int,
+def find_complaint_page(desk: ReportDesk, start: str, visitor: Actor, max_clicks: int,
                   max_pages: int, *, seen_pages: dict[str, Any] | None = None,
-                  ) -> tuple[ChannelsPage | None, int, bool]:
+                  ) -> tuple[ComplaintPage | None, int, bool]:
     """Breadth-first through visible same-site links from `start`, at most `max_clicks` deep,
     for a page showing a phone number, an email address and the way to the web form (the
     control the profile's `form` steps click first, when they start with a click).
@@ -487,7 +487,7 @@ def find_channels(desk: ReportDesk, start: str, visitor: Actor, max_clicks: int,
         found_phone, found_email = phone.search(visit.text), email.search(visit.text)
         if found_phone and found_email and visit.control_visible is not False:
             files = desk.target.visit(visit.url, visitor).artifacts
-            return (ChannelsPage(visit.url, path, found_phone.group(0), found_email.group(0),
+            return (ComplaintPage(visit.url, path, found_phone.group(0), found_email.group(0),
                                  files), opened, False)
         if len(path) >= max_clicks:
             continue

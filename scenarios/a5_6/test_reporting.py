@@ -26,7 +26,7 @@ from harness.observe.reports import (
     NotObserved,
     ReportDesk,
     Scenario,
-    find_channels,
+    find_complaint_page,
     judge_timeliness,
     parse_time,
 )
@@ -73,8 +73,9 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
         except MissingVariable as exc:
             scenario.observe(f"from {template}", Verdict.INCONCLUSIVE, f"no value for {exc}")
             continue
-        page, opened, cut = find_channels(desk, start, visitor, harness_policy.complaint_max_clicks,
-                                          harness_policy.crawl_max_pages, seen_pages=pages)
+        page, opened, cut = find_complaint_page(
+            desk, start, visitor, harness_policy.complaint_max_clicks,
+            harness_policy.crawl_max_pages, seen_pages=pages)
         clicks = harness_policy.complaint_max_clicks
         if page is not None:
             found = found or page

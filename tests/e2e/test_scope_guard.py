@@ -27,7 +27,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from harness import reference
 from harness.observe.flow import new_account
-from harness.observe.reports import find_channels
+from harness.observe.reports import find_complaint_page
 from harness.reference import ADMIN_TOKEN_ENV
 from harness.targets.api import Actor, ApiTarget
 from harness.targets.browser import BrowserTarget
@@ -218,7 +218,7 @@ def test_the_crawler_and_its_pages_stay_on_the_site(hostile, pages, profile):
     desk = SimpleNamespace(pages=profile.data["browser"]["reports"],
                            admin=SimpleNamespace(profile=profile), target=pages)
     visitor = Actor("anonymous", "scope-device-anonymous")
-    found, opened, _ = find_channels(desk, "/", visitor, max_clicks=1, max_pages=3)
+    found, opened, _ = find_complaint_page(desk, "/", visitor, max_clicks=1, max_pages=3)
     assert found is None  # the complaint page is only reachable by leaving the site
     assert opened >= 2
     violations = _outside_of(pages.take_violations())
