@@ -1,10 +1,102 @@
-"""What the e2e tests read back from a run's evidence."""
+"""What the e2e tests share: running `harness assess` in a subprocess, the reference site's
+faults (listed once per process), runs made once per session and shared, the catalog's groups
+of controls, and what they read back from a run's evidence."""
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from harness import controls, reference
 from harness.evidence import read_entries
+from harness.policy import load_policy
+
+FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
+
+AUTOMATED = frozenset(c.id for c in controls.catalog().values() if c.automated)
+SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
+RATE_CONTROLS = frozenset(
+    {c.id for c in controls.catalog().values() if c.families} | {controls.OVERBLOCK})
+# Rate controls whose families the policy only measures: they show their true rate and verdict
+# but gate nothing, so no fault is needed to show that they can fail a run.
+MEASURED = frozenset(c.id for c in controls.catalog().values() if c.families and not any(
+    load_policy(FAST_POLICY).rates.gate(family).gate for family in c.families))
+REPORTING = frozenset(c for c in AUTOMATED if c.startswith("A5.6-"))
+STRICT = AUTOMATED - RATE_CONTROLS - REPORTING
+# Faults that fail no control (transport faults, honest reads, tolerated ones).
+NOT_FAILING = (reference.INCONCLUSIVE, reference.TOLERATED)
+
+
+@functools.cache
+def faults() -> dict[str, tuple[str, str]]:
+    """The reference site's faults (name -> control, description): one subprocess per test
+    process, however many modules parametrize over them."""
+    return reference.list_faults()
+
+
+def assess(out: Path, *args: str) -> tuple[int, Path | None, str]:
+    """Run `harness assess` into `out` (seed 7, the fast policy); returns the exit code, the
+    run directory and the output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "assess", "--out", str(out), "--seed", "7",
+         "--policy", str(FAST_POLICY), *args],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    runs = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()] \
+        if out.exists() else []
+    return done.returncode, (runs[0] if runs else None), done.stdout + done.stderr
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """An assessment made once per session: exit code, run directory and output."""
+
+    code: int
+    run_dir: Path
+    output: str
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def shared_assess(factory: pytest.TempPathFactory, name: str, *args: str) -> SharedRun:
+    """`assess(out, *args)` once per pytest session, whichever worker asks first."""
+    base = factory.getbasetemp()
+    # Under xdist each worker's basetemp is a folder of the session's own.
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-runs"
+    root.mkdir(exist_ok=True)
+    result = root / f"{name}.json"
+    with _locked(root / f"{name}.lock"):
+        if not result.exists():
+            code, run_dir, output = assess(root / name, *args)
+            assert run_dir is not None, output[-3000:]
+            result.write_text(json.dumps({"code": code, "run_dir": str(run_dir),
+                                          "output": output}), encoding="utf-8")
+    found = json.loads(result.read_text(encoding="utf-8"))
+    return SharedRun(found["code"], Path(found["run_dir"]), found["output"])
+
+
+def control_verdicts(run_dir: Path) -> dict[str, str]:
+    """Each judged control's verdict."""
+    return {e["control"]: e["verdict"] for e in read_entries(run_dir)
+            if e["entry_type"] == "control"}
 
 
 def observed_all_pass(run_dir: Path, control: str | None = None) -> None:

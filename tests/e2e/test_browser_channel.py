@@ -19,10 +19,11 @@ from harness import controls, reference
 from harness.evidence import read_entries, verify_run
 from harness.targets.profile import REFERENCE_PROFILE
 
-from .runs import observed_all_pass
-from .test_detection_matrix import BROWSER_FAULTS, FAULTS, assess, control_verdicts
+from .runs import AUTOMATED, SURFACE_CONTROLS, assess, control_verdicts, faults, observed_all_pass
 
-SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
+FAULTS = faults()
+BROWSER_FAULTS = sorted(name for name, (control, text) in FAULTS.items()
+                        if control in AUTOMATED and text.startswith(reference.BROWSER_ONLY))
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 

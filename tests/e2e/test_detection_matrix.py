@@ -1,6 +1,12 @@
 """The detection matrix: the clean reference site passes every automated control, and each
-fault makes exactly its own control fail. Each case runs `harness assess` end to end in a
-subprocess, as a user would, and reads the verdicts back from the run's evidence.
+fault makes its own control fail. Each case runs `harness assess` end to end in a subprocess,
+as a user would, and reads the verdicts back from the run's evidence.
+
+The clean run is the session's one (`clean_api_run`, every automated control through the API).
+`make test` runs each strict fault scoped to its own control, and checks that of everything its
+cases observed (their A5.4-RECORDS and A5.3-LOG-FIELDS observations too) only its own control
+failed. `make test-full` (`pytest --full`) adds the cross-check that each fault, assessed over
+every strict control, fails exactly its own control and no other.
 
 Rate controls (evasion families, the over-blocking bank) have their own matrix in
 test_evasion_matrix.py, and the Article 5(6) controls theirs in test_reporting_faults.py; the
@@ -13,61 +19,53 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
 from harness import controls, reference
 from harness.evidence import read_entries, verify_run
-from harness.policy import load_policy
 from harness.verdicts import EXIT_NOT_INTACT
 
-AUTOMATED = {c.id for c in controls.catalog().values() if c.automated}
-SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
-FAULTS = reference.list_faults()
-FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
-RATE_CONTROLS = {c.id for c in controls.catalog().values() if c.families} | {controls.OVERBLOCK}
-# Rate controls whose families the policy only measures: they show their true rate and verdict
-# but gate nothing, so no fault is needed to show that they can fail a run.
-MEASURED = {c.id for c in controls.catalog().values() if c.families and not any(
-    load_policy(FAST_POLICY).rates.gate(family).gate for family in c.families)}
-REPORTING = {c for c in AUTOMATED if c.startswith("A5.6-")}
-STRICT = AUTOMATED - RATE_CONTROLS - REPORTING
+from .runs import (
+    AUTOMATED,
+    MEASURED,
+    NOT_FAILING,
+    STRICT,
+    SURFACE_CONTROLS,
+    assess,
+    control_verdicts,
+    faults,
+)
+
 NOT_RATES = [arg for control in sorted(STRICT) for arg in ("--control", control)]
-# Faults that fail no control (transport faults, test_transport_faults.py) are not in the matrix.
-NOT_FAILING = (reference.INCONCLUSIVE, reference.TOLERATED)
-MATRIX = sorted(name for name, (control, text) in FAULTS.items() if control in STRICT
+MATRIX = sorted(name for name, (control, text) in faults().items() if control in STRICT
                 and not text.startswith((reference.BROWSER_ONLY, *NOT_FAILING)))
-BROWSER_FAULTS = sorted(name for name, (control, text) in FAULTS.items()
-                        if control in AUTOMATED and text.startswith(reference.BROWSER_ONLY))
+# Controls every surface case observes: a fault of theirs shows on one surface's cases.
+PER_WRITE = {"A5.4-RECORDS", "A5.3-LOG-FIELDS"}
 
 
-def assess(out: Path, *args: str) -> tuple[int, Path | None, str]:
-    """Run `harness assess` into `out`; returns exit code, run dir and output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "assess", "--out", str(out), "--seed", "7",
-         "--policy", str(FAST_POLICY), *args],
-        capture_output=True, text=True, timeout=900, check=False,
-    )
-    runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
-    return done.returncode, (runs[0] if runs else None), done.stdout + done.stderr
-
-
-def control_verdicts(run_dir: Path) -> dict[str, str]:
-    return {e["control"]: e["verdict"] for e in read_entries(run_dir)
-            if e["entry_type"] == "control"}
+def scope(control: str) -> list[str]:
+    """What a fault's run assesses in `make test`: its own control; for a control every write
+    observes, the post surface's cases only (a failed case fails the control, however narrow
+    the run)."""
+    if control in PER_WRITE:
+        return ["--control", control, "--", "-k", "api-post-"]
+    return ["--control", control]
 
 
 def test_every_automated_control_has_a_fault():
-    covered = {control for control, text in FAULTS.values() if not text.startswith(NOT_FAILING)}
+    covered = {control for control, text in faults().values() if not text.startswith(NOT_FAILING)}
     missing = AUTOMATED - MEASURED - covered
     assert not missing, f"controls without a fault: {sorted(missing)}"
 
 
-def test_clean_site_passes_every_control_and_its_run_verifies(tmp_path):
-    code, run_dir, output = assess(tmp_path / "reports")
-    assert code == 0, output
-    assert run_dir is not None
+def test_every_strict_control_has_a_fault_in_the_matrix():
+    assert {faults()[name][0] for name in MATRIX} == STRICT
+
+
+def test_clean_site_passes_every_control_and_its_run_verifies(clean_api_run, tmp_path):
+    code, run_dir, output = clean_api_run.code, clean_api_run.run_dir, clean_api_run.output
+    assert code == 0, output[-3000:]
     verdicts = control_verdicts(run_dir)
     # Controls only pages can observe (e.g. published complaint channels) are outside an API run.
     gating = {c for c in AUTOMATED - MEASURED if controls.get(c).in_scope([], ["api"])}
@@ -95,8 +93,23 @@ def test_clean_site_passes_every_control_and_its_run_verifies(tmp_path):
 
 
 @pytest.mark.parametrize("fault", MATRIX)
+def test_fault_fails_its_control(fault, tmp_path):
+    expected = faults()[fault][0]
+    code, run_dir, output = assess(tmp_path / "reports", "--reference-fault", fault,
+                                   *scope(expected))
+    assert code == 1, output[-3000:]
+    assert run_dir is not None
+    assert control_verdicts(run_dir) == {expected: "fail"}, output[-3000:]
+    # Its cases observe other controls too (records, log fields): none of those fails.
+    failing = {e["control"] for e in read_entries(run_dir)
+               if e["entry_type"] == "observation" and e["verdict"] == "fail"}
+    assert failing == {expected}, output[-3000:]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("fault", MATRIX)
 def test_fault_fails_exactly_its_control(fault, tmp_path):
-    expected = FAULTS[fault][0]
+    expected = faults()[fault][0]
     code, run_dir, output = assess(tmp_path / "reports", "--reference-fault", fault, *NOT_RATES)
     assert code == 1, output
     assert run_dir is not None

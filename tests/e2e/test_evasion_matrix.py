@@ -1,7 +1,8 @@
 """The evasion matrix end to end: on the clean reference site every surface x family gets a rate
 with its interval and the run passes under its policy; each normalisation fault (and the crude
-fragment filter) fails its own rate control. Runs are scoped with `--control` to the rate
-controls (a fault's run to its own control) and use the fast policy's small samples."""
+fragment filter) fails its own rate control. The clean run is the session's one
+(`clean_api_run`, every automated control through the API); a fault's run is scoped with
+`--control` to its own control. Runs use the fast policy's small samples."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import controls, reference
+from harness import controls
 from harness.evidence import read_entries
 from harness.probes.matrix import RATE_SURFACES, TEXT_SURFACES, families_for
-from tests.e2e.test_detection_matrix import FAST_POLICY, RATE_CONTROLS, assess, control_verdicts
 
-RATE_FAULTS = sorted(name for name, (control, _) in reference.list_faults().items()
-                     if control in RATE_CONTROLS)
+from .runs import FAST_POLICY, RATE_CONTROLS, assess, control_verdicts, faults
+
+RATE_FAULTS = sorted(name for name, (control, _) in faults().items() if control in RATE_CONTROLS)
 
 
 def _rates(run_dir: Path) -> dict[tuple[str, str, str], dict]:
@@ -32,15 +33,13 @@ def test_the_reference_faults_cover_every_gated_rate_control():
     policy = load_policy(FAST_POLICY)
     gated = {controls.for_family(f).id for s in RATE_SURFACES for f in families_for(s)
              if policy.rates.gate(f).gate} | {controls.OVERBLOCK}
-    covered = {reference.list_faults()[name][0] for name in RATE_FAULTS}
+    covered = {faults()[name][0] for name in RATE_FAULTS}
     assert covered == gated
 
 
-def test_clean_site_records_a_rate_for_every_cell_and_passes(tmp_path):
-    code, run_dir, output = assess(tmp_path / "reports", "--control", "A5.4-EVASION-*",
-                                   "--control", controls.OVERBLOCK, "-n", "2")
+def test_clean_site_records_a_rate_for_every_cell_and_passes(clean_api_run):
+    code, run_dir, output = clean_api_run.code, clean_api_run.run_dir, clean_api_run.output
     assert code == 0, output[-3000:]
-    assert run_dir is not None
     rates = _rates(run_dir)
     expected = {(s, f, e) for s in RATE_SURFACES for f in families_for(s)
                 for e in ("must_block", "must_allow")}
@@ -69,7 +68,7 @@ def test_clean_site_records_a_rate_for_every_cell_and_passes(tmp_path):
 
 @pytest.mark.parametrize("fault", RATE_FAULTS)
 def test_fault_fails_its_rate_control(fault, tmp_path):
-    expected = reference.list_faults()[fault][0]
+    expected = faults()[fault][0]
     code, run_dir, output = assess(tmp_path / "reports", "--reference-fault", fault,
                                    "--control", expected)
     assert code == 1, output[-3000:]

@@ -16,7 +16,7 @@ from harness import reference
 from harness.evidence import read_entries
 from harness.targets.profile import REFERENCE_PROFILE
 
-from .test_detection_matrix import FAULTS, assess, control_verdicts
+from .runs import assess, control_verdicts, faults
 
 NOT_MODERATION = "refused for a reason other than moderation"
 
@@ -29,8 +29,8 @@ def observations(run_dir: Path, control: str) -> list[dict[str, Any]]:
 def test_the_faults_are_marked_as_leaving_their_control_inconclusive():
     for name, control in (("login-wall-profiles", "A5.4-BIO"),
                           ("jpeg-only-uploads", "A5.4-AVATAR")):
-        assert FAULTS[name][0] == control
-        assert FAULTS[name][1].startswith(reference.INCONCLUSIVE)
+        assert faults()[name][0] == control
+        assert faults()[name][1].startswith(reference.INCONCLUSIVE)
 
 
 def test_png_refused_as_not_jpeg_is_not_a_moderation_refusal(tmp_path):

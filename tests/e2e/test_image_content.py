@@ -19,7 +19,7 @@ from harness import reference
 from harness.evidence import read_entries
 from harness.targets.profile import REFERENCE_PROFILE
 
-from .test_detection_matrix import FAULTS, assess, control_verdicts
+from .runs import assess, control_verdicts, faults
 
 AVATAR = "A5.4-AVATAR"
 
@@ -30,7 +30,7 @@ def observations(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def test_reencode_uploads_is_a_tolerated_fault_of_the_avatar_control():
-    control, description = FAULTS["reencode-uploads"]
+    control, description = faults()["reencode-uploads"]
     assert control == AVATAR
     assert description.startswith(reference.TOLERATED)
 

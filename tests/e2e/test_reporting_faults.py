@@ -17,10 +17,10 @@ from harness import reference
 from harness.evidence import read_entries, verify_run
 from harness.followup import STATE_ENV
 
-from .test_detection_matrix import FAST_POLICY, FAULTS, assess, control_verdicts
+from .runs import FAST_POLICY, assess, control_verdicts, faults
 
-A56 = sorted(c for c, _ in FAULTS.values() if c.startswith("A5.6-"))
-API_FAULTS = sorted(name for name, (control, text) in FAULTS.items()
+A56 = sorted(c for c, _ in faults().values() if c.startswith("A5.6-"))
+API_FAULTS = sorted(name for name, (control, text) in faults().items()
                     if control.startswith("A5.6-") and not text.startswith(reference.BROWSER_ONLY))
 
 
@@ -31,7 +31,7 @@ def _state(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("fault", API_FAULTS)
 def test_reporting_fault_fails_exactly_its_control(fault, tmp_path):
-    expected = FAULTS[fault][0]
+    expected = faults()[fault][0]
     code, run_dir, output = assess(tmp_path / "reports", "--reference-fault", fault,
                                    "--control", "A5.6-*", "-n", "2")
     assert code == 1, output[-3000:]
