@@ -4,11 +4,14 @@ Each interrupted run must exit 130, verify to its last line, say `complete: fals
 and leave no process behind (reference site, Playwright driver, Chromium): every process the
 run started carries a tag in its environment, and none may be alive once it has exited.
 Resumed with `harness assess --resume RUN`, it must give the verdicts of an uninterrupted run
-with the same seed.
+with the same seed. The scopes are small (one surface through the API, one control through the
+pages), and a point's moment is a seeded fraction of the uninterrupted run's time, so that the
+20 points land in start-up, planning and observing alike, on a loaded machine as on an idle one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -27,13 +30,24 @@ from harness.verdicts import EXIT_INTERRUPTED, EXIT_PASS
 
 SEED = 20261201
 FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
-# Every surface case (RECORDS is observed by each of them) through the API: a few seconds.
-API_SCOPE = ("--channel", "api", "--control", "A5.4-RECORDS")
-# Report controls on each reportable kind, through the pages.
+# The text surfaces through the API (80 cases, about 4 s, half of it observing): start-up, plan
+# and observations each last long enough for seeded moments to land in them.
+TEXT_SURFACES = ("ACCOUNT_NAME", "NICKNAME", "BIO", "REMARK", "GROUP_NAME", "GROUP_INTRO", "POST",
+                 "COMMENT", "FORWARD", "GROUP_MESSAGE")
+API_SCOPE = ("--channel", "api",
+             *(arg for surface in TEXT_SURFACES for arg in ("--control", f"A5.4-{surface}")))
+# Report controls on each reportable kind, through the pages (5 cases, about 12 s).
 BROWSER_SCOPE = ("--channel", "browser", "--control", "A5.6-ENTRY-POINTS")
 POINTS = [("api", signal.SIGINT if i % 2 else signal.SIGTERM) for i in range(16)] + [
     ("browser", signal.SIGTERM if i % 2 else signal.SIGINT) for i in range(4)]
-DELAYS = {"api": (0.3, 7.0), "browser": (1.0, 25.0)}
+# A point's moment: a seeded fraction of the time an uninterrupted run of its scope took to be
+# sealed. Every fourth point waits for the run's first observation instead, then a seeded
+# fraction of the uninterrupted run's observing time, so that some interrupted runs have cases
+# to resume whatever the machine's speed.
+MOMENTS = (0.05, 0.85)
+AFTER_FIRST_OBSERVATION = (0.0, 0.6)
+POLL_S = 0.05
+TIMEOUT_S = 300
 
 
 @dataclass
@@ -42,26 +56,58 @@ class Outcome:
     run_dir: Path | None
     tag: str
     output: str
+    first_observation_s: float | None  # since the start, as seen in the evidence
+    sealed_s: float | None  # when the run's end reached the evidence
+    signalled: bool
 
 
-def _assess(out: Path, *args: str, signum: int | None = None,
-            delay: float = 0.0) -> Outcome:
-    """`harness assess` in a subprocess of its own; with `signum`, sent after `delay` s."""
+def _evidence_state(out: Path) -> tuple[bool, bool]:
+    """Whether the run in `out` has an observation, and whether it was sealed, so far."""
+    for evidence in out.glob("*/evidence.jsonl"):
+        with contextlib.suppress(OSError):
+            text = evidence.read_text(encoding="utf-8")
+            return '"entry_type":"observation"' in text, '"entry_type":"run_end"' in text
+    return False, False
+
+
+def _assess(out: Path, *args: str, signum: int | None = None, delay: float = 0.0,
+            after_observation: bool = False) -> Outcome:
+    """`harness assess` in a subprocess of its own, watched through its evidence; with
+    `signum`, sent `delay` s after its start (`after_observation`: after its first observation
+    reached the evidence). A run already sealed is not signalled: it has ended."""
     tag = uuid.uuid4().hex
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "assess", "--out", str(out), "--seed", "11",
-         "--policy", str(FAST_POLICY), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "HARNESS_TEST_TAG": tag}, start_new_session=True,
-    )
-    if signum is not None:
-        try:
-            process.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signum)
-    output, _ = process.communicate(timeout=300)
-    runs = sorted(p for p in out.iterdir() if p.is_dir()) if out.exists() else []
-    return Outcome(process.returncode, runs[-1] if runs else None, tag, output)
+    log = out.with_suffix(".log")
+    with log.open("w", encoding="utf-8") as sink:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "assess", "--out", str(out), "--seed", "11",
+             "--policy", str(FAST_POLICY), *args],
+            stdout=sink, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "HARNESS_TEST_TAG": tag}, start_new_session=True,
+        )
+        first = sealed = None
+        signalled = False
+        while process.poll() is None:
+            now = time.monotonic() - started
+            observed, ended = _evidence_state(out)
+            if observed and first is None:
+                first = now
+            if ended and sealed is None:
+                sealed = now
+            due = first + delay if after_observation and first is not None else \
+                None if after_observation else delay
+            if signum is not None and not signalled and sealed is None and due is not None \
+                    and now >= due:
+                process.send_signal(signum)
+                signalled = True
+            if now > TIMEOUT_S:
+                process.kill()
+                pytest.fail(f"harness assess ran past {TIMEOUT_S}s")
+            time.sleep(POLL_S)
+    runs = sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink()) \
+        if out.exists() else []
+    return Outcome(process.returncode, runs[-1] if runs else None, tag,
+                   log.read_text(encoding="utf-8"), first, sealed, signalled)
 
 
 def _tagged(tag: str) -> list[str]:
@@ -91,31 +137,54 @@ def _verdicts(run_dir: Path) -> dict[str, str]:
     return found
 
 
+@dataclass
+class Clean:
+    """An uninterrupted run of a scope: its verdicts, when it first observed, when it was
+    sealed."""
+
+    verdicts: dict[str, str]
+    first_observation_s: float
+    sealed_s: float
+
+
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
-    """The verdicts of uninterrupted runs of both scopes, with the same seed."""
+def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clean]:
+    """Uninterrupted runs of both scopes, with the same seed."""
     found = {}
     for channel, scope in (("api", API_SCOPE), ("browser", BROWSER_SCOPE)):
-        outcome = _assess(tmp_path_factory.mktemp(f"clean-{channel}"), *scope)
+        outcome = _assess(tmp_path_factory.mktemp(f"clean-{channel}") / "run", *scope)
         assert outcome.code == EXIT_PASS, outcome.output[-3000:]
         assert outcome.run_dir is not None
-        found[channel] = _verdicts(outcome.run_dir)
+        assert outcome.first_observation_s is not None, outcome.output[-3000:]
+        assert outcome.sealed_s is not None, outcome.output[-3000:]
+        found[channel] = Clean(_verdicts(outcome.run_dir), outcome.first_observation_s,
+                               outcome.sealed_s)
     return found
 
 
 def test_random_interrupts_seal_the_run_and_leave_nothing_running(
-        tmp_path: Path, clean: dict[str, dict[str, str]]) -> None:
+        tmp_path: Path, clean: dict[str, Clean]) -> None:
     draw = random.Random(SEED)
     interrupted: list[str] = []
     wanted = {"api": 2, "browser": 1}  # runs to resume, per channel
     for index, (channel, signum) in enumerate(POINTS):
-        delay = round(draw.uniform(*DELAYS[channel]), 2)
+        after_observation = index % 4 == 0
+        run = clean[channel]
+        if after_observation:
+            fraction = draw.uniform(*AFTER_FIRST_OBSERVATION)
+            delay = round(fraction * (run.sealed_s - run.first_observation_s), 2)
+            moment = f"{delay}s after the first observation"
+        else:
+            delay = round(draw.uniform(*MOMENTS) * run.sealed_s, 2)
+            moment = f"{delay}s"
         scope = API_SCOPE if channel == "api" else BROWSER_SCOPE
-        outcome = _assess(tmp_path / f"run-{index}", *scope, signum=signum, delay=delay)
-        where = f"point {index} ({channel}, {signal.Signals(signum).name} at {delay}s)"
+        outcome = _assess(tmp_path / f"run-{index}", *scope, signum=signum, delay=delay,
+                          after_observation=after_observation)
+        where = f"point {index} ({channel}, {signal.Signals(signum).name} at {moment})"
         assert _none_left(outcome.tag) == [], f"{where}: processes left behind"
-        if outcome.code == EXIT_PASS:
-            continue  # it finished before the signal came
+        if not outcome.signalled:
+            assert outcome.code == EXIT_PASS, f"{where}: {outcome.output[-3000:]}"
+            continue  # it was sealed before its moment came
         assert outcome.code == EXIT_INTERRUPTED, f"{where}: {outcome.output[-3000:]}"
         interrupted.append(where)
         if outcome.run_dir is None:
@@ -132,7 +201,8 @@ def test_random_interrupts_seal_the_run_and_leave_nothing_running(
             assert again.returncode == EXIT_PASS, f"{where}: {again.stdout[-3000:]}"
             assert verify_run(outcome.run_dir).ok
             verdicts = _verdicts(outcome.run_dir)
-            assert {c: verdicts[c] for c in clean[channel]} == clean[channel], where
+            expected = clean[channel].verdicts
+            assert {c: verdicts[c] for c in expected} == expected, where
             assert _none_left(outcome.tag) == []
             wanted[channel] -= 1
     assert len(interrupted) >= 16, interrupted
