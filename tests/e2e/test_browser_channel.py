@@ -68,8 +68,8 @@ def _cjk_in_screenshot(path: Path) -> bool:
 def test_browser_only_fault_fails_its_control_through_pages_only(fault, tmp_path):
     control = FAULTS[fault][0]
     selection = ["--control", control]
-    if control in SURFACE_CONTROLS:
-        selection += ["--", "-k", f"{SURFACE_CONTROLS[control]} and not benign"]
+    if control in SURFACE_CONTROLS:  # one prohibited probe, created and edited
+        selection += ["--", "-k", f"{SURFACE_CONTROLS[control]}- and canary-zh-a"]
     code, run_dir, output = assess(tmp_path / "browser", "--channel", "browser",
                                    "--reference-fault", fault, *selection)
     assert code == 1, output[-3000:]

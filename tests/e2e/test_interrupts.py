@@ -4,9 +4,9 @@ Each interrupted run must exit 130, verify to its last line, say `complete: fals
 and leave no process behind (reference site, Playwright driver, Chromium): every process the
 run started carries a tag in its environment, and none may be alive once it has exited.
 Resumed with `harness assess --resume RUN`, it must give the verdicts of an uninterrupted run
-with the same seed. The scopes are small (one surface through the API, one control through the
-pages), and a point's moment is a seeded fraction of the uninterrupted run's time, so that the
-20 points land in start-up, planning and observing alike, on a loaded machine as on an idle one.
+with the same seed. The scopes are small (the text surfaces through the API, one control through
+the pages); the 20 seeded points land in start-up, planning and observing alike, on a loaded
+machine as on an idle one.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from harness.verdicts import EXIT_INTERRUPTED, EXIT_PASS
 
 SEED = 20261201
 FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
-# The text surfaces through the API (80 cases, about 4 s, half of it observing): start-up, plan
-# and observations each last long enough for seeded moments to land in them.
+# The text surfaces through the API (80 cases, about 4 s, a third of it observing).
 TEXT_SURFACES = ("ACCOUNT_NAME", "NICKNAME", "BIO", "REMARK", "GROUP_NAME", "GROUP_INTRO", "POST",
                  "COMMENT", "FORWARD", "GROUP_MESSAGE")
 API_SCOPE = ("--channel", "api",
@@ -40,12 +39,11 @@ API_SCOPE = ("--channel", "api",
 BROWSER_SCOPE = ("--channel", "browser", "--control", "A5.6-ENTRY-POINTS")
 POINTS = [("api", signal.SIGINT if i % 2 else signal.SIGTERM) for i in range(16)] + [
     ("browser", signal.SIGTERM if i % 2 else signal.SIGINT) for i in range(4)]
-# A point's moment: a seeded fraction of the time an uninterrupted run of its scope took to be
-# sealed. Every fourth point waits for the run's first observation instead, then a seeded
-# fraction of the uninterrupted run's observing time, so that some interrupted runs have cases
-# to resume whatever the machine's speed.
-MOMENTS = (0.05, 0.85)
-AFTER_FIRST_OBSERVATION = (0.0, 0.6)
+# A point's moment, seeded, measured on the run itself so that a loaded machine moves it no
+# more than an idle one: every third point lands in start-up (a fraction of the time an
+# uninterrupted run took to write its first evidence line), the others once the run's evidence
+# holds a seeded number of lines (the plan, then observations), short of its last.
+STARTUP = (0.1, 1.0)
 POLL_S = 0.05
 TIMEOUT_S = 300
 
@@ -56,25 +54,25 @@ class Outcome:
     run_dir: Path | None
     tag: str
     output: str
-    first_observation_s: float | None  # since the start, as seen in the evidence
-    sealed_s: float | None  # when the run's end reached the evidence
+    first_line_s: float | None  # since the start: when the evidence got its first line
+    lines: int  # the evidence's lines when the process ended
     signalled: bool
 
 
-def _evidence_state(out: Path) -> tuple[bool, bool]:
-    """Whether the run in `out` has an observation, and whether it was sealed, so far."""
+def _evidence_lines(out: Path) -> tuple[int, bool]:
+    """How many lines the run in `out` has written so far, and whether it has been sealed."""
     for evidence in out.glob("*/evidence.jsonl"):
         with contextlib.suppress(OSError):
             text = evidence.read_text(encoding="utf-8")
-            return '"entry_type":"observation"' in text, '"entry_type":"run_end"' in text
-    return False, False
+            return text.count("\n"), '"entry_type":"run_end"' in text
+    return 0, False
 
 
-def _assess(out: Path, *args: str, signum: int | None = None, delay: float = 0.0,
-            after_observation: bool = False) -> Outcome:
+def _assess(out: Path, *args: str, signum: int | None = None, delay: float | None = None,
+            after_lines: int | None = None) -> Outcome:
     """`harness assess` in a subprocess of its own, watched through its evidence; with
-    `signum`, sent `delay` s after its start (`after_observation`: after its first observation
-    reached the evidence). A run already sealed is not signalled: it has ended."""
+    `signum`, sent `delay` s after its start, or once its evidence holds `after_lines` lines.
+    A run already sealed is not signalled: it has ended."""
     tag = uuid.uuid4().hex
     log = out.with_suffix(".log")
     with log.open("w", encoding="utf-8") as sink:
@@ -85,29 +83,28 @@ def _assess(out: Path, *args: str, signum: int | None = None, delay: float = 0.0
             stdout=sink, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "HARNESS_TEST_TAG": tag}, start_new_session=True,
         )
-        first = sealed = None
+        first = None
+        lines = 0
         signalled = False
         while process.poll() is None:
             now = time.monotonic() - started
-            observed, ended = _evidence_state(out)
-            if observed and first is None:
+            lines, sealed = _evidence_lines(out)
+            if lines and first is None:
                 first = now
-            if ended and sealed is None:
-                sealed = now
-            due = first + delay if after_observation and first is not None else \
-                None if after_observation else delay
-            if signum is not None and not signalled and sealed is None and due is not None \
-                    and now >= due:
+            due = (delay is not None and now >= delay) or \
+                (after_lines is not None and lines >= after_lines)
+            if signum is not None and not signalled and not sealed and due:
                 process.send_signal(signum)
                 signalled = True
             if now > TIMEOUT_S:
                 process.kill()
                 pytest.fail(f"harness assess ran past {TIMEOUT_S}s")
             time.sleep(POLL_S)
+    lines, _ = _evidence_lines(out)
     runs = sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink()) \
         if out.exists() else []
     return Outcome(process.returncode, runs[-1] if runs else None, tag,
-                   log.read_text(encoding="utf-8"), first, sealed, signalled)
+                   log.read_text(encoding="utf-8"), first, lines, signalled)
 
 
 def _tagged(tag: str) -> list[str]:
@@ -139,12 +136,12 @@ def _verdicts(run_dir: Path) -> dict[str, str]:
 
 @dataclass
 class Clean:
-    """An uninterrupted run of a scope: its verdicts, when it first observed, when it was
-    sealed."""
+    """An uninterrupted run of a scope: its verdicts, when it wrote its first evidence line,
+    how many lines it wrote."""
 
     verdicts: dict[str, str]
-    first_observation_s: float
-    sealed_s: float
+    first_line_s: float
+    lines: int
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +152,8 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clean]:
         outcome = _assess(tmp_path_factory.mktemp(f"clean-{channel}") / "run", *scope)
         assert outcome.code == EXIT_PASS, outcome.output[-3000:]
         assert outcome.run_dir is not None
-        assert outcome.first_observation_s is not None, outcome.output[-3000:]
-        assert outcome.sealed_s is not None, outcome.output[-3000:]
-        found[channel] = Clean(_verdicts(outcome.run_dir), outcome.first_observation_s,
-                               outcome.sealed_s)
+        assert outcome.first_line_s is not None, outcome.output[-3000:]
+        found[channel] = Clean(_verdicts(outcome.run_dir), outcome.first_line_s, outcome.lines)
     return found
 
 
@@ -168,18 +163,17 @@ def test_random_interrupts_seal_the_run_and_leave_nothing_running(
     interrupted: list[str] = []
     wanted = {"api": 2, "browser": 1}  # runs to resume, per channel
     for index, (channel, signum) in enumerate(POINTS):
-        after_observation = index % 4 == 0
         run = clean[channel]
-        if after_observation:
-            fraction = draw.uniform(*AFTER_FIRST_OBSERVATION)
-            delay = round(fraction * (run.sealed_s - run.first_observation_s), 2)
-            moment = f"{delay}s after the first observation"
-        else:
-            delay = round(draw.uniform(*MOMENTS) * run.sealed_s, 2)
+        delay = after_lines = None
+        if index % 3 == 0:
+            delay = round(draw.uniform(*STARTUP) * run.first_line_s, 2)
             moment = f"{delay}s"
+        else:
+            after_lines = draw.randint(1, run.lines - 2)  # the last lines seal the run
+            moment = f"evidence line {after_lines} of {run.lines}"
         scope = API_SCOPE if channel == "api" else BROWSER_SCOPE
         outcome = _assess(tmp_path / f"run-{index}", *scope, signum=signum, delay=delay,
-                          after_observation=after_observation)
+                          after_lines=after_lines)
         where = f"point {index} ({channel}, {signal.Signals(signum).name} at {moment})"
         assert _none_left(outcome.tag) == [], f"{where}: processes left behind"
         if not outcome.signalled:
