@@ -31,6 +31,14 @@ from harness.verdicts import (
 EXIT_OK = 0
 
 
+def entry() -> None:
+    """The `harness` command: `main`'s exit code, which a signal coming while the process
+    shuts down must not change (Python gives SIGINT and SIGTERM back their default, death)."""
+    code = main()
+    interrupts.ignore()
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -181,6 +189,7 @@ def _run_pytest(found: list[str], run_dir: Path, checked: Any = None) -> int:
     from harness.evidence.recorder import judge_recorded, seal_unsealed  # noqa: PLC0415
 
     code = pytest.main(found, plugins=[checked] if checked is not None else [])
+    interrupts.settle()  # the run is sealed (or is sealed next): a late signal changes nothing
     if not (run_dir / "evidence.jsonl").is_file():
         if code == pytest.ExitCode.USAGE_ERROR:
             return EXIT_USAGE
@@ -452,4 +461,4 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -22,17 +22,21 @@ class _State:
     depth = 0
     pending: int | None = None
     installed = False
+    settled = False  # the run is sealed: a late signal changes nothing
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
-    if _State.depth:
+    if _State.depth or _State.settled:
         _State.pending = signum
         return
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def install() -> None:
-    """Turn SIGINT and SIGTERM into KeyboardInterrupt (main thread only; idempotent)."""
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt (main thread only; idempotent), for a
+    run that is starting: a signal interrupts it until `settle()`."""
+    _State.settled = False
+    _State.pending = None
     if _State.installed or threading.current_thread() is not threading.main_thread():
         return
     for signum in SIGNALS:
@@ -40,8 +44,22 @@ def install() -> None:
     _State.installed = True
 
 
+def ignore() -> None:
+    """For a process that is about to exit with its answer: ignore SIGINT and SIGTERM, since
+    Python puts their default (death by the signal) back while it shuts down."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def settle() -> None:
+    """The run is sealed: from now on a signal is noted, not raised, so the exit code stays
+    the judge's and nothing half-prints."""
+    _State.settled = True
+
+
 def received() -> int | None:
-    """The signal held back by `deferred(swallow=True)`, if any."""
+    """The signal held back by `deferred(swallow=True)` or after `settle()`, if any."""
     return _State.pending
 
 

@@ -157,6 +157,7 @@ class RunRecorder:
             why = "" if complete else _incomplete_reason(session, exitstatus)
             self.verdict = self.seal(complete, why, usage_error="the run was refused before "
                                      "it started; see the error above" if usage else None)
+            interrupts.settle()
             if not usage:  # pytest's own code says it best
                 session.exitstatus = self.verdict.exit_code
 

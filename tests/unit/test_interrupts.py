@@ -27,6 +27,7 @@ def installed() -> None:
         signal.signal(signum, handler)
     interrupts._State.installed = False
     interrupts._State.pending = None
+    interrupts._State.settled = False
 
 
 def test_sigterm_is_an_interruption(installed: None) -> None:
@@ -77,3 +78,13 @@ def test_a_closed_pipe_ends_a_listing_quietly() -> None:
     code, err = _closed_early([sys.executable, "-m", "harness.cli", "controls"])
     assert b"Traceback" not in err
     assert code == 0
+
+
+def test_a_signal_after_the_seal_is_noted_not_raised(installed: None) -> None:
+    interrupts.settle()
+    os.kill(os.getpid(), signal.SIGINT)  # a late Ctrl-C: the exit code stays the judge's
+    assert interrupts.received() == signal.SIGINT
+    interrupts.install()  # the next run starts armed again
+    assert interrupts.received() is None
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM)
