@@ -55,6 +55,8 @@ bench: setup
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_reports.py
 	$(BIN)/python bench/bench_variants.py
+	$(BIN)/python bench/bench_images.py
+	$(BIN)/python bench/bench_evidence.py
 
 clean:
 	rm -rf $(VENV) reports/2* reports/latest
