@@ -34,7 +34,11 @@ EXIT_OK = 0
 def entry() -> None:
     """The `harness` command: `main`'s exit code, which a signal coming while the process
     shuts down must not change (Python gives SIGINT and SIGTERM back their default, death)."""
-    code = main()
+    interrupts.install()  # from the first moment main runs, not only once its options parse
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
     interrupts.ignore()
     sys.exit(code)
 

@@ -50,6 +50,8 @@ def ignore() -> None:
     if threading.current_thread() is threading.main_thread():
         for signum in SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
+        if hasattr(signal, "pthread_sigmask"):  # and blocked, whatever shutdown resets
+            signal.pthread_sigmask(signal.SIG_BLOCK, set(SIGNALS))
 
 
 def settle() -> None:
