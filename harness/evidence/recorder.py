@@ -125,10 +125,14 @@ class RunRecorder:
         if report.when != "teardown":
             return
         kinds = {VIOLATION: "scope_violation", NETWORK_REFUSAL: "network_refusal"}
-        for name, value in report.user_properties:
-            if name in kinds:
-                self.store.append({"entry_type": kinds[name], **json.loads(value),
-                                   "test": report.nodeid})
+        refused = [(name, json.loads(value)) for name, value in report.user_properties
+                   if name in kinds]
+        # A target records each refusal with its host; the test's own UnsafeTargetError
+        # (no host) is recorded only when no target recorded it.
+        recorded = any(name == VIOLATION and "host" in line for name, line in refused)
+        for name, line in refused:
+            if not (recorded and name == VIOLATION and "host" not in line):
+                self.store.append({"entry_type": kinds[name], **line, "test": report.nodeid})
         lines = [json.loads(value) for name, value in report.user_properties
                  if name == OBSERVATION]
         for line in lines:
