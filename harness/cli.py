@@ -101,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     codes.set_defaults(func=cmd_exit_codes)
 
     ctl = sub.add_parser("controls", help="print the control catalog")
-    ctl.add_argument("--automated", action="store_true", help="only controls checked today")
+    ctl.add_argument("--automated", action="store_true",
+                     help="only controls the harness checks (all or part of)")
     ctl.set_defaults(func=cmd_controls)
 
     canaries = sub.add_parser("canaries", help="print the canary lexicon for a keyword library")
@@ -411,10 +412,11 @@ def cmd_controls(args: argparse.Namespace) -> int:
     for control in controls.catalog().values():
         if args.automated and not control.automated:
             continue
-        state = "automated" if control.automated else "planned"
-        print(f"{control.id:<26} {control.clause:<5} {state:<9} {control.title}")
+        print(f"{control.id:<26} {control.clause:<5} {control.automation:<9} {control.title}")
         print(f"{'':<26} criterion: {control.criterion}")
         print(f"{'':<26} source: {control.source}")
+        if control.assessor:
+            print(f"{'':<26} assessor: {control.assessor}")
     return EXIT_OK
 
 

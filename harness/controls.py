@@ -18,7 +18,10 @@ from harness.errors import ConfigError
 
 CATALOG_PATH = Path(__file__).parent / "data" / "controls.yaml"
 OVERBLOCK = "A5.4-OVERBLOCK"  # the over-blocking bank's rate control
-_REQUIRED = ("id", "clause", "title", "criterion", "source", "automated")
+_REQUIRED = ("id", "clause", "title", "criterion", "source", "automation")
+# How much of a control the harness checks: all of it, part (the rest is the assessor's), none.
+AUTOMATED, PARTIAL, MANUAL = "automated", "partial", "manual"
+AUTOMATION = (AUTOMATED, PARTIAL, MANUAL)
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,18 @@ class Control:
     title: str
     criterion: str
     source: str
-    automated: bool
+    automation: str  # one of AUTOMATION
     surface: str | None = None
     gating: bool = True
     channels: tuple[str, ...] = ("api", "browser")  # the channels that can observe it
     # Rate controls: the variant families whose rates this control gates (see harness.verdicts).
     families: tuple[str, ...] = ()
+    assessor: str | None = None  # what the assessor checks by hand (partial and manual controls)
+
+    @property
+    def automated(self) -> bool:
+        """Whether the harness has scenarios for this control (all of it, or part)."""
+        return self.automation != MANUAL
 
     def in_scope(self, patterns: Iterable[str], channels: Iterable[str]) -> bool:
         """Whether a run scoped to these control patterns and channels assesses this control."""
@@ -55,6 +64,12 @@ def catalog() -> dict[str, Control]:
             raise ConfigError(f"{CATALOG_PATH}: control {entry.get('id')!r} lacks {missing}")
         if entry["id"] in controls:
             raise ConfigError(f"{CATALOG_PATH}: control {entry['id']!r} is listed twice")
+        if entry["automation"] not in AUTOMATION:
+            raise ConfigError(f"{CATALOG_PATH}: control {entry['id']!r}: automation "
+                              f"{entry['automation']!r} is not one of {', '.join(AUTOMATION)}")
+        if entry["automation"] != AUTOMATED and not entry.get("assessor"):
+            raise ConfigError(f"{CATALOG_PATH}: control {entry['id']!r} is {entry['automation']}"
+                              ": its `assessor` must say what the assessor checks")
         channels = tuple(entry.get("channels", Control.channels))
         families = tuple(entry.get("families", ()))
         controls[entry["id"]] = Control(**{**entry, "channels": channels, "families": families})
