@@ -51,7 +51,13 @@ class Profile:
 
     @property
     def api(self) -> dict[str, Any]:
-        return self.data["api"]
+        """The `api` section; empty for a pages-only site (its profile has none)."""
+        return self.data.get("api", {})
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels the profile describes steps for: `api`, `browser` or both."""
+        return tuple(name for name in ("api", "browser") if name in self.data)
 
     @property
     def allowed_hosts(self) -> tuple[str, ...]:
@@ -59,7 +65,7 @@ class Profile:
 
     def surface(self, name: str) -> dict[str, Any] | None:
         """The API section of a surface, or None when the profile does not describe it."""
-        return self.api["surfaces"].get(name)
+        return self.api.get("surfaces", {}).get(name)
 
 
 @cache
@@ -75,7 +81,7 @@ def load_profile(path: Path | str, *, base_url: str | None = None,
     data, raw_text = load_yaml_file(path, "target profile")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level: a profile is a mapping with name, "
-                          f"allowed_hosts and api, not {type(data).__name__}")
+                          f"allowed_hosts and api or browser, not {type(data).__name__}")
     _validate(data, path)
     data = copy.deepcopy(data)
     if base_url:
@@ -118,6 +124,9 @@ def _validate(data: dict[str, Any], path: Path) -> None:
     errors = list(validator.iter_errors(data))
     if not errors:
         return
+    if not {"api", "browser"} & set(data):
+        raise ConfigError(f"{path}: the top level: a profile needs an `api` section, a "
+                          "`browser` section or both (how the harness drives the site)")
     # A misspelt key also shows as a missing one; naming the misspelling helps more.
     unknown = [e for e in errors if e.validator == "additionalProperties"]
     error = unknown[0] if unknown else best_match(errors)
