@@ -68,3 +68,52 @@ def lookup_one(document: Any, path: str) -> Any | None:
     """The first value at a dotted path, or None."""
     found = lookup(document, path)
     return found[0] if found else None
+
+
+# The keys that name a step's kind, in the order a step is told by (a request has `method`).
+STEP_KINDS = ("register", "mail", "goto", "fill", "upload", "choose", "check", "click",
+              "accept_dialog", "wait_for", "read")
+
+
+def step_kind(spec: Mapping[str, Any]) -> str:
+    """What a declarative step does: `register`, `mail`, `goto`, `click`, ... or, for an
+    HTTP request, its method."""
+    if "method" in spec:
+        return str(spec["method"])
+    return next((kind for kind in STEP_KINDS if kind in spec),
+                next((key for key in spec if key != "as"), "step"))
+
+
+def describe_step(spec: Mapping[str, Any]) -> str:
+    """A step as a person reads it in an error: its kind and its locator, page or request,
+    e.g. `click {role: button, name: Register}` or `POST /api/posts`."""
+    kind = step_kind(spec)
+    if "method" in spec:
+        return f"{kind} {spec.get('path') or spec.get('url', '')}"
+    arg = spec.get(kind)
+    if kind == "mail":
+        return f"mail to {arg.get('to', '{email}')} with a link matching {arg.get('link')!r}"
+    if kind in ("fill", "upload", "choose"):
+        return f"{kind} {describe_locator(arg['field'])}"
+    if kind == "wait_for":
+        return "wait_for " + ", ".join(
+            f"{key} {describe_locator(value) if key == 'selector' else repr(value)}"
+            for key, value in arg.items())
+    if kind == "read":
+        return "read " + ("the URL" if arg.get("url") else describe_locator(
+            arg.get("selector", "")))
+    if kind in ("click", "check"):
+        return f"{kind} {describe_locator(arg)}"
+    return f"{kind} {arg}" if isinstance(arg, str) else kind
+
+
+def describe_locator(locator: Any) -> str:
+    """A locator as the profile wrote it: a CSS selector, or `{role: button, name: Send}`."""
+    if isinstance(locator, Mapping):
+        return "{" + ", ".join(f"{key}: {value}" for key, value in locator.items()) + "}"
+    return repr(locator)
+
+
+def step_label(action: str, index: int, spec: Mapping[str, Any]) -> str:
+    """Which step of which action: `register step 3 (click {role: button, name: Go})`."""
+    return f"{action} step {index} ({describe_step(spec)})"
