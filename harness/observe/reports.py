@@ -2,8 +2,11 @@
 target's own entry points, each ticket followed to its handling and feedback, the moderator's
 view of it, appeals, and the published complaint channels.
 
-Everything the target is asked to do comes from the profile's `reports` sections (API and
-browser); the moderator side is always read through the API's admin interface.
+Everything the target is asked to do comes from the profile's `reports` sections: on the
+browser channel its pages section first (`browser.reports`), then the API's (`api.reports`), so
+that a pages-only site is assessed through its pages alone. The moderator's side is read where
+the profile says: the admin API, or the moderator's own pages as a signed-in moderator. A part
+the site does not have is declared `{absent: <reason>}`.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from harness.errors import HarnessError
-from harness.observe.audit import audit_evidence, records_in
 from harness.observe.flow import POLL_SECONDS, CaseRun, Session, device_id, new_account, outcome_of
+from harness.observe.records import RecordRead, read_records
 from harness.policy import Policy
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, ProbeSpec, build_case
 from harness.targets.api import Actor, actor_variables
@@ -43,6 +46,11 @@ DEFAULT_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 
 class NotObserved(HarnessError):
     """The harness could not set up or observe a report flow (the verdict is inconclusive)."""
+
+
+class Absent(NotObserved):
+    """The profile declares the part of the report flow a case needs `absent` (the verdict is
+    not_applicable, with the profile's reason)."""
 
 
 def utc(moment: datetime | None = None) -> str:
@@ -88,10 +96,12 @@ class Filing:
     steps: list[Any]
     clock_offset_s: float | None = None  # target clock minus harness clock
     lookups: int = 0
+    reason: str = ""  # the text it was filed with (finds it where the site gives no receipt)
 
     def evidence(self) -> dict[str, Any]:
         return {
-            "item": self.item.kind, "ticket": self.ticket, "submitted": self.submitted,
+            "item": self.item.kind, "ticket": self.ticket, "reason": self.reason,
+            "submitted": self.submitted,
             "received": self.received, "clock_offset_s": self.clock_offset_s,
             "steps": [step.evidence() for step in self.steps],
         }
@@ -142,15 +152,38 @@ class ReportDesk:
         self.policy = policy
         self.seed = seed
         spec = self.admin.profile.api.get("reports")
-        if spec is None:
-            raise NotObserved("the profile has no `api.reports` section")
-        self.spec: dict[str, Any] = spec
         pages = self.admin.profile.data.get("browser", {}).get("reports")
         self.pages: dict[str, Any] | None = pages if self.target.channel == "browser" else None
+        if spec is None and self.pages is None:
+            raise NotObserved(f"the profile has no `reports` section the {self.target.channel} "
+                              "channel can use")
+        self.spec: dict[str, Any] = spec or {}
         self.exchanges: list[Any] = []
         self.secrets: list[str] = []
         self.tickets: set[str] = set()  # the receipts this desk was given
+        self.reasons: set[str] = set()  # the reason texts of its filings
         self._serial = 0
+
+    def part(self, name: str) -> Any:
+        """A part of the profile's reports description: the pages section's on the browser
+        channel, else the API section's (None when neither has it)."""
+        if self.pages is not None and name in self.pages:
+            return self.pages[name]
+        return self.spec.get(name)
+
+    def absent(self, name: str) -> str | None:
+        """Why the site has no such part, when the profile declares it `absent`."""
+        part = self.part(name)
+        return part.get("absent") if isinstance(part, Mapping) else None
+
+    def needed(self, name: str, what: str) -> Any:
+        """The part a flow needs: Absent when declared so, NotObserved when not described."""
+        if (reason := self.absent(name)) is not None:
+            raise Absent(reason)
+        part = self.part(name)
+        if part is None:
+            raise NotObserved(f"the profile names no {what} (reports.{name})")
+        return part
 
     # --- setup ------------------------------------------------------------------------------
 
@@ -174,9 +207,11 @@ class ReportDesk:
 
     def item(self, kind: str, probe: ProbeSpec = BENIGN) -> Item:
         """Make an item of this kind with benign content, through the channel's own steps."""
-        spec = self.spec["items"].get(kind)
+        spec = (self.part("items") or {}).get(kind)
         if spec is None:
             raise NotObserved(f"the profile names no way to make a {kind} to report")
+        if "absent" in spec:
+            raise Absent(spec["absent"])
         seed = self._next_seed()
         joiner = (self.admin.surface_spec(spec["surface"]) or {}).get("joiner", " ")
         case = build_case(spec["surface"], "create", probe, seed, joiner)
@@ -195,7 +230,8 @@ class ReportDesk:
         steps = self.spec.get("plant")
         if not steps:
             raise NotObserved("the profile names no way to plant must-block content")
-        kind = next((k for k, s in self.spec["items"].items() if s["surface"] == "post"), None)
+        kind = next((k for k, s in (self.part("items") or {}).items()
+                     if s.get("surface") == "post"), None)
         if kind is None:
             raise NotObserved("planting needs a `post` item in the profile's reports.items")
         seed = self._next_seed()
@@ -214,7 +250,7 @@ class ReportDesk:
         return self._named(kind, run)
 
     def _named(self, kind: str, run: CaseRun) -> Item:
-        spec = self.spec["items"][kind]
+        spec = self.part("items")[kind]
         variables = dict(run.variables)
         try:
             variables["item_id"] = str(render(spec["id"], variables))
@@ -231,9 +267,11 @@ class ReportDesk:
     def entry_point(self, item: Item, reporter: Actor) -> Any:
         """The item's page as the reporter sees it, with the report control's visibility."""
         assert self.pages is not None
-        spec = self.pages["controls"].get(item.kind)
+        spec = self.pages.get("controls", {}).get(item.kind)
         if spec is None:
             raise NotObserved(f"the profile's browser section names no page for a {item.kind}")
+        if "absent" in spec:
+            raise Absent(spec["absent"])
         scope = {**item.variables, **actor_variables(reporter)}
         return self.target.visit(render(spec["page"], scope), reporter,
                                  control=spec["control"], scope=scope)
@@ -241,8 +279,11 @@ class ReportDesk:
     def file(self, item: Item, reporter: Actor, reason: str) -> Filing:
         """Report the item as the reporter, through the channel's entry point."""
         variables = {**item.variables, "reason": reason}
+        self.reasons.add(reason)
         if self.pages is not None:
-            control = self.pages["controls"].get(item.kind)
+            control = self.pages.get("controls", {}).get(item.kind)
+            if control is not None and "absent" in control:
+                raise Absent(control["absent"])
             if control is None or not self.pages.get("submit"):
                 raise NotObserved(f"the profile's browser section cannot report a {item.kind}")
             steps = [{"goto": control["page"]}, {"click": control["control"]},
@@ -255,7 +296,7 @@ class ReportDesk:
         received = datetime.now(timezone.utc)
         self.exchanges.extend(done)
         filing = Filing(item, reporter, variables.get("ticket"), utc(submitted), utc(received),
-                        list(done))
+                        list(done), reason=reason)
         if filing.ticket is None:
             return filing
         self.tickets.add(str(filing.ticket))
@@ -276,7 +317,9 @@ class ReportDesk:
         variables = {**filing.item.variables, "ticket": filing.ticket}
         actors = {"reporter": filing.reporter}
         if self.pages is not None:
-            steps = [{"as": "reporter", **step} for step in self.pages.get("lookup", [])]
+            if not self.pages.get("lookup"):
+                return None
+            steps = [{"as": "reporter", **step} for step in self.pages["lookup"]]
             done = self.target.run_steps(steps, variables, actors, {})
             self.exchanges.extend(done)
             if not done or not done[-1].ok or len(done) < len(steps):
@@ -302,8 +345,14 @@ class ReportDesk:
         return None
 
     def _field(self, document: Any, name: str) -> Any:
+        """A field of a looked-up ticket: on pages, the value a lookup step read into that
+        name; through the API, the value at the profile's path for it."""
+        if document is None:
+            return None
+        if self.pages is not None:
+            return document.get(name)
         path = self.spec["fields"].get(name)
-        return lookup_one(document, path) if path and document is not None else None
+        return lookup_one(document, path) if path else None
 
     def status(self, document: Any) -> tuple[str | None, bool, bool, str | None]:
         """(status, acknowledged, handled, feedback) of a ticket the reporter looked up."""
@@ -311,29 +360,45 @@ class ReportDesk:
         status = str(status) if status is not None else None
         feedback = self._field(document, "feedback")
         feedback = str(feedback) if feedback not in (None, "") else None
-        return (status, status in self.spec.get("acknowledged", ()),
-                status in self.spec.get("handled", ()),
+        return (status, status in (self.part("acknowledged") or ()),
+                status in (self.part("handled") or ()),
                 feedback)
 
-    def queue(self) -> list[dict[str, Any]] | None:
-        """The moderator's queue (re-keyed records), or None when it cannot be read."""
-        spec = self.spec["queue"]
-        read = self.admin.request(spec["request"], {}, {})
-        records = records_in(read.document, spec) if read.ok else None
+    def queue(self) -> RecordRead:
+        """The moderator's queue (re-keyed records), read where the profile says: the admin
+        API, or the moderator's pages as the signed-in moderator."""
+        spec = self.needed("queue", "moderator's view of reports")
+        read = read_records(self.target, spec, {}, self.session.actors)
         # Evidence keeps the desk's own reports only: the rest are other users'.
-        ours = [r for r in records or [] if str(r.get("ticket")) in self.tickets]
-        self.exchanges.append(audit_evidence(read, spec, matched=ours) if read.ok else read)
-        return records
+        ours = [r for r in read.records or [] if self.ours(r)]
+        self.exchanges.append(read.evidence(matched=ours))
+        return read
 
-    def in_queue(self, ticket: str) -> dict[str, Any] | None:
-        for record in self.queue() or []:
-            if str(record.get("ticket")) == ticket:
-                return record
-        return None
+    def ours(self, record: Mapping[str, Any]) -> bool:
+        """Whether a queue record is a report this desk filed: by its ticket, or (a site
+        that gives no receipt) by the reason text it was filed with."""
+        if str(record.get("ticket")) in self.tickets:
+            return True
+        shown = str(record.get("reason") or "")
+        return any(reason in shown for reason in self.reasons)
+
+    def in_queue(self, filing: Filing) -> tuple[dict[str, Any] | None, str | None]:
+        """The filing's record in the moderator's queue, found by its ticket or (no receipt)
+        by its reason text; (None, why) when the queue could not be read."""
+        read = self.queue()
+        if not read.ok:
+            return None, read.problem
+        for record in read.records or []:
+            if filing.ticket is not None and str(record.get("ticket")) == str(filing.ticket):
+                return record, None
+            if filing.ticket is None and filing.reason \
+                    and filing.reason in str(record.get("reason") or ""):
+                return record, None
+        return None, None
 
     def limits(self) -> tuple[float, float]:
         """(acknowledge, handle) limits in seconds: the profile's published ones, else policy."""
-        published = self.spec.get("limits", {})
+        published = self.part("limits") or {}
         return (float(published.get("acknowledge_seconds", self.policy.report_ack_limit_seconds)),
                 float(published.get("handle_seconds", self.policy.report_handle_limit_seconds)))
 
@@ -353,8 +418,8 @@ class ReportDesk:
                 self.mark(timeline, document)
             if "fed_back" in timeline.events:
                 return timeline, True
-            record = self.in_queue(str(filing.ticket))
-            if record is not None and str(record.get("status")) in self.spec.get("handled", ()):
+            record, _ = self.in_queue(filing)
+            if record is not None and str(record.get("status")) in (self.part("handled") or ()):
                 handled_since = handled_since or time.monotonic()
                 if time.monotonic() - handled_since >= self.policy.grace_seconds:
                     return timeline, True
@@ -376,48 +441,77 @@ class ReportDesk:
 
     # --- appeals ----------------------------------------------------------------------------
 
+    def appeal(self) -> dict[str, Any]:
+        """The appeal path: the API's description with the pages' parts over it (on pages:
+        `control` and `submit`; a pages-only site also its `item` and moderator `dispose`
+        steps); Absent or NotObserved when the site has none or the profile names none."""
+        self.needed("appeal", "appeal path")
+        api = self.spec.get("appeal") or {}
+        pages = (self.pages or {}).get("appeal") or {}
+        return {**({} if "absent" in api else api), **pages}
+
     def dispose(self, item: Item, reason: str) -> None:
-        """The moderator takes the author's item down (the profile's `appeal.dispose`)."""
-        read = self.admin.request(self.spec["appeal"]["dispose"],
-                                  {**item.variables, "reason": reason}, item.run.actors)
-        self.exchanges.append(read)
-        if not read.ok:
+        """The moderator takes the author's item down: the admin request, or (pages) the
+        moderator's own steps as the signed-in moderator."""
+        dispose = self.appeal().get("dispose")
+        if dispose is None:
+            raise NotObserved("the profile names no way for a moderator to dispose of an item "
+                              "(reports.appeal.dispose)")
+        variables = {**item.variables, "reason": reason}
+        if isinstance(dispose, list):
+            actors = {**item.run.actors, **self.session.actors}
+            if "moderator" not in actors:
+                raise NotObserved("disposing through the pages needs a signed-in moderator "
+                                  "(accounts.provisioned.moderator)")
+            done = self.target.run_steps([{"as": "moderator", **step} for step in dispose],
+                                         variables, actors, {})
+            self.exchanges.extend(done)
+            last = done[-1] if done else None
+            ok = len(done) == len(dispose) and last is not None and last.ok
+        else:
+            last = self.admin.request(dispose, variables, item.run.actors)
+            self.exchanges.append(last)
+            ok = last.ok
+        if not ok:
             raise NotObserved(f"the moderator could not dispose of the {item.kind}: "
-                              f"{outcome_of(read)}")
+                              f"{outcome_of(last)}")
 
     def appeal_offered(self, item: Item) -> tuple[bool | None, str]:
         """Whether the author is offered an appeal for the disposed item, and where; None when
         the place that would offer it could not be read."""
-        appeal = self.spec["appeal"]
-        if self.pages is not None and "appeal" in self.pages:
-            control = self.pages["appeal"]["control"]
+        appeal = self.appeal()
+        if self.pages is not None and "control" in appeal:
+            control = appeal["control"]
             scope = dict(item.variables)
             visit = self.target.visit(render(control["page"], scope), item.author,
                                       control=control["control"], scope=scope)
             self.exchanges.append(visit)
             if not visit.ok:
-                problem = visit.error or f"HTTP {visit.status}"
+                problem = visit.error or visit.landing or f"HTTP {visit.status}"
                 return None, f"the page {visit.url} could not be read: {problem}"
             return bool(visit.control_visible), f"appeal control on {visit.url}"
-        spec = appeal["offered"]
-        read = self.admin.request(spec["request"], item.variables, item.run.actors)
-        self.exchanges.append(read)
+        if "offered" not in appeal:
+            raise NotObserved("the profile names no place that offers an appeal "
+                              "(reports.appeal.offered or, on pages, appeal.control)")
+        read = read_records(self.target, appeal["offered"], item.variables, item.run.actors)
+        mine = [r for r in read.records or [] if str(r.get("id")) == item.variables["item_id"]
+                and r.get("type") in (None, item.variables["item_type"])]
+        self.exchanges.append(read.evidence(matched=mine))
+        where = getattr(read.read, "url", appeal["offered"].get("goto"))
         if not read.ok:
-            return None, f"{outcome_of(read)}"
-        for record in records_in(read.document, spec):
-            if str(record.get("id")) == item.variables["item_id"] and (
-                    record.get("type") in (None, item.variables["item_type"])):
-                return True, f"listed at {read.url}"
-        return False, f"the disposed {item.kind} is not listed at {read.url}"
+            return None, str(read.problem)
+        if mine:
+            return True, f"listed at {where}"
+        return False, f"the disposed {item.kind} is not listed at {where}"
 
     def submit_appeal(self, item: Item, reason: str) -> tuple[str | None, str]:
         """File the author's appeal; (receipt id, what happened)."""
-        appeal = self.spec["appeal"]
+        appeal = self.appeal()
         variables = {**item.variables, "reason": reason}
-        if self.pages is not None and "appeal" in self.pages:
-            control = self.pages["appeal"]["control"]
+        if self.pages is not None and "control" in appeal:
+            control = appeal["control"]
             steps = [{"goto": control["page"]}, {"click": control["control"]},
-                     *self.pages["appeal"]["submit"]]
+                     *appeal["submit"]]
         else:
             steps = appeal["submit"]
         steps = [{"as": "author", **step} for step in steps]

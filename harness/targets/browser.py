@@ -92,6 +92,17 @@ _BODY_TEXT_JS = "() => document.body ? document.body.innerText : ''"
 _VISIBLE_LINKS_JS = """() => Array.from(document.querySelectorAll('a[href]'))
   .filter(a => a.getClientRects().length > 0 && getComputedStyle(a).visibility !== 'hidden')
   .map(a => [a.href, (a.innerText || a.title || '').trim()])"""
+# Records of a list page: one object per row, each field the text or an attribute of the
+# element its selector finds inside the row (the row itself for an empty selector).
+_RECORDS_JS = """([rows, fields]) => Array.from(document.querySelectorAll(rows)).map(row => {
+  const record = {};
+  for (const [name, [css, attribute]] of Object.entries(fields)) {
+    const el = css ? row.querySelector(css) : row;
+    record[name] = el === null ? null
+      : attribute ? el.getAttribute(attribute) : (el.innerText || el.textContent || "").trim();
+  }
+  return record;
+})"""
 _NAVIGATES_JS = """e => {
   const href = e.closest("a[href]");
   if (href && !href.getAttribute("href").startsWith("#")) return true;
@@ -220,6 +231,23 @@ class PageVisit:
     artifacts: tuple[str, ...]
     error: str | None = None
     landing: str | None = None  # like PageRead.landing
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.landing is None and self.status is not None \
+            and self.status < 400
+
+
+@dataclass(frozen=True)
+class PageRecords:
+    """The records a list page showed (an audit log, a moderator's queue), re-keyed to the
+    harness's field names; like PageRead, not ok when it landed on another page."""
+
+    url: str
+    status: int | None
+    records: tuple[dict[str, Any], ...]
+    error: str | None = None
+    landing: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -489,6 +517,37 @@ class BrowserTarget:
         if follow and place(requested)[:3] == place(page.url)[:3]:
             landing = None
         return PageVisit(page.url, status, text, links, shown, files, landing=landing)
+
+    def page_records(self, spec: Mapping[str, Any], variables: Mapping[str, Any],
+                     actors: Mapping[str, Actor]) -> PageRecords:
+        """The records a list page shows (`goto` as `as`; one per `records` row, each of its
+        `fields` by selector, optionally an attribute). No screenshot or DOM is kept: such a
+        page shows other users' records, and evidence keeps only the harness's own."""
+        role = spec.get("as", "moderator")
+        actor = actors.get(role)
+        url = str(spec["goto"])
+        if actor is None:
+            return PageRecords(url, None, (), error=f"no signed-in {role} to read it as")
+        try:
+            url = self._url(render(spec["goto"], {**variables, **_vars(actors, role)}), role)
+        except MissingVariable as exc:
+            return PageRecords(url, None, (), error=f"no value for {exc}")
+        if self.breaker.down:
+            return PageRecords(url, None, (), error=self.breaker.down)
+        fields = {name: [field_, None] if isinstance(field_, str)
+                  else [field_.get("css", ""), field_.get("attribute")]
+                  for name, field_ in spec["fields"].items()}
+        page = self._page(actor)
+        try:
+            response = page.goto(url, wait_until="load")
+            rows = page.evaluate(_RECORDS_JS, [spec["records"], fields])
+        except _driving_errors() as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            self.breaker.record(_transport_failure(error, navigation=True))
+            return PageRecords(url, None, (), error=error)
+        self.breaker.record(None)
+        return PageRecords(page.url, response.status if response else None, tuple(rows),
+                           landing=landing_note(url, page.url))
 
     def image_urls(self, read: PageRead, spec: Mapping[str, Any]) -> list[str]:
         return list(read.image_urls)

@@ -11,8 +11,8 @@ RETENTION = "A5.4-RETENTION"
 
 
 @pytest.mark.control(RETENTION)
-@pytest.mark.channel("api")
-def test_retention(target, actors, evidence, harness_policy):
+@pytest.mark.one_channel
+def test_retention(channel, target, actors, evidence, harness_policy):
     days, reason = read_retention(actors)
     if days is None:
         verdict = Verdict.INCONCLUSIVE
