@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from harness import controls, reference
 from harness.observe.flow import Session
-from harness.observe.rates import RateCaseRun, run_rate_cases
+from harness.observe.rates import RateCaseRun, concurrency, run_rate_cases
 from harness.policy import Policy, load_policy
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, Case
 from harness.probes.corpora import DEFAULT_CORPUS, OVERBLOCKING_BANK, load_corpus
@@ -92,7 +92,8 @@ def run_matrix(policy: Policy, seed: int) -> tuple[int, float, Counter[str]]:
                            else controls.for_family(family).id)
                 runs = [RateCaseRun(session, case, policy, derive_seed(seed, case.case_id + str(i)),
                                     control=control) for i, case in enumerate(cases)]
-                for result in run_rate_cases(runs, image=get(family).kind == "image"):
+                at_once = concurrency(policy, "api", image=get(family).kind == "image")
+                for result in run_rate_cases(runs, at_once=at_once, threads=True):
                     verdicts.update(o.verdict.value for o in result.observations)
             elapsed = time.perf_counter() - started
     return sum(len(c) for c in cells.values()), elapsed, verdicts

@@ -50,16 +50,28 @@ class Gate:
     false_block_max: float = 0.50
 
 
+# Rate cases in flight at once, per channel (`rates.concurrency`): a functional scenario,
+# not a load test. On the browser channel the cases of a batch are submitted one after another
+# in their own contexts and their windows overlap; two cores do not drive more pages faster.
+CONCURRENCY = (("api", 8), ("browser", 4))
+
+
 @dataclass(frozen=True)
 class RatePolicy:
-    """The gate of every evasion family: `default`, with per-family overrides."""
+    """The gate of every evasion family: `default`, with per-family overrides; and how many
+    rate cases each channel has in flight at once (`concurrency`)."""
 
     default: Gate = Gate()
     families: tuple[tuple[str, Gate], ...] = ()
+    concurrency: tuple[tuple[str, int], ...] = CONCURRENCY
 
     def gate(self, family: str) -> Gate:
         """The gate of `family` (its override, else the default)."""
         return dict(self.families).get(family, self.default)
+
+    def concurrency_of(self, channel: str) -> int:
+        """How many rate cases `channel` runs at once."""
+        return dict(self.concurrency).get(channel, 1)
 
 
 @dataclass(frozen=True)
@@ -211,8 +223,9 @@ def _reachable(path: Path, where: str, gate: Gate | BankGate) -> None:
 def _rates(path: Path, raw: Any) -> RatePolicy:
     from harness.probes.variants import get  # noqa: PLC0415 (loads only when a policy has rates)
 
-    default, extra = _section(path, "rates", raw, Gate(), ("families",))
+    default, extra = _section(path, "rates", raw, Gate(), ("families", "concurrency"))
     _reachable(path, "rates", default)
+    concurrency = _concurrency(path, extra.get("concurrency", dict(CONCURRENCY)))
     families = extra.get("families") or {}
     if not isinstance(families, dict):
         raise ConfigError(f"{path}: rates.families must map family names to gates")
@@ -225,7 +238,22 @@ def _rates(path: Path, raw: Any) -> RatePolicy:
         gate, _ = _section(path, f"rates.families.{name}", entry or {}, default)
         _reachable(path, f"rates.families.{name}", gate)
         gates.append((str(name), gate))
-    return RatePolicy(default=default, families=tuple(gates))
+    return RatePolicy(default=default, families=tuple(gates), concurrency=concurrency)
+
+
+def _concurrency(path: Path, raw: Any) -> tuple[tuple[str, int], ...]:
+    """`rates.concurrency`: one whole number for every channel, or one per channel
+    ({api: 8, browser: 4}; a channel left out keeps its default)."""
+    given = {name: raw for name, _ in CONCURRENCY} if not isinstance(raw, dict) else raw
+    unknown = sorted(map(str, set(given) - {name for name, _ in CONCURRENCY}))
+    if unknown:
+        raise ConfigError(f"{path}: rates.concurrency: unknown channel(s) {unknown}; known: "
+                          f"{[name for name, _ in CONCURRENCY]}")
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{path}: rates.concurrency{'' if raw is value else '.' + name} "
+                              f"must be a whole number >= 1, not {value!r}")
+    return tuple((name, int(given.get(name, default))) for name, default in CONCURRENCY)
 
 
 def _bank(path: Path, raw: Any) -> BankGate:

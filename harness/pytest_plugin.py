@@ -128,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "control(id): the catalog control a scenario gives evidence for",
         "surface(name): the Article 5(4) surface a scenario submits to",
         "channel(name): the channel a scenario drives the target through",
+        "one_channel: observed once, on the first selected channel the profile describes",
     ):
         config.addinivalue_line("markers", line)
     workerinput = getattr(config, "workerinput", None)

@@ -1,8 +1,13 @@
-"""Rate cases: many cases of one evasion family run at once, each judged for its rate control.
+"""Rate cases: many cases of one evasion family in flight at once, each judged for its rate
+control.
 
-A case the target shows is watched for the policy's grace window; running a cell's cases side by
-side makes N leaking cases cost about one window rather than N. The verdict of each case is the
-one `CaseRun` gives; only the polling and the record checks differ (see `RateCaseRun`).
+A case the target shows is watched for the policy's grace window; having a cell's cases in
+flight side by side makes N leaking cases cost about one window rather than N. How many are in
+flight is the policy's `rates.concurrency` for the channel: a functional scenario, never a load
+test. The API channel runs that many cases in threads; the browser channel (Playwright's pages
+belong to the thread that made them) submits a batch of that many one after another and then
+reads them, so that their windows overlap. The verdict of each case is the one `CaseRun` gives;
+only the pacing and the record checks differ (see `RateCaseRun`).
 """
 
 from __future__ import annotations
@@ -12,18 +17,22 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness.observe.flow import CaseResult, CaseRun, Session, Sighting
+from harness.observe.flow import POLL_SECONDS, CaseResult, CaseRun, Session, Sighting
 from harness.policy import Policy
 from harness.probes.cases import MUST_BLOCK, Case
+from harness.targets.refusals import ACCEPTED
 
-# Cases run at once. Image cases run two at a time: the target reads each image (OCR), which is
-# heavy, and a crowd of uploads only makes them time out.
-PARALLEL_CASES = 64
-PARALLEL_IMAGE_CASES = 2
+# Image cases run at most two at a time: the target reads each image (OCR), which is heavy,
+# and a crowd of uploads only makes them time out.
+IMAGE_CONCURRENCY = 2
+# A final read that could not be made (an error, a timeout) is made again, at most this many
+# times: the grace window is over, so a later read judges the case as well as the first.
+REREADS = 2
 
 
 class RateCaseRun(CaseRun):
-    """A case judged for its rate control only."""
+    """A case judged for its rate control only, run in three steps (`start`, `first_read`,
+    `finish`) so that a batch of them can share their waits."""
 
     def __init__(self, session: Session, case: Case, policy: Policy, seed: int, *,
                  control: str) -> None:
@@ -32,25 +41,99 @@ class RateCaseRun(CaseRun):
         # Thousands of authors in one run: ten digits of the case seed keep their names apart.
         self.account["account_name"] = (f"{self.account['account_name'][:12]}"
                                         f"{seed % 10**10:010d}_{session.nonce}")
+        self.due = 0.0  # when the next step may run (time.monotonic)
+        self.accepted: bool | None = None  # None: no submission to watch
+        self.submission: Any = None
+        self.first: list[Sighting] = []
+        self.final: list[Sighting] | None = None  # set when the first reads settle the case
+
+    def run(self) -> CaseResult:
+        """The three steps in turn, each waiting for its moment."""
+        for step in (self.start, self.first_read, self.finish):
+            wait_until(self.due)
+            step()
+        return self.result
+
+    def start(self) -> None:
+        """Submit; an accepted case is first read after the target's settle time."""
+        self.submission = super().submit()
+        if self.submission is None:
+            return
+        self.accepted = self.target.classify(self.submission, self.case.surface) == ACCEPTED
+        self.due = time.monotonic() + (self.target.settle_seconds if self.accepted else 0.0)
+
+    def first_read(self) -> None:
+        """Read as every observer. A must_block case that shows is read again once, when the
+        grace window ends (rather than polled through it: the same verdict at a fraction of the
+        load); a must_allow case not yet seen by all, once more after the settle time."""
+        if self.accepted is None:
+            return
+        self.first = self.read_all()
+        if not self.accepted:
+            self.final = self.first
+        elif self.case.expect == MUST_BLOCK:
+            if any(s.visible for s in self.first):
+                self.due = time.monotonic() + self.policy.grace_seconds
+            else:
+                self.final = self.first
+        elif self.all_see(self.first):
+            self.final = self.first
+        else:
+            self.due = time.monotonic() + max(self.target.settle_seconds, POLL_SECONDS * 5)
+
+    def finish(self) -> None:
+        """Judge the case as `CaseRun` does, from the submission and reads made so far."""
+        if self.submission is not None:
+            super().run()
+
+    def submit(self) -> Any:
+        """The submission `start` made (`CaseRun.run` asks for it)."""
+        return self.submission
 
     def watch(self, accepted: bool) -> tuple[list[Sighting], list[Sighting]]:
-        """A must_block case that shows is read again once, when the grace window ends, rather
-        than polled through it: the same verdict at a fraction of the load on the target."""
-        if self.case.expect != MUST_BLOCK or not accepted:
-            return super().watch(accepted)
-        time.sleep(self.target.settle_seconds)
-        first = self.read_all()
-        if not any(s.visible for s in first):
-            return first, first
-        time.sleep(self.policy.grace_seconds)
-        return first, self.read_all()
+        """The first reads and the final ones, made now unless the first settled the case; a
+        final read that could not be made is made again (REREADS)."""
+        final = self.final if self.final is not None else self.read_all()
+        for _ in range(REREADS):
+            if not self.unread(final):
+                break
+            time.sleep(POLL_SECONDS)
+            final = self.read_all()
+        return self.first, final
+
+    def unread(self, sightings: list[Sighting]) -> bool:
+        """Whether a judged role has a read that could not be made."""
+        roles = self.judged_roles
+        return any(s.visible is None for s in sightings if s.role in roles)
 
     def judge_records(self, *args: Any) -> None:
         """Records are judged by the direct-canary scenarios; a rate case adds no record check."""
 
 
-def run_rate_cases(runs: Sequence[RateCaseRun], *, image: bool = False) -> list[CaseResult]:
-    """Run the cases side by side (fewer at once for image families) and return their results
-    in order."""
-    with ThreadPoolExecutor(PARALLEL_IMAGE_CASES if image else PARALLEL_CASES) as pool:
-        return list(pool.map(CaseRun.run, runs))
+def wait_until(due: float) -> None:
+    """Sleep until `due` (time.monotonic), if it is still ahead."""
+    delay = due - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def concurrency(policy: Policy, channel: str, *, image: bool = False) -> int:
+    """How many rate cases run at once on `channel` (image cases: at most two)."""
+    n = policy.rates.concurrency_of(channel)
+    return min(n, IMAGE_CONCURRENCY) if image else n
+
+
+def run_rate_cases(runs: Sequence[RateCaseRun], *, at_once: int,
+                   threads: bool) -> list[CaseResult]:
+    """Run the cases `at_once` at a time and return their results in order: in threads, or
+    (a channel whose driver is bound to one thread) in batches whose waits overlap."""
+    if threads:
+        with ThreadPoolExecutor(at_once) as pool:
+            return list(pool.map(RateCaseRun.run, runs))
+    for first in range(0, len(runs), at_once):
+        batch = runs[first:first + at_once]
+        for step in (RateCaseRun.start, RateCaseRun.first_read, RateCaseRun.finish):
+            for run in batch:
+                wait_until(run.due)
+                step(run)
+    return [run.result for run in runs]

@@ -67,6 +67,15 @@ class Profile:
         """The API section of a surface, or None when the profile does not describe it."""
         return self.api.get("surfaces", {}).get(name)
 
+    def joiner(self, surface: str, channel: str) -> str:
+        """How content is joined to its tag on a surface: the channel's own `joiner`, else the
+        API section's (a property of the surface, the same on its pages), else a space."""
+        for section in (self.data.get(channel, {}), self.api):
+            spec = section.get("surfaces", {}).get(surface) or {}
+            if "joiner" in spec:
+                return str(spec["joiner"])
+        return " "
+
 
 @cache
 def _schema() -> dict[str, Any]:

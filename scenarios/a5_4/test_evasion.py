@@ -2,10 +2,11 @@
 blocks benign content built to look risky, as rates with 95% Wilson intervals.
 
 Each test is one family and expectation on every surface the family applies to (one cell per
-surface), submitted through the API channel (browsers are too slow for rates). A case is an
-observation of the family's control that carries whether it was blocked; cells are not judged
-here: the controller turns the observations into rates and the policy's gate decides the control
-(harness.verdicts). Records of dispositions are judged by the direct-canary scenarios.
+surface), submitted through one channel: the API where the profile has one, else the pages
+(`one_channel`), with as many cases in flight as the policy's `rates.concurrency` says. A case
+is an observation of the family's control that carries whether it was blocked; cells are not
+judged here: the controller turns the observations into rates and the policy's gate decides the
+control (harness.verdicts). Records of dispositions are judged by the direct-canary scenarios.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness import controls
-from harness.observe.rates import RateCaseRun, run_rate_cases
+from harness.observe.rates import RateCaseRun, concurrency, run_rate_cases
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, Case
 from harness.probes.matrix import (
     RATE_SURFACES,
@@ -33,8 +34,7 @@ from harness.verdicts import RATE, Observation, Verdict, rate_details
 
 
 def _param(family: str, expect: str, control: str) -> Any:
-    return pytest.param(family, expect, marks=[pytest.mark.control(control),
-                                               pytest.mark.channel("api")],
+    return pytest.param(family, expect, marks=[pytest.mark.control(control)],
                         id=f"{family}-{expect}")
 
 
@@ -58,7 +58,8 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
         verdict = Verdict.NOT_APPLICABLE
         if spec is None:
             verdict = Verdict.INCONCLUSIVE
-            reason = f"not assessed: the profile describes no api steps for {surface}"
+            reason = f"not assessed: the profile describes no {target.channel} steps for " \
+                f"{surface}"
         elif "absent" in spec:
             reason = spec["absent"]
         elif not cases:
@@ -69,7 +70,8 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
             continue
         observations.append(_unassessed(control, surface, family, expect, target.channel,
                                         verdict, reason))
-    results = run_rate_cases(runs, image=get(family).kind == "image")
+    at_once = concurrency(policy, target.channel, image=get(family).kind == "image")
+    results = run_rate_cases(runs, at_once=at_once, threads=target.channel == "api")
     exchanges = []
     for result in results:
         evidence.add_secrets(result.secrets)
@@ -77,6 +79,7 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
         for observation in result.observations:
             observation.details[RATE] = rate_details(family, expect, observation.verdict)
             observation.details["case"] = result.case.evidence()
+            observation.details["concurrency"] = at_once
         observations += result.observations
     evidence.add_secrets(actors.secrets)
     artifact = evidence.artifact("exchanges.json",
@@ -90,21 +93,18 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
                            f"{unclear[0].reason}")
 
 
-def _joiner(target: Any, surface: str) -> str:
-    return (target.admin.surface_spec(surface) or {}).get("joiner", " ")
-
-
 @pytest.mark.parametrize(("family", "expect"), [
     _param(family, expect, controls.for_family(family).id)
     for family in dict.fromkeys(f for s in RATE_SURFACES for f in families_for(s))
     for expect in (MUST_BLOCK, MUST_ALLOW)])
-def test_evasion(family, expect, target, actors, evidence, harness_policy, harness_corpora,
-                 case_seed):
+@pytest.mark.one_channel
+def test_evasion(family, expect, channel, target, actors, evidence, harness_policy,
+                 harness_corpora, case_seed):
     gate = harness_policy.rates.gate(family)
     pool = must_block_pool(harness_corpora) if expect == MUST_BLOCK else None
     n = gate.must_block_n if expect == MUST_BLOCK else gate.must_allow_n
     cells = {surface: cell_cases(surface, family, expect, n, derive_seed(case_seed, surface),
-                                 pool=pool, joiner=_joiner(target, surface))
+                                 pool=pool, joiner=target.profile.joiner(surface, channel))
              for surface in RATE_SURFACES if family in families_for(surface)}
     _measure(controls.for_family(family).id, family, expect, cells, target=target,
              actors=actors, evidence=evidence, policy=harness_policy, seed=case_seed)
@@ -112,12 +112,13 @@ def test_evasion(family, expect, target, actors, evidence, harness_policy, harne
 
 @pytest.mark.parametrize(("family", "expect"), [
     _param("identity", MUST_ALLOW, controls.OVERBLOCK)])
-def test_overblocking(family, expect, target, actors, evidence, harness_policy,
+@pytest.mark.one_channel
+def test_overblocking(family, expect, channel, target, actors, evidence, harness_policy,
                       overblocking_bank, case_seed):
     pool = bank_pool(overblocking_bank)
     cells = {surface: cell_cases(surface, family, expect, harness_policy.overblocking.n,
                                  derive_seed(case_seed, surface), pool=pool,
-                                 joiner=_joiner(target, surface))
+                                 joiner=target.profile.joiner(surface, channel))
              for surface in TEXT_SURFACES}
     _measure(controls.OVERBLOCK, family, expect, cells, target=target, actors=actors,
              evidence=evidence, policy=harness_policy, seed=case_seed)

@@ -3,12 +3,30 @@ verdict is the gate (not any single case), measured families never gate, and the
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from harness.observe.flow import Session
+from harness.observe.rates import (
+    IMAGE_CONCURRENCY,
+    REREADS,
+    RateCaseRun,
+    concurrency,
+    run_rate_cases,
+)
 from harness.policy import Gate, Policy, RatePolicy
+from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, ProbeSpec, build_case
 from harness.report.summary import rate_table
+from harness.targets.api import ApiTarget
+from harness.targets.profile import load_profile
 from harness.verdicts import (
     RATE,
     RateGate,
@@ -125,3 +143,126 @@ def test_rate_table_lists_every_cell_with_its_interval_gate_and_verdict() -> Non
     assert "(measured)" in lines[1]
     assert "0/3 +1?" in lines[2]
     assert "INCONCLUSIVE" in lines[2]
+
+
+# --- running rate cases: pacing, concurrency and re-reads ---------------------------------------
+
+RATE_PROFILE = """\
+name: leaky
+base_url: null
+allowed_hosts: [127.0.0.1]
+api:
+  auth_headers: {Authorization: "Bearer {token}"}
+  timeout_seconds: 5
+  read_retries: 0
+  register:
+    method: POST
+    path: /api/register
+    json: {account_name: "{account_name}", password: "{password}"}
+    extract: {token: token, id: user_id}
+  surfaces:
+    bio:
+      create:
+        - {method: PATCH, path: /api/me, as: author, json: {bio: "{content}"}}
+      edit:
+        - {method: PATCH, path: /api/me, as: author, json: {bio: "{content}"}}
+      observe:
+        - {method: GET, path: "/api/users/{author_id}", as: [viewer, anonymous]}
+"""
+
+
+@dataclass
+class LeakySite:
+    """Stores every bio (no filter) and logs what it was asked; the first `flaky` reads of
+    each user's page fail with a 500."""
+
+    flaky: int = 0
+    log: list[str] = field(default_factory=list)
+    bios: dict[int, str] = field(default_factory=dict)
+    reads: Counter[int] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            path = request.url.path
+            token = request.headers.get("authorization", "").removeprefix("Bearer ")
+            if path == "/api/register":
+                user = len(self.bios) + 1
+                self.bios[user] = ""
+                return httpx.Response(201, json={"token": f"t{user}", "user_id": user})
+            if path == "/api/me":
+                user = int(token.removeprefix("t"))
+                self.bios[user] = json.loads(request.content)["bio"]
+                self.log.append(f"submit {user}")
+                return httpx.Response(200, json={})
+            user = int(path.rsplit("/", 1)[1])
+            self.log.append(f"read {user}")
+            self.reads[user] += 1
+            if self.reads[user] <= self.flaky:
+                return httpx.Response(500, json={"error": "busy"})
+            return httpx.Response(200, json={"bio": self.bios.get(user, "")})
+
+
+def _rate_runs(write_profile: Callable[..., Path], site: LeakySite, n: int,
+               expect: str = MUST_BLOCK) -> list[RateCaseRun]:
+    profile = load_profile(write_profile(RATE_PROFILE), base_url="http://127.0.0.1:9")
+    session = Session.open(ApiTarget(profile, transport=httpx.MockTransport(site)), 5, "r1")
+    probe = ProbeSpec("canary-zh-a", MUST_BLOCK, "zh", canary="canary-zh-a") \
+        if expect == MUST_BLOCK else ProbeSpec("benign-zh", MUST_ALLOW, "zh")
+    return [RateCaseRun(session, build_case("bio", "create", probe, 100 + i),
+                        Policy(grace_seconds=0.05), 100 + i, control=CONTROL)
+            for i in range(n)]
+
+
+def test_a_batch_submits_every_case_before_reading_any_so_their_windows_overlap(
+        write_profile: Callable[..., Path]) -> None:
+    site = LeakySite()
+    runs = _rate_runs(write_profile, site, 5)
+    results = run_rate_cases(runs, at_once=3, threads=False)
+    events = [e for e in site.log if not e.endswith(" 1")]  # user 1 is the viewer
+    # Two batches (3 + 2): each submits all its cases, then reads them.
+    assert [e.split()[0] for e in events[:3]] == ["submit"] * 3
+    first_read = next(i for i, e in enumerate(events) if e.startswith("read"))
+    assert first_read == 3
+    second_batch = [i for i, e in enumerate(events) if e.startswith("submit")][3:]
+    assert len(second_batch) == 2
+    assert all(e.startswith("read") for e in events[first_read:second_batch[0]])
+    # Every leak is seen and fails, whatever the pacing.
+    assert [r.observations[0].verdict for r in results] == [Verdict.FAIL] * 5
+
+
+def test_threads_and_batches_judge_the_same(write_profile: Callable[..., Path]) -> None:
+    threaded = run_rate_cases(_rate_runs(write_profile, LeakySite(), 4, MUST_ALLOW),
+                              at_once=2, threads=True)
+    batched = run_rate_cases(_rate_runs(write_profile, LeakySite(), 4, MUST_ALLOW),
+                             at_once=2, threads=False)
+    assert [r.observations[0].verdict for r in threaded] == [Verdict.PASS] * 4
+    assert [r.observations[0].verdict for r in batched] == [Verdict.PASS] * 4
+
+
+def test_a_final_read_that_failed_is_made_again_within_a_bound(
+        write_profile: Callable[..., Path]) -> None:
+    # Every page fails its first two reads: the case's first read and its final one fail,
+    # the re-read lands, and the leak is seen.
+    [result] = run_rate_cases(_rate_runs(write_profile, LeakySite(flaky=2), 1), at_once=1,
+                              threads=False)
+    assert result.observations[0].verdict is Verdict.FAIL
+
+
+def test_reads_that_keep_failing_leave_the_case_inconclusive_never_passed(
+        write_profile: Callable[..., Path]) -> None:
+    [result] = run_rate_cases(_rate_runs(write_profile, LeakySite(flaky=99), 1), at_once=1,
+                              threads=False)
+    [observation] = result.observations
+    assert observation.verdict is Verdict.INCONCLUSIVE
+    # The first read, then the final one and REREADS more, per observer and no more.
+    reads = [e for e in result.exchanges if "/api/users/" in e.url and e.actor == "viewer"]
+    assert len(reads) <= 1 + REREADS
+
+
+def test_concurrency_comes_from_the_policy_per_channel_and_images_stay_low() -> None:
+    policy = Policy(rates=RatePolicy(concurrency=(("api", 6), ("browser", 3))))
+    assert concurrency(policy, "api") == 6
+    assert concurrency(policy, "browser") == 3
+    assert concurrency(policy, "api", image=True) == IMAGE_CONCURRENCY
+    assert dict(Policy().rates.concurrency) == {"api": 8, "browser": 4}
