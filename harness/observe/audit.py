@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -14,6 +15,52 @@ from harness.targets.templates import lookup
 
 LOG_FIELD_NAMES = ("account", "time", "operation", "source_ip", "source_port", "dest_ip",
                    "dest_port", "device")
+CONTENT = "content"  # in a content hash template: what the write submitted
+HASH_ALGORITHMS = ("sha256", "sha1", "md5", "sha512")
+
+
+@dataclass(frozen=True)
+class ContentHash:
+    """How the target hashes a write's content in its audit record: the hex digest of
+    `fields` joined by `joiner`, each a record field by its harness name or `content` (what
+    was submitted: UTF-8 text or image bytes). The plain `sha256` of a profile is
+    `ContentHash()`: the SHA-256 of the content alone."""
+
+    fields: tuple[str, ...] = (CONTENT,)
+    joiner: str = ""
+    algorithm: str = "sha256"
+
+    @classmethod
+    def of(cls, audit: Mapping[str, Any]) -> ContentHash | None:
+        """The profile's `content_hash` (a name or a template); None when the target keeps
+        none (`none`)."""
+        declared = audit.get("content_hash", "sha256")
+        if declared == "none":
+            return None
+        if isinstance(declared, str):
+            return cls(algorithm=declared)
+        return cls(fields=tuple(declared["fields"]), joiner=str(declared.get("joiner", "")),
+                   algorithm=str(declared.get("algorithm", "sha256")))
+
+    def digest(self, record: Mapping[str, Any], content: bytes) -> str | None:
+        """The hash this record should carry for `content`; None when the record lacks one of
+        the template's fields (it cannot be the write's record)."""
+        parts = []
+        for name in self.fields:
+            if name == CONTENT:
+                parts.append(content)
+                continue
+            value = record.get(name)
+            if value in (None, ""):
+                return None
+            parts.append(str(value).encode("utf-8"))
+        return hashlib.new(self.algorithm, self.joiner.encode("utf-8").join(parts)).hexdigest()
+
+    def matches(self, record: Mapping[str, Any], content: bytes) -> bool:
+        """Whether the record's `content_hash` is this content's (case-insensitive hex)."""
+        kept = record.get("content_hash")
+        wanted = self.digest(record, content)
+        return isinstance(kept, str) and wanted is not None and kept.lower() == wanted
 
 
 @dataclass(frozen=True)
@@ -89,16 +136,18 @@ def audit_evidence(
 
 
 def find_record(
-    records: Sequence[Mapping[str, Any]], *, content_sha256: str | None, exchange: Exchange,
-    account: str | None, by_time: bool = True,
+    records: Sequence[Mapping[str, Any]], *, content: bytes | None,
+    content_hash: ContentHash | None, exchange: Exchange, account: str | None,
+    by_time: bool = True,
 ) -> Mapping[str, Any] | None:
-    """The record of this write: the same content hash (when the target keeps one), best from
-    the same source port; else the record of the same account from the same source port that
-    is closest in time (a write of several fields may be hashed on another field). A disposal
-    must be found by its hash (`by_time=False`): its record has to identify the content."""
+    """The record of this write: the content's hash as the target makes it (`content_hash`,
+    when it keeps one), best from the same source port; else the record of the same account
+    from the same source port that is closest in time (a write of several fields may be
+    hashed on another field). A disposal must be found by its hash (`by_time=False`): its
+    record has to identify the content."""
     same_port = [r for r in records if _as_int(r.get("source_port")) == exchange.client_port]
-    if content_sha256 is not None:
-        by_hash = [r for r in records if r.get("content_hash") == content_sha256]
+    if content_hash is not None and content is not None:
+        by_hash = [r for r in records if content_hash.matches(r, content)]
         same = {id(r) for r in same_port}
         chosen = [r for r in by_hash if id(r) in same] or by_hash
         if chosen:

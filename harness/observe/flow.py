@@ -18,6 +18,7 @@ from typing import Any
 from harness import controls
 from harness.observe.audit import (
     LOG_FIELD_NAMES,
+    ContentHash,
     audit_evidence,
     check_fields,
     find_record,
@@ -395,7 +396,7 @@ class CaseRun:
         """Poll the audit interface for the submission's record until found or the deadline."""
         admin = self.target.admin
         audit = admin.profile.api["audit"]
-        keeps_hash = audit.get("content_hash", "sha256") == "sha256"
+        content_hash = ContentHash.of(audit)
         account = self.author.variables.get("account_name")
         deadline = time.monotonic() + self.policy.audit_wait_seconds
         while True:
@@ -404,7 +405,7 @@ class CaseRun:
             if read.ok:
                 record = find_record(
                     records_in(read.document, audit),
-                    content_sha256=self.case.content_sha256 if keeps_hash else None,
+                    content=self.case.payload, content_hash=content_hash,
                     exchange=submission, account=account, by_time=accepted,
                 )
             # Evidence keeps only the harness's own records: the rest are other users'.
@@ -473,8 +474,11 @@ class CaseRun:
 
 
 def submission_index(steps: list[Mapping[str, Any]]) -> int:
-    """The submission is the last step that acts; steps after it only read (e.g. an id)."""
-    return max(i for i, step in enumerate(steps) if not PASSIVE_ACTIONS & set(step))
+    """The submission is the last step that acts; steps after it only read (a page's `read`
+    or `wait_for`, an API GET of the new item's id): A5.3 judges that step's own exchange."""
+    return max((i for i, step in enumerate(steps)
+                if not PASSIVE_ACTIONS & set(step) and step.get("method") != "GET"),
+               default=len(steps) - 1)
 
 
 def disposition_of(accepted: bool, first: list[Sighting], final: list[Sighting]) -> str:

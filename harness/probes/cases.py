@@ -81,9 +81,13 @@ class Case:
 
     @property
     def content_sha256(self) -> str:
-        """SHA-256 of what is submitted: the image bytes, or the UTF-8 text."""
-        payload = self.image if self.image is not None else self.text.encode("utf-8")
-        return hashlib.sha256(payload).hexdigest()
+        """SHA-256 of what is submitted (`payload`)."""
+        return hashlib.sha256(self.payload).hexdigest()
+
+    @property
+    def payload(self) -> bytes:
+        """What is submitted: the image bytes, or the UTF-8 text."""
+        return self.image if self.image is not None else self.text.encode("utf-8")
 
     def for_upload(self, upload_format: str) -> Case:
         """The case with its images in `upload_format` (png, jpeg, webp): what is sent, and

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from harness import __version__
+from harness.cleanup import Ledger, cleanup_spec
 from harness.errors import UnsafeTargetError
 from harness.observe.visibility import match_text
 from harness.probes.images import image_type
@@ -96,9 +98,12 @@ class Exchange:
     content: bytes | None = field(default=None, repr=False, compare=False)
     cause: httpx.HTTPError | None = field(default=None, repr=False, compare=False)
     location: str | None = None  # where a 3xx answer points (redirects are not followed)
+    expected: tuple[int, ...] = ()  # the statuses its step declares a success (default 2xx)
 
     @property
     def ok(self) -> bool:
+        if self.status is not None and self.expected:
+            return self.status in self.expected
         return self.status is not None and 200 <= self.status < 300
 
     @property
@@ -141,6 +146,7 @@ class ApiTarget:
         self.reject_status = frozenset(api.get("reject_status", ()))
         self.refusals = RefusalRules(api, "api")
         self.settle_seconds = float(api.get("settle_seconds", 0.0))
+        self.ledger = Ledger(cleanup_spec(api), self.channel)
         self._client = httpx.Client(
             base_url=profile.base_url,
             timeout=timeout or float(api.get("timeout_seconds", DEFAULT_TIMEOUT_S)),
@@ -152,6 +158,10 @@ class ApiTarget:
 
     def close(self) -> None:
         self._client.close()
+
+    def take_created(self) -> list[dict[str, Any]]:
+        """What this channel created on the target since last asked (see harness.cleanup)."""
+        return self.ledger.take()
 
     def take_violations(self) -> list[dict[str, str]]:
         """Every request refused since last asked because it would have left `allowed_hosts`
@@ -255,11 +265,14 @@ class ApiTarget:
                 name: _upload_file(name, value)
                 for name, value in render(spec["files"], scope).items()
             }
-        return self.send(
+        exchange = self.send(
             spec["method"], render(spec["path"], scope), actor=role, headers=headers,
             params=render(spec.get("params"), scope), json_body=render(spec.get("json"), scope),
-            data=render(spec.get("data"), scope), files=files,
+            data=render(spec.get("form", spec.get("data")), scope), files=files,
         )
+        # A form that redirects after the post (303 See Other) may declare that a success.
+        return replace(exchange, expected=tuple(spec["status"])) if "status" in spec \
+            else exchange
 
     def send(
         self, method: str, url: str, *, actor: str, headers: Mapping[str, str] | None = None,
@@ -346,7 +359,10 @@ class ApiTarget:
     def register(
         self, actor: Actor, account: Mapping[str, str], overrides: Mapping[str, Any] | None = None,
     ) -> Exchange:
-        """Create an account for `actor` with the profile's register (and login) requests."""
+        """Create an account for `actor` with the profile's register (and login) requests.
+
+        Returns the sign-up's own exchange (the write its log record describes), or the login's
+        when the login failed."""
         scope = {**account, **(overrides or {})}
         actor.password = str(scope.get("password", ""))
         actors = {actor.role: actor}
@@ -356,11 +372,13 @@ class ApiTarget:
         if exchange.ok:
             self._extract(spec, exchange, actor.variables)
             actor.variables.setdefault("account_name", str(scope.get("account_name", "")))
+            self.ledger.account(actor.variables)
             login = self.profile.api.get("login")
             if login is not None and not actor.token:
-                exchange = self.request(login, scope, actors, default_actor=actor.role)
-                if exchange.ok:
-                    self._extract(login, exchange, actor.variables)
+                signed_in = self.request(login, scope, actors, default_actor=actor.role)
+                if not signed_in.ok:
+                    return signed_in
+                self._extract(login, signed_in, actor.variables)
         return exchange
 
     # --- steps --------------------------------------------------------------------------------
@@ -383,6 +401,7 @@ class ApiTarget:
                 exchange = self.request(spec, variables, actors)
                 if exchange.ok:
                     self._extract(spec, exchange, variables)
+                    self.ledger.bound(spec.get("extract", {}), variables)
             exchanges.append(exchange)
             if not exchange.ok:
                 break
@@ -400,10 +419,10 @@ class ApiTarget:
 
     @staticmethod
     def _extract(spec: Mapping[str, Any], exchange: Exchange, into: dict[str, Any]) -> None:
-        for name, path in spec.get("extract", {}).items():
-            value = lookup_one(exchange.document, path)
+        for name, how in spec.get("extract", {}).items():
+            value = extract(exchange, how)
             if value is not None:
-                into[name] = str(value)
+                into[name] = value
 
 
 class Breaker:
@@ -484,8 +503,44 @@ def _body_preview(json_body: Any, data: Any, files: Mapping[str, Any] | None) ->
     return preview or None
 
 
+def extract(exchange: Exchange, how: str | Mapping[str, Any]) -> str | None:
+    """One value of an answer, or None when it is not there: at a JSON path (a string); the
+    text, or an `attribute`, of the first element an HTML body has for a CSS selector
+    (`{css, attribute}`: a CSRF token's `value`); or what a regular expression's first group
+    (else its whole match) finds in the body or, with `from: location`, in the redirect's
+    Location (`{pattern, from}`)."""
+    if isinstance(how, str):
+        value = lookup_one(exchange.document, how)
+        return None if value is None else str(value)
+    if "pattern" in how:
+        text = (exchange.location or "") if how.get("from") == "location" else _text(exchange)
+        found = re.search(how["pattern"], text)
+        if found is None:
+            return None
+        return found.group(1) if found.re.groups else found.group(0)
+    from bs4 import BeautifulSoup  # noqa: PLC0415 (only profiles that read HTML need it)
+
+    element = BeautifulSoup(_text(exchange), "html.parser").select_one(how["css"])
+    if element is None:
+        return None
+    if "attribute" in how:
+        value = element.get(how["attribute"])
+        return " ".join(value) if isinstance(value, list) else value
+    return element.get_text(" ", strip=True)
+
+
+def _text(exchange: Exchange) -> str:
+    """The whole body as text (the evidence keeps only a preview)."""
+    if exchange.content is None:
+        return exchange.response_body or ""
+    return exchange.content.decode("utf-8", errors="replace")
+
+
 def _upload_file(name: str, value: Any) -> tuple[str, Any, str]:
-    """A multipart file named and typed after its bytes (a probe may go as PNG, JPEG, WebP)."""
+    """A multipart file named and typed after its bytes (a probe may go as PNG, JPEG, WebP);
+    text goes as a UTF-8 text file."""
+    if isinstance(value, str):
+        return f"{name}.txt", value.encode("utf-8"), "text/plain; charset=utf-8"
     mime, ext = image_type(value) if isinstance(value, bytes) else ("image/png", "png")
     return f"{name}.{ext}", value, mime
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -11,6 +12,7 @@ import pytest
 
 from harness.observe.audit import (
     LOG_FIELD_NAMES,
+    ContentHash,
     FieldCheck,
     audit_evidence,
     check_fields,
@@ -22,7 +24,10 @@ from harness.policy import Policy
 from harness.targets.api import Exchange
 
 SENT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
-HASH = "ab" * 32
+CONTENT = "违规 probe 内容".encode()
+HASH = hashlib.sha256(CONTENT).hexdigest()
+BY_HASH: dict[str, Any] = {"content": CONTENT, "content_hash": ContentHash()}
+NO_HASH: dict[str, Any] = {"content": CONTENT, "content_hash": None}
 OTHER_HASH = "cd" * 32
 DEVICE = "device-1234"
 ACCOUNT = "alice_01"
@@ -103,54 +108,54 @@ def test_records_in_single_object_and_absent() -> None:
 def test_find_record_by_content_hash(exchange: Exchange) -> None:
     wanted = _record()
     records = [_record(content_hash=OTHER_HASH, source_port=54321), wanted]
-    assert find_record(records, content_sha256=HASH, exchange=exchange, account=ACCOUNT) is wanted
+    assert find_record(records, **BY_HASH, exchange=exchange, account=ACCOUNT) is wanted
 
 
 def test_find_record_prefers_the_same_source_port(exchange: Exchange) -> None:
     same_port = _record(operation="first")
     other_port = _record(source_port=40000, operation="later")
     records = [same_port, other_port]
-    found = find_record(records, content_sha256=HASH, exchange=exchange, account=ACCOUNT)
+    found = find_record(records, **BY_HASH, exchange=exchange, account=ACCOUNT)
     assert found is same_port
 
 
 def test_find_record_port_given_as_text(exchange: Exchange) -> None:
     textual = _record(source_port="54321")
     records = [textual, _record(source_port=40000)]
-    assert find_record(records, content_sha256=HASH, exchange=exchange, account=None) is textual
+    assert find_record(records, **BY_HASH, exchange=exchange, account=None) is textual
 
 
 def test_find_record_falls_back_to_the_latest_hash_match(exchange: Exchange) -> None:
     older, newer = _record(source_port=1), _record(source_port=2)
-    found = find_record([older, newer], content_sha256=HASH, exchange=exchange, account=ACCOUNT)
+    found = find_record([older, newer], **BY_HASH, exchange=exchange, account=ACCOUNT)
     assert found is newer
 
 
 def test_find_record_by_account_when_no_hash_is_kept(exchange: Exchange) -> None:
     mine = _record(content_hash=None)
     records = [_record(account="someone-else", content_hash=None), mine]
-    assert find_record(records, content_sha256=None, exchange=exchange, account=ACCOUNT) is mine
+    assert find_record(records, **NO_HASH, exchange=exchange, account=ACCOUNT) is mine
 
 
 def test_find_record_by_port_account_and_time_when_the_hash_differs(exchange: Exchange) -> None:
     """A write of several fields may be logged under another field's hash."""
     other_field = _record(content_hash=OTHER_HASH)
     records = [_record(content_hash=OTHER_HASH, account="someone-else"), other_field]
-    assert find_record(records, content_sha256=HASH, exchange=exchange,
+    assert find_record(records, **BY_HASH, exchange=exchange,
                        account=ACCOUNT) is other_field
 
 
 def test_a_disposal_is_found_by_its_hash_only(exchange: Exchange) -> None:
     records = [_record(content_hash=OTHER_HASH)]
-    assert find_record(records, content_sha256=HASH, exchange=exchange, account=ACCOUNT,
+    assert find_record(records, **BY_HASH, exchange=exchange, account=ACCOUNT,
                        by_time=False) is None
 
 
 def test_find_record_none_when_nothing_matches(exchange: Exchange) -> None:
     records = [_record(content_hash=OTHER_HASH, source_port=1)]
-    assert find_record(records, content_sha256=HASH, exchange=exchange, account=ACCOUNT) is None
-    assert find_record(records, content_sha256=None, exchange=exchange, account=None) is None
-    assert find_record([], content_sha256=HASH, exchange=exchange, account=ACCOUNT) is None
+    assert find_record(records, **BY_HASH, exchange=exchange, account=ACCOUNT) is None
+    assert find_record(records, **NO_HASH, exchange=exchange, account=None) is None
+    assert find_record([], **BY_HASH, exchange=exchange, account=ACCOUNT) is None
 
 
 # --- check_fields ----------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""Deleting what a run created on the target, as the profile's `cleanup` steps say.
+
+Each channel keeps a `Ledger` of what it created: the accounts it registered and every item
+whose id a step bound to a variable the profile names under `cleanup.<kind>.ids`. Tests hand
+those entries to the run's recorder (a `created` line each, tagged with the test); at the end
+of the run the recorder deletes them (`clean`) and records a `cleanup` line per item, ok or
+failed with the reason. `harness cleanup RUN` retries, from the evidence and the profile alone,
+every item without an ok line, so a staging site stays usable however many runs it serves.
+
+The steps are rendered with the item's `{id}` (for an account, also `{account_name}`) and run
+as `admin` through the API: the personas' sessions end with the run and are never kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+CREATED = "harness.created"  # the user property a test hands its created items in
+ACCOUNT = "account"
+# Deletion order: what hangs off an item goes before it; accounts last (a site may delete an
+# account's content with it).
+KINDS = ("report", "group_message", "comment", "post", "group", ACCOUNT)
+OK = "ok"
+FAILED = "failed"
+
+
+def cleanup_spec(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A profile section's `cleanup` mapping (kind -> {ids, steps}), empty when it has none."""
+    return dict((section or {}).get("cleanup", {}))
+
+
+@dataclass(frozen=True)
+class Created:
+    """One thing the harness made on the target: its kind, its id and the channel that made it."""
+
+    kind: str
+    id: str
+    channel: str
+    account_name: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.channel, self.kind, self.id)
+
+    def variables(self) -> dict[str, str]:
+        """What the cleanup steps are rendered with."""
+        found = {"id": self.id}
+        if self.account_name is not None:
+            found["account_name"] = self.account_name
+        return found
+
+    def evidence(self) -> dict[str, Any]:
+        return {"entry_type": "created", "kind": self.kind, "id": self.id,
+                "channel": self.channel,
+                **({"account_name": self.account_name} if self.account_name else {})}
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Created:
+        return cls(str(entry["kind"]), str(entry["id"]), str(entry["channel"]),
+                   entry.get("account_name"))
+
+
+class Ledger:
+    """What one channel created since last asked, for the kinds its profile can delete.
+
+    Shared by the threads of a channel (rate cases run side by side)."""
+
+    def __init__(self, spec: Mapping[str, Any], channel: str) -> None:
+        self.channel = channel
+        self._kinds_of: dict[str, list[str]] = {}
+        for kind, how in spec.items():
+            for name in how.get("ids", ()):
+                self._kinds_of.setdefault(name, []).append(kind)
+        self._accounts = ACCOUNT in spec
+        self._lock = threading.Lock()
+        self._created: list[Created] = []
+
+    def account(self, variables: Mapping[str, Any]) -> None:
+        """A registered account (its `id` and `account_name`), when the profile can delete one."""
+        if self._accounts and variables.get("id") not in (None, ""):
+            self._add(Created(ACCOUNT, str(variables["id"]), self.channel,
+                              str(variables.get("account_name") or "") or None))
+
+    def bound(self, names: Iterable[str], variables: Mapping[str, Any]) -> None:
+        """A step bound `names`: each one the profile lists under a kind's `ids` is an item made."""
+        for name in names:
+            value = variables.get(name)
+            if value in (None, ""):
+                continue
+            for kind in self._kinds_of.get(name, ()):
+                self._add(Created(kind, str(value), self.channel))
+
+    def take(self) -> list[dict[str, Any]]:
+        """The `created` lines since last asked, oldest first."""
+        with self._lock:
+            taken, self._created = self._created, []
+        return [item.evidence() for item in taken]
+
+    def _add(self, item: Created) -> None:
+        with self._lock:
+            self._created.append(item)
+
+
+def pending(entries: Iterable[Mapping[str, Any]]) -> list[Created]:
+    """The created items of a run's evidence without an ok `cleanup` line, in deletion order."""
+    created: dict[tuple[str, str, str], Created] = {}
+    done: set[tuple[str, str, str]] = set()
+    for entry in entries:
+        if entry.get("entry_type") == "created":
+            item = Created.from_entry(entry)
+            created.setdefault(item.key, item)
+        elif entry.get("entry_type") == "cleanup" and entry.get("outcome") == OK:
+            done.add((str(entry["channel"]), str(entry["kind"]), str(entry["id"])))
+    left = [item for key, item in created.items() if key not in done]
+    return sorted(left, key=lambda item: KINDS.index(item.kind) if item.kind in KINDS
+                  else len(KINDS))
+
+
+def steps_for(profile: Any, item: Created) -> list[dict[str, Any]] | None:
+    """The steps that delete `item` (the API's `cleanup.<kind>.steps`, whichever channel made
+    it: an item made through the pages is deleted through the admin API); None if none."""
+    return cleanup_spec(profile.data.get("api")).get(item.kind, {}).get("steps") or None
+
+
+def clean(items: Iterable[Created], profile: Any, api: Any) -> Iterator[dict[str, Any]]:
+    """Delete each item with its cleanup steps through `api` (an `ApiTarget`): one `cleanup`
+    line per item, ok or failed with the reason. One item's failure is recorded, not raised;
+    the next is tried."""
+    from harness.observe.flow import outcome_of  # noqa: PLC0415 (flow imports the targets)
+    from harness.targets.templates import MissingVariable  # noqa: PLC0415
+
+    for item in items:
+        line: dict[str, Any] = {"entry_type": "cleanup", "kind": item.kind, "id": item.id,
+                                "channel": item.channel}
+        steps = steps_for(profile, item)
+        if steps is None:
+            yield {**line, "outcome": FAILED, "reason": f"the profile has no cleanup steps "
+                   f"for a {item.kind} (api.cleanup.{item.kind})"}
+            continue
+        try:
+            done = api.run_steps(steps, item.variables(), {}, {})
+        except MissingVariable as exc:
+            yield {**line, "outcome": FAILED,
+                   "reason": f"a step needs {{{exc.name}}}, which a cleanup does not have "
+                   "(only {id} and, for an account, {account_name})"}
+            continue
+        exchanges = [exchange.evidence() for exchange in done]
+        if len(done) == len(steps) and done[-1].ok:
+            yield {**line, "outcome": OK, "exchanges": exchanges}
+        else:
+            yield {**line, "outcome": FAILED, "reason": outcome_of(done[-1] if done else None),
+                   "exchanges": exchanges}
+
+
+def summary(lines: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+    """How many cleanup lines are ok, and how many failed."""
+    outcomes = [line.get("outcome") for line in lines]
+    return outcomes.count(OK), outcomes.count(FAILED)
