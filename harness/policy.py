@@ -19,8 +19,9 @@ from typing import Any
 from harness.errors import ConfigError
 from harness.probes.corpora import MAX_CASE_CHARS, MAX_CASE_CHARS_LIMIT
 from harness.readers import load_yaml_file
+from harness.resources import bundled
 
-DEFAULT_POLICY = Path(__file__).parents[1] / "fixtures" / "policies" / "default.yaml"
+DEFAULT_POLICY = bundled("fixtures") / "policies" / "default.yaml"
 DISPOSITIONS = ("rejected", "held", "removed", "masked", "published")
 _LISTS = ("acceptable_dispositions", "log_fields_must_match")
 MATCHABLE = ("source_ip", "source_port", "dest_ip", "dest_port", "device", "account")

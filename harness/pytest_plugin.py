@@ -44,6 +44,8 @@ from harness.probes.corpora import (
     select_corpora,
 )
 from harness.probes.images import image_type
+from harness.readers import load_yaml_file
+from harness.resources import bundled, reports_home
 from harness.seeds import derive_seed
 from harness.settings import CHANNELS, Checked, Settings
 from harness.targets.base import Target
@@ -55,8 +57,8 @@ if TYPE_CHECKING:  # the channels and flows load lazily: only what a run uses is
     from harness.targets.browser import BrowserTarget
 from harness.verdicts import Observation, Plan, PlannedTest, Verdict
 
-SCENARIOS_DIR = Path(__file__).parents[1] / "scenarios"
-REPORTS_DIR = Path(__file__).parents[1] / "reports"
+SCENARIOS_DIR = bundled("scenarios")
+REPORTS_DIR = reports_home()
 STATUS = "harness.status"
 RECORDER = "harness-recorder"
 RUN_DIR_KEY = pytest.StashKey[Path]()
@@ -67,6 +69,7 @@ SITE_KEY = pytest.StashKey[tuple[str | None, dict[str, str]]]()  # the target's 
 SEED_KEY = pytest.StashKey[int]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 CORPORA_KEY = pytest.StashKey[list[Corpus]]()
+SECTIONS_KEY = pytest.StashKey[frozenset[str]]()
 CALL_FAILED = pytest.StashKey[bool]()
 
 
@@ -128,6 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "control(id): the catalog control a scenario gives evidence for",
         "surface(name): the Article 5(4) surface a scenario submits to",
         "channel(name): the channel a scenario drives the target through",
+        "one_channel: observed once, on the first selected channel the profile describes",
         "one_channel: observed once, on the first selected channel the profile describes",
     ):
         config.addinivalue_line("markers", line)
@@ -381,13 +385,32 @@ def selected_channels(config: pytest.Config) -> tuple[str, ...]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A scenario that takes `channel` runs once per selected channel, marked with it; one
-    marked with channels of its own (`@pytest.mark.channel("browser")`) only on those."""
+    marked with channels of its own (`@pytest.mark.channel("browser")`) only on those; one
+    marked `one_channel` once, on the first selected channel the profile has a section for
+    (its API where it has one: a pages-only site's through its pages)."""
     if "channel" in inspect.signature(metafunc.function).parameters:
         own = {m.args[0] for m in metafunc.definition.iter_markers("channel")}
+        names = [name for name in selected_channels(metafunc.config) if not own or name in own]
+        if names and metafunc.definition.get_closest_marker("one_channel") is not None:
+            sections = _profile_sections(metafunc.config)
+            names = [next((name for name in names if name in sections), names[0])]
         metafunc.parametrize("channel", [
-            pytest.param(name, marks=pytest.mark.channel(name), id=name)
-            for name in selected_channels(metafunc.config) if not own or name in own
+            pytest.param(name, marks=pytest.mark.channel(name), id=name) for name in names
         ])
+
+
+def _profile_sections(config: pytest.Config) -> frozenset[str]:
+    """The top-level sections of the run's profile (read once, unvalidated: the profile is
+    validated when the target is made)."""
+    sections = config.stash.get(SECTIONS_KEY, None)
+    if sections is None:
+        try:
+            data, _ = load_yaml_file(harness_settings(config).profile_path, "target profile")
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        sections = config.stash[SECTIONS_KEY] = frozenset(
+            data if isinstance(data, dict) else ())
+    return sections
 
 
 @pytest.fixture

@@ -30,9 +30,10 @@ import yaml
 
 from harness.errors import ConfigError
 from harness.readers import load_yaml_file
+from harness.resources import bundled
 
 CATEGORIES_PATH = Path(__file__).parents[1] / "data" / "categories.yaml"
-CORPORA_DIR = Path(__file__).parents[2] / "fixtures" / "corpora"
+CORPORA_DIR = bundled("fixtures") / "corpora"
 MUST_BLOCK, MUST_ALLOW = "must_block", "must_allow"
 EXPECTS = (MUST_BLOCK, MUST_ALLOW)
 BENIGN = "BENIGN"

@@ -24,9 +24,10 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from harness.errors import ConfigError, UnsafeTargetError
 from harness.readers import load_yaml_file
+from harness.resources import bundled
 
 SCHEMA_PATH = Path(__file__).parents[1] / "data" / "profile.schema.yaml"
-PROFILES_DIR = Path(__file__).parents[2] / "fixtures" / "targets"
+PROFILES_DIR = bundled("fixtures") / "targets"
 REFERENCE_PROFILE = PROFILES_DIR / "reference.yaml"
 SURFACES = (
     "account_name", "nickname", "bio", "remark", "avatar", "group_name",

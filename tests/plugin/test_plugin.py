@@ -277,7 +277,7 @@ def test_scenarios_follow_the_runs_channels(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import pytest
 
-        @pytest.mark.control("A5.6-TIMELY")
+        @pytest.mark.control("A5.4-EVASION-FULLWIDTH")
         def test_api_only_control():
             pass
 
@@ -630,3 +630,31 @@ def test_scenario_module_names_do_not_clash_with_test_modules() -> None:
     scenarios = {p.name for p in (root / "scenarios").rglob("test_*.py")}
     tests = {p.name for p in (root / "tests").rglob("test_*.py")}
     assert not scenarios & tests
+
+
+def test_a_one_channel_scenario_runs_once_where_the_profile_can_take_it(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.control("A5.6-TIMELY")
+        @pytest.mark.one_channel
+        def test_once(channel):
+            pass
+    """)
+    result = pytester.runpytest_inprocess(*INPROCESS, "--channel", "all", "--co", "-q")
+    listed = result.stdout.str()
+    assert "test_once[api]" in listed
+    assert "test_once[browser]" not in listed
+    pages_only = pytester.path / "pages-only.yaml"
+    pages_only.write_text("name: pages\nallowed_hosts: [127.0.0.1]\n"
+                          "browser: {register: [], surfaces: {}}\n", encoding="utf-8")
+    result = pytester.runpytest_inprocess(*INPROCESS, "--channel", "all", "--target-profile",
+                                          str(pages_only), "--co", "-q")
+    listed = result.stdout.str()
+    assert "test_once[browser]" in listed
+    assert "test_once[api]" not in listed
+    # A run through the API alone still plans it there (to say why it cannot be observed).
+    result = pytester.runpytest_inprocess(*INPROCESS, "--channel", "api", "--target-profile",
+                                          str(pages_only), "--co", "-q")
+    assert "test_once[api]" in result.stdout.str()
