@@ -8,6 +8,7 @@ A5.3-LOG-FIELDS for the write's log record.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -19,12 +20,11 @@ from harness import controls
 from harness.observe.audit import (
     LOG_FIELD_NAMES,
     ContentHash,
-    audit_evidence,
     check_fields,
     find_record,
-    records_in,
 )
 from harness.observe.images import ProbeMatcher
+from harness.observe.records import RecordRead, audit_spec, read_records
 from harness.policy import Policy
 from harness.probes.benign import benign_text
 from harness.probes.cases import MUST_BLOCK, Case
@@ -187,7 +187,7 @@ class CaseRun:
         extra = {"not_applicable": _unique(self.not_applicable)} if self.not_applicable else {}
         self.observe(verdict, reason, disposition, submission=submission.evidence(),
                      sightings=[s.evidence() for s in final], **extra)
-        if "audit" in self.target.admin.profile.api:
+        if audit_spec(self.target.profile) is not None:
             self.judge_records(submission, accepted, disposition)
         return self.result
 
@@ -392,25 +392,25 @@ class CaseRun:
             f"{role}: {reason}" for role, reason in self.excused.items()) + ")"
 
     def find_record(self, submission: Exchange,
-                    accepted: bool) -> tuple[Exchange, Mapping[str, Any] | None]:
+                    accepted: bool) -> tuple[RecordRead, Mapping[str, Any] | None]:
         """Poll the audit interface for the submission's record until found or the deadline."""
-        admin = self.target.admin
-        audit = admin.profile.api["audit"]
+        audit = audit_spec(self.target.profile)
+        assert audit is not None
         content_hash = ContentHash.of(audit)
         account = self.author.variables.get("account_name")
         deadline = time.monotonic() + self.policy.audit_wait_seconds
         while True:
-            read = admin.request(audit["request"], self.variables, self.actors)
+            read = read_records(self.target, audit, self.variables, self.actors)
             record = None
-            if read.ok:
+            if read.records is not None:
                 record = find_record(
-                    records_in(read.document, audit),
+                    read.records,
                     content=self.case.payload, content_hash=content_hash,
                     exchange=submission, account=account, by_time=accepted,
                 )
             # Evidence keeps only the harness's own records: the rest are other users'.
-            self.result.exchanges.append(audit_evidence(
-                read, audit, matched=[record] if record is not None else [],
+            self.result.exchanges.append(read.evidence(
+                matched=[record] if record is not None else [],
                 accounts={a.variables["account_name"] for a in self.actors.values()
                           if a.variables.get("account_name")},
                 devices={a.device_id for a in self.actors.values()} | {"harness-admin"},
@@ -429,13 +429,13 @@ class CaseRun:
             self.observe(verdict, reason, disposition, control=control, **details)
 
         if not read.ok:
-            reason = f"audit interface unreadable: {outcome_of(read)}"
+            reason = f"audit interface unreadable: {read.problem}"
             if disposed:
                 observe(RECORDS, Verdict.INCONCLUSIVE, reason)
             observe(LOG_FIELDS, Verdict.INCONCLUSIVE, reason)
             return
         if disposed:
-            decisions = set(self.target.admin.profile.api["audit"].get("disposal_decisions", ()))
+            decisions = set(audit_spec(self.target.profile).get("disposal_decisions", ()))
             if record is None:
                 observe(RECORDS, Verdict.FAIL, f"no record of the {disposition} write "
                         f"within {self.policy.audit_wait_seconds:g}s")
@@ -542,12 +542,23 @@ def outcome_of(exchange: Any) -> str:
 
 
 def read_retention(session: Session) -> tuple[int | None, str]:
-    """The retention the target declares, in days, or None with the reason it is unknown."""
+    """The retention the target declares, in days, or None with the reason it is unknown:
+    from its admin API, or from the page its moderator sees it on (the first number there)."""
     target = session.target
-    retention = target.profile.api.get("audit", {}).get("retention")
+    retention = (audit_spec(target.profile) or {}).get("retention")
     if retention is None:
         return None, "the profile names no way to read the retention setting"
-    read = target.request(retention["request"], {}, session.actors)
+    if "goto" in retention:
+        page = read_records(target, {"goto": retention["goto"], "as": retention.get(
+            "as", "moderator"), "records": "html", "fields": {"days": retention["days"]}},
+            {}, session.actors)
+        if not page.records:
+            return None, f"retention unreadable: {page.problem or 'the page shows nothing'}"
+        number = re.search(r"\d+", str(page.records[0]["days"] or ""))
+        if number is None:
+            return None, f"no number at {retention['days']!r} on {retention['goto']}"
+        return int(number.group(0)), f"read from the page {retention['goto']}"
+    read = target.admin.request(retention["request"], {}, session.actors)
     if not read.ok:
         return None, f"retention unreadable: {outcome_of(read)}"
     days = lookup(read.document, retention["days"])

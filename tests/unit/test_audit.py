@@ -356,9 +356,13 @@ def test_the_moderator_queue_in_evidence_keeps_only_the_desks_own_reports() -> N
     read = replace(_audit_read([]), document={"reports": [theirs, ours]},
                    response_body=json.dumps({"reports": [theirs, ours]}))
     desk = ReportDesk.__new__(ReportDesk)
-    desk.spec, desk.exchanges, desk.tickets = {"queue": spec}, [], {"T-1"}
-    desk.admin = SimpleNamespace(request=lambda *args: read)
-    assert [r["ticket"] for r in desk.queue() or []] == ["T-9", "T-1"]  # the judge sees all
+    desk.spec, desk.pages, desk.exchanges = {"queue": spec}, None, []
+    desk.tickets, desk.reasons = {"T-1"}, set()
+    desk.target = SimpleNamespace(admin=SimpleNamespace(request=lambda *args: read),
+                                  channel="api")
+    desk.session = SimpleNamespace(actors={})
+    queue = desk.queue()
+    assert [r["ticket"] for r in queue.records or []] == ["T-9", "T-1"]  # the judge sees all
     (kept,) = desk.exchanges
     recorded = json.dumps(kept.evidence())
     assert "203.0.113.9" not in recorded
