@@ -151,7 +151,8 @@ class PropagationRun(CaseRun):
 
     def plant(self, item: Item) -> Item | None:
         """Plant one item through the moderator interface; None (and an observation) if not."""
-        scope = {**self.variables, "kind": item.kind, **item.variables}
+        scope = {**self.variables, **item.variables,
+                 "kind": self.target.profile.item_type(item.kind, self.target.channel)}
         steps = self.target.admin.run_steps([self.moderation["plant"][item.kind]], scope,
                                             self.actors, {})
         self.result.exchanges.extend(steps)

@@ -256,7 +256,7 @@ class ReportDesk:
             variables["item_id"] = str(render(spec["id"], variables))
         except KeyError as exc:
             raise NotObserved(f"the {kind} was made but its id {spec['id']} is unknown") from exc
-        variables["item_type"] = spec["type"]
+        variables["item_type"] = variables["kind"] = spec["type"]
         return Item(kind, variables, run)
 
     # --- filing and following ---------------------------------------------------------------

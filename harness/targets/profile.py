@@ -77,6 +77,16 @@ class Profile:
                 return str(spec["joiner"])
         return " "
 
+    def item_type(self, kind: str, channel: str) -> str:
+        """The site's own name for an item kind (`post`, `group`, ...), filled into {kind} and
+        {item_type}: `reports.items.<kind>.type` of the channel's section, else the API's,
+        else the harness's name."""
+        for section in (self.data.get(channel, {}), self.api):
+            spec = section.get("reports", {}).get("items", {}).get(kind)
+            if isinstance(spec, dict) and "type" in spec:
+                return str(spec["type"])
+        return kind
+
 
 @cache
 def _schema() -> dict[str, Any]:
