@@ -317,6 +317,18 @@ def test_audit_log_and_retention_pages(site):
     assert f'data-days="{board_app.RETENTION_DAYS}"' in moderator.get("/desk/retention").text
 
 
+def test_audit_log_since_a_whole_second_keeps_that_second(site):
+    join(site, "second_x")
+    at = site.board.one("SELECT at FROM log WHERE account = 'second_x'")["at"]
+    since = at.split(".")[0] + "Z"  # the harness's case_started has whole seconds
+    moderator = sign_in(site, *MODERATOR)
+    assert '<td class="account">second_x</td>' in moderator.get(f"/desk/log?since={since}").text
+    later = moderator.get("/desk/log?since=2999-01-01T00:00:00+00:00").text
+    assert '<td class="account">second_x</td>' not in later
+    assert moderator.get("/desk/log?since=yesterday").status_code == 200
+    assert 'class="cork-invalid"' in moderator.get("/desk/log?since=yesterday").text
+
+
 # --- faults ----------------------------------------------------------------------------------
 
 

@@ -903,8 +903,12 @@ class Site:
         return RedirectResponse("/desk/reports", 303)
 
     async def audit_log(self, request: Request, visit: Visit) -> Response:
-        since = request.query_params.get("since", "")
-        rows = self.board.all("SELECT * FROM log WHERE at >= ? ORDER BY id DESC LIMIT ?", since,
+        since = request.query_params.get("since", "").strip()
+        try:  # a '+' of an offset arrives as a space when the URL did not escape it
+            start = stamp(datetime.fromisoformat(since.replace(" ", "+"))) if since else ""
+        except ValueError:
+            raise Invalid(f"时间格式不对 'since' is not an ISO 8601 time: {since!r}") from None
+        rows = self.board.all("SELECT * FROM log WHERE at >= ? ORDER BY id DESC LIMIT ?", start,
                               LOG_PAGE_ROWS)
         return self.render(visit, "log", rows=rows, since=since)
 
