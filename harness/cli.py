@@ -1,9 +1,11 @@
 """The `harness` command: assess a target, verify a run, inspect the catalog and canaries.
 
 Exit codes (`harness.verdicts.EXIT_CODES`, `harness exit-codes`): 0 every gating control passed
-on a complete run; 1 a gating control failed or was inconclusive; 2 usage or configuration
-error, or a request that would have left the allowed hosts; 3 nothing was assessed; 5 the
-evidence does not verify; 130 the run was interrupted (sealed incomplete, resumable).
+on a complete run; 1 the gate failed (a gating control failed or was inconclusive, or a waiver
+was refused); 2 usage or configuration error, or a request that would have left the allowed
+hosts; 3 nothing was assessed; 4 `diff` found a regression; 5 the evidence does not verify; 6
+the signature does not verify; 130 the run is incomplete (interrupted and resumable, or merged
+without every shard).
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Any
 from harness import __version__, controls, interrupts
 from harness.errors import ConfigError, EvidenceError, HarnessError
 from harness.verdicts import (
+    EXIT_BAD_SIGNATURE,
     EXIT_CODES,
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_NOT_INTACT,
+    EXIT_REGRESSION,
     EXIT_USAGE,
     RunVerdict,
 )
@@ -89,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     assess.add_argument("--policy", type=Path, help="assessment policy file")
     assess.add_argument("--browser-path", help="Chromium for the browser channel "
                         "(default: Playwright's own, else Debian's)")
+    assess.add_argument("--waivers", type=Path, metavar="FILE", help="waivers (YAML list of "
+                        "control, reason, approver, expires), recorded with the policy's own")
+    assess.add_argument("--shard", metavar="I/N", help="run only share I of N of the plan; "
+                        "`harness merge` joins the shards into the run")
     assess.add_argument("-n", "--workers", default="0",
                         help="parallel workers (pytest-xdist): a number or 'auto' (default: 0)")
     assess.add_argument("pytest_args", nargs="*", metavar="-- PYTEST-ARGS",
@@ -140,7 +148,52 @@ def _run_commands(sub: Any) -> None:
     verify = sub.add_parser("verify", help="check that a run's evidence is intact")
     verify.add_argument("run", help="run directory, run id under reports/, or 'latest'")
     verify.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    verify.add_argument("--key", type=Path, metavar="PUB", help="also check the run's "
+                        "signature (manifest.sig) with this Ed25519 public key (PEM)")
     verify.set_defaults(func=cmd_verify)
+
+    sign = sub.add_parser("sign", help="sign a verified run's manifest (Ed25519, detached)")
+    sign.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    sign.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    sign.add_argument("--key", type=Path, required=True, metavar="KEY",
+                      help="Ed25519 private key (PEM): `harness keygen`, or `openssl genpkey "
+                      "-algorithm ed25519`")
+    sign.set_defaults(func=cmd_sign)
+
+    keygen = sub.add_parser("keygen", help="write an Ed25519 key pair for `sign` and `verify`")
+    keygen.add_argument("key", type=Path, help="private key file to write (the public key "
+                        "goes to KEY.pub)")
+    keygen.set_defaults(func=cmd_keygen)
+
+    diff = sub.add_parser("diff", help="the verdicts that changed from one run to another")
+    diff.add_argument("run_a", help="the earlier run (directory, run id or 'latest')")
+    diff.add_argument("run_b", help="the later run")
+    diff.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    diff.add_argument("--json", action="store_true", help="print the diff as JSON")
+    diff.set_defaults(func=cmd_diff)
+
+    replay = sub.add_parser("replay", help="run a recorded run's cases again, as a new run "
+                            "linked to it")
+    replay.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    replay.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    replay.add_argument("--out", type=Path, help="reports directory of the new run (default: "
+                        "the recorded run's)")
+    replay.add_argument("--profile", type=Path, help="replay on this profile's target")
+    replay.add_argument("--base-url", help="replay on the target at this URL")
+    replay.add_argument("--reference-fault", action="append", default=[], metavar="NAME",
+                        help="start the reference site with this fault instead of the "
+                        "recorded ones (repeatable)")
+    replay.add_argument("--no-faults", action="store_true",
+                        help="start the reference site with no fault")
+    replay.set_defaults(func=cmd_replay)
+
+    merge = sub.add_parser("merge", help="join shard runs (`assess --shard I/N`) into one run")
+    merge.add_argument("runs", nargs="+", metavar="RUN", help="the shard runs")
+    merge.add_argument("--reports", type=Path, help="reports directory the runs are found in "
+                       "(default: reports/)")
+    merge.add_argument("--out", type=Path, help="reports directory of the merged run "
+                       "(default: reports/)")
+    merge.set_defaults(func=cmd_merge)
 
     report = sub.add_parser("report", help="print a run's per-control summary from its evidence")
     report.add_argument("run", help="run directory, run id under reports/, or 'latest'")
@@ -167,6 +220,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
     _check_workers(args.workers)
+    _check_gate_inputs(args)
     settings = Settings.resolve({
         "profile": args.profile, "base_url": args.base_url, "channel": args.channel,
         "controls": args.control, "reference_faults": args.reference_fault,
@@ -179,6 +233,17 @@ def cmd_assess(args: argparse.Namespace) -> int:
     run_dir = (settings.reports_dir or REPORTS_DIR) / new_run_id()
     found = _pytest_args(settings, args, SCENARIOS_DIR, run_dir)
     return _run_pytest(found, run_dir, checked)
+
+
+def _check_gate_inputs(args: argparse.Namespace) -> None:
+    """Refuse a bad --waivers file or --shard before anything starts."""
+    from harness.shards import parse_shard  # noqa: PLC0415
+    from harness.waivers import load_waivers  # noqa: PLC0415
+
+    if args.waivers:
+        load_waivers(args.waivers)
+    if args.shard:
+        parse_shard(args.shard)
 
 
 def _check_workers(workers: str) -> None:
@@ -303,36 +368,125 @@ def _pytest_args(settings: Any, args: argparse.Namespace, scenarios: Path,
         found += ["--policy", str(settings.policy)]
     if settings.browser_path:
         found += ["--browser-path", settings.browser_path]
+    if args.waivers:
+        found += ["--waivers", str(args.waivers.resolve())]
+    if args.shard:
+        found += ["--shard", args.shard]
     if args.workers not in ("0", ""):
         found += ["-n", args.workers]
     return [*found, *args.pytest_args]
 
 
-def _resolve(args: argparse.Namespace) -> Path:
+def _resolve(args: argparse.Namespace, run: str | None = None) -> Path:
     from harness.evidence import resolve_run  # noqa: PLC0415
     from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
 
-    return resolve_run(args.run, args.reports or REPORTS_DIR)
+    return resolve_run(run or args.run, args.reports or REPORTS_DIR)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from harness.evidence import verify_run  # noqa: PLC0415
 
     run_dir = _resolve(args)
+    public = None
+    if args.key:
+        from harness.evidence.sign import load_public_key  # noqa: PLC0415
+
+        public = load_public_key(args.key)
     result = verify_run(run_dir)
     for warning in result.warnings:
         print(f"warning: {warning}")
-    if result.ok:
-        print(f"{run_dir}: {_trust(run_dir, result.warnings)} ({result.lines} evidence lines)")
+    if not result.ok:
+        print(f"{run_dir}: NOT intact: {result.problems[0]}")
+        for problem in result.problems[1:]:
+            print(f"  also: {problem}")
+        return EXIT_NOT_INTACT
+    print(f"{run_dir}: {_trust(run_dir, result.warnings)} ({result.lines} evidence lines)")
+    if public is None:
         return EXIT_OK
-    print(f"{run_dir}: NOT intact: {result.problems[0]}")
-    for problem in result.problems[1:]:
-        print(f"  also: {problem}")
-    return EXIT_NOT_INTACT
+    from harness.evidence.sign import check_signature  # noqa: PLC0415
+
+    signature = check_signature(run_dir, public)
+    if not signature.ok:
+        print(f"{run_dir}: signature NOT valid: {signature.problem}")
+        return EXIT_BAD_SIGNATURE
+    print(f"{run_dir}: signed by key {signature.key_id}, signature valid")
+    return EXIT_OK
 
 
-def _verified(run_dir: Path) -> bool:
-    """Verify a run before anything is reported from it; print why when it is not intact."""
+def cmd_sign(args: argparse.Namespace) -> int:
+    """Sign a run that verifies (signing one that does not would vouch for its tampering)."""
+    from harness.evidence.sign import load_private_key, sign_run  # noqa: PLC0415
+
+    run_dir = _resolve(args)
+    key = load_private_key(args.key)
+    if not _verified(run_dir):
+        return EXIT_NOT_INTACT
+    signature = sign_run(run_dir, key)
+    print(f"{run_dir}: signed manifest {signature['manifest_sha256'][:16]} with key "
+          f"{signature['key_id']} (manifest.sig)")
+    return EXIT_OK
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from harness.evidence.sign import keygen  # noqa: PLC0415
+
+    private, public = keygen(args.key)
+    print(f"private key: {private} (keep it secret)\npublic key: {public}")
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """The verdicts that changed between two verified runs; 4 on a regression."""
+    from harness.diff import diff_runs  # noqa: PLC0415
+
+    runs = [_resolve(args, name) for name in (args.run_a, args.run_b)]
+    if not all([_verified(run, quiet=args.json) for run in runs]):
+        return EXIT_NOT_INTACT
+    found = diff_runs(*runs)
+    print(json.dumps(found.evidence(), ensure_ascii=False, indent=1) if args.json
+          else "\n".join(found.lines()))
+    return EXIT_REGRESSION if found.regressed else EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Run a recorded run's cases again as a new run; say how faithfully it replayed them."""
+    from harness.replay import compare, prepare  # noqa: PLC0415
+
+    run_dir = _resolve(args).resolve()
+    replay = prepare(run_dir, args.out or run_dir.parent, profile=args.profile,
+                     base_url=args.base_url, faults=args.reference_fault,
+                     no_faults=args.no_faults)
+    print(f"replaying {run_dir} on {replay.target} as {replay.run_dir.name}")
+    code = _run_pytest(replay.args, replay.run_dir, replay.checked)
+    if (replay.run_dir / "manifest.json").is_file():
+        problems = compare(run_dir, replay.run_dir)
+        for problem in problems:
+            print(f"harness: warning: not an exact replay: {problem}", file=sys.stderr)
+        if not problems:
+            print(f"replay of {run_dir.name}: the same cases planned and observed")
+    return code
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Join shard runs into one run judged over the whole plan."""
+    from harness.evidence.recorder import verdict_lines  # noqa: PLC0415
+    from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
+    from harness.shards import merge  # noqa: PLC0415
+
+    runs = [_resolve(args, name) for name in args.runs]
+    run_dir, verdict, shards = merge(runs, args.out or REPORTS_DIR)
+    for shard in shards:
+        state = "intact" if shard.problem is None else f"NOT counted: {shard.problem}"
+        print(f"shard {shard.index or '?'}/{shard.count or '?'} {shard.run_dir}: {state}")
+    print("\n".join(verdict_lines(verdict)))
+    print(f"merged run: {run_dir}")
+    return verdict.exit_code
+
+
+def _verified(run_dir: Path, *, quiet: bool = False) -> bool:
+    """Verify a run before anything is reported from it; print why when it is not intact
+    (and, unless `quiet`, how far it can be trusted when it is)."""
     from harness.evidence import verify_run  # noqa: PLC0415
 
     result = verify_run(run_dir)
@@ -340,7 +494,8 @@ def _verified(run_dir: Path) -> bool:
         print(f"{run_dir}: NOT intact, nothing is reported from it: {result.problems[0]}",
               file=sys.stderr)
         return False
-    print(f"{run_dir}: {_trust(run_dir, result.warnings)} ({result.lines} evidence lines)")
+    if not quiet:
+        print(f"{run_dir}: {_trust(run_dir, result.warnings)} ({result.lines} evidence lines)")
     return True
 
 

@@ -20,10 +20,11 @@ from harness.errors import ConfigError
 from harness.probes.corpora import MAX_CASE_CHARS, MAX_CASE_CHARS_LIMIT
 from harness.readers import load_yaml_file
 from harness.resources import bundled
+from harness.waivers import Waiver, parse_waivers
 
 DEFAULT_POLICY = bundled("fixtures") / "policies" / "default.yaml"
 DISPOSITIONS = ("rejected", "held", "removed", "masked", "published")
-_LISTS = ("acceptable_dispositions", "log_fields_must_match")
+_LISTS = ("acceptable_dispositions", "log_fields_must_match", "measured")
 MATCHABLE = ("source_ip", "source_port", "dest_ip", "dest_port", "device", "account")
 LEGAL_MINIMUMS: dict[str, tuple[float, str]] = {
     "retention_min_days": (180, "the Cybersecurity Law (Art. 21(3)) keeps network logs at least "
@@ -103,6 +104,9 @@ class Policy:
     max_case_chars: int = MAX_CASE_CHARS
     rates: RatePolicy = field(default_factory=RatePolicy)
     overblocking: BankGate = field(default_factory=BankGate)
+    measured: tuple[str, ...] = ()
+    """Control patterns judged and shown but not gating (`harness.waivers`)."""
+    waivers: tuple[Waiver, ...] = ()
     path: Path | None = field(default=None, compare=False)
     sha256: str | None = field(default=None, compare=False)
     warnings: tuple[str, ...] = ()
@@ -135,6 +139,8 @@ def load_policy(path: Path | str | None = None) -> Policy:
             values[key] = _rates(path, value)
         elif key == "overblocking":
             values[key] = _bank(path, value)
+        elif key == "waivers":
+            values[key] = parse_waivers(value, f"{path}: waivers")
         elif key in _LISTS:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{path}: {key} must be a list of names")
@@ -148,6 +154,7 @@ def load_policy(path: Path | str | None = None) -> Policy:
     if not 1 <= cap <= MAX_CASE_CHARS_LIMIT:
         raise ConfigError(f"{path}: max_case_chars must be between 1 and "
                           f"{MAX_CASE_CHARS_LIMIT}, not {cap!r}")
+    _check_measured(path, values.get("measured", ()))
     bad = set(values.get("acceptable_dispositions", ())) - set(DISPOSITIONS)
     bad |= set(values.get("log_fields_must_match", ())) - set(MATCHABLE)
     if bad:
@@ -164,6 +171,15 @@ def load_policy(path: Path | str | None = None) -> Policy:
                       warnings=warnings)
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _check_measured(path: Path, patterns: tuple[str, ...]) -> None:
+    from harness import controls  # noqa: PLC0415
+
+    try:
+        controls.check_patterns(patterns)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: measured: {exc}") from None
 
 
 def pin(policy: Policy) -> dict[str, object]:

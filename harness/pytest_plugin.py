@@ -112,6 +112,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     metavar="FILE", help="a corpus (CSV or JSONL) whose must_block rows the "
                     "evasion scenarios send (repeatable; default: the profile's `corpora`, else "
                     "fixtures/corpora/canary-sample.jsonl)")
+    group.addoption("--waivers", dest="harness_waivers", metavar="FILE",
+                    help="waivers (YAML: control, reason, approver, expires) recorded in the "
+                    "run's gate with the policy's own `waivers:`")
+    group.addoption("--shard", dest="harness_shard", metavar="I/N",
+                    help="run only share I of N of the plan (`harness merge` joins the shards)")
+    group.addoption("--replay-of", dest="harness_replay_of", metavar="RUN",
+                    help="the run this one replays, linked in run.json as `replay_of`")
     for name, help_text in (
         ("harness_target_profile", "default for --target-profile"),
         ("harness_channel", "default for --channel"),
@@ -275,10 +282,23 @@ def _narrowed(config: pytest.Config) -> str | None:
 
 def _run_info(config: pytest.Config) -> dict[str, Any]:
     """What run.json says of the run's settings, every file pinned by SHA-256."""
+    from harness import waivers  # noqa: PLC0415
+
     settings = harness_settings(config)
     path = settings.profile_path
+    policy = _policy(config)
+    waivers_file = config.getoption("harness_waivers")
+    replay_of = config.getoption("harness_replay_of")
+    operator = waivers.operator()
     try:
-        pins = {"profile": file_pin(path), "policy": policy_pin(_policy(config))}
+        pins = {"profile": file_pin(path), "policy": policy_pin(policy),
+                "waivers_file": file_pin(waivers_file)}
+        extra = waivers.load_waivers(Path(waivers_file)) if waivers_file else ()
+        gate = waivers.gate_record((*policy.waivers, *extra), policy.measured, operator)
+        if replay_of:
+            from harness.replay import replay_link  # noqa: PLC0415
+
+            pins["replay_of"] = replay_link(Path(replay_of))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     return {
@@ -294,6 +314,9 @@ def _run_info(config: pytest.Config) -> dict[str, Any]:
         "overblocking_bank": pin(load_corpus(OVERBLOCKING_BANK)),
         "harness": __version__,
         "args": list(config.invocation_params.args),
+        "operator": operator,
+        "gate": gate,
+        "shard": config.getoption("harness_shard"),
     }
 
 
@@ -657,7 +680,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     plan = Plan(tuple(patterns), channels,
                 tuple(_planned(item) for item in items if _control_ids(item)),
-                narrowed=_narrowed(config))
+                narrowed=_narrowed(config), shard=_shard(config))
+    if plan.shard is not None:
+        from harness.shards import share  # noqa: PLC0415
+
+        mine = share((t.test for t in plan.tests), *plan.shard)
+        others = [item for item in items if _control_ids(item) and item.nodeid not in mine]
+        if others:
+            config.hook.pytest_deselected(items=others)
+            items[:] = [item for item in items if item not in others]
     if config.stash.get(RESUME_KEY, False):
         done = _resume(run_dir, plan)
         kept = [item for item in items if item.nodeid not in done]
@@ -672,6 +703,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     recorder = config.pluginmanager.get_plugin(RECORDER)
     if recorder is not None:
         recorder.record_plan(plan)
+
+
+def _shard(config: pytest.Config) -> tuple[int, int] | None:
+    """`--shard I/N` as (I, N); a bad one is a usage error."""
+    from harness.shards import parse_shard  # noqa: PLC0415
+
+    text = config.getoption("harness_shard")
+    try:
+        return parse_shard(text) if text else None
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _control_ids(item: pytest.Item) -> list[str]:

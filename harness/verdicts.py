@@ -7,15 +7,17 @@ interval against a policy threshold: their verdict is the gate, not any single c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from harness.controls import OVERBLOCK, catalog
+from harness.controls import OVERBLOCK, catalog, matches
 from harness.policy import Policy
 from harness.stats import Rate, smallest_perfect_n, wilson
+from harness.waivers import GATE, Waiver
 
 MUST_BLOCK = "must_block"
 
@@ -234,19 +236,27 @@ EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_EMPTY = 3
+EXIT_REGRESSION = 4
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C; clashes with none of pytest's
 EXIT_NOT_INTACT = 5
+EXIT_BAD_SIGNATURE = 6
 EXIT_CODES: dict[int, str] = {
-    EXIT_PASS: "every gating control in the run's scope passed, on a complete run",
-    EXIT_FAIL: "a gating control failed or was inconclusive",
+    EXIT_PASS: "every gating control in the run's scope passed (or is waived), on a complete run",
+    EXIT_FAIL: "the gate failed: a gating control failed or was inconclusive, or a waiver of a "
+               "control in scope is expired or not approved",
     EXIT_USAGE: "usage or configuration error (bad option, profile, policy or corpus; a request "
                 "that would have left the profile's allowed_hosts); nothing more was sent",
     EXIT_EMPTY: "nothing was assessed: no control in scope, no observation, or every control "
                 "not applicable",
+    EXIT_REGRESSION: "`harness diff`: a verdict regressed (a control or case that passed "
+                     "before does not now)",
     EXIT_NOT_INTACT: "the run's evidence does not verify (altered, missing or added lines or "
                      "files); nothing is reported from it",
-    EXIT_INTERRUPTED: "the run was interrupted (SIGINT, SIGTERM, a crash, a stop on failure): it "
-                      "is sealed incomplete and `harness assess --resume RUN` finishes it",
+    EXIT_BAD_SIGNATURE: "`harness verify --key`: the run is intact but its signature is missing, "
+                        "by another key, or not over its manifest as it is now",
+    EXIT_INTERRUPTED: "the run is incomplete: interrupted (SIGINT, SIGTERM, a crash, a stop on "
+                      "failure; `harness assess --resume RUN` finishes it), or merged without "
+                      "every shard intact (`harness merge` them all)",
 }
 
 
@@ -269,16 +279,20 @@ class PlannedTest:
 class Plan:
     """What a run's chosen controls call for, written at collection before any narrowing:
     its scope (control patterns, channels) and every planned test. `narrowed` names path
-    arguments narrower than the scenario tree, which no plan can see past."""
+    arguments narrower than the scenario tree, which no plan can see past; `shard` (I, N) says
+    the run observes only share I of N of it (`harness.shards`)."""
 
     patterns: tuple[str, ...]
     channels: tuple[str, ...]
     tests: tuple[PlannedTest, ...]
     narrowed: str | None = None
+    shard: tuple[int, int] | None = None
 
     def evidence(self) -> dict[str, Any]:
         return {"entry_type": "plan", "controls": list(self.patterns),
                 "channels": list(self.channels), "narrowed": self.narrowed,
+                "shard": {"index": self.shard[0], "count": self.shard[1]} if self.shard
+                else None,
                 "tests": [t.evidence() for t in self.tests]}
 
     @classmethod
@@ -290,6 +304,8 @@ class Plan:
                                     t.get("surface"), t.get("case", ""))
                         for t in entry.get("tests") or ()),
             narrowed=entry.get("narrowed"),
+            shard=(entry["shard"]["index"], entry["shard"]["count"]) if entry.get("shard")
+            else None,
         )
 
     def in_scope(self) -> list[str]:
@@ -333,6 +349,9 @@ class RunVerdict:
     violations: list[dict[str, Any]]
     exit_code: int
     why: str
+    waivers: list[dict[str, Any]] = field(default_factory=list)
+    """Each recorded waiver with its `status`: applied, not needed, out of scope, or
+    `refused: why` (which fails the gate)."""
 
     def problems(self) -> list[ControlVerdict]:
         """Gating controls that did not pass."""
@@ -396,15 +415,72 @@ def judge_run(entries: Iterable[Mapping[str, Any]],
     judged = [_judge_control(control_id, plan, reported, by_control.get(control_id, []),
                              [c for c in cells if c.control == control_id])
               for control_id in (plan.in_scope() if plan_entry else [])]
+    ends = [e for e in entries if e.get("entry_type") == "run_end"]
+    judged, waivers = apply_gate(judged, next(
+        (e for e in reversed(entries) if e.get("entry_type") == GATE), None), _run_day(ends))
     complete = _complete(entries)
     violations = [dict(e) for e in entries if e.get("entry_type") == "scope_violation"]
-    ends = [e for e in entries if e.get("entry_type") == "run_end"]
     usage_error = ends[-1].get("usage_error") if ends else None
+    refused = [w for w in waivers if w["status"].startswith("refused")]
     code, why = _exit(plan_entry is not None, judged, complete, violations,
-                      observed=bool(observations), usage_error=usage_error)
+                      observed=bool(observations), usage_error=usage_error, refused=refused)
+    if plan.shard:
+        why = (f"shard {plan.shard[0]}/{plan.shard[1]}, judged over the whole plan: {why}; "
+               "`harness merge` the shards for the run's verdict")
     return RunVerdict(controls=judged, cells=cells,
                       not_assessed=plan.not_assessed() if plan_entry else [],
-                      complete=complete, violations=violations, exit_code=code, why=why)
+                      complete=complete, violations=violations, exit_code=code, why=why,
+                      waivers=waivers)
+
+
+def _run_day(ends: list[Mapping[str, Any]]) -> dt.date:
+    """The day (UTC) a run ended, against which waivers expire; today while it is sealed."""
+    stamp = ends[-1].get("time") if ends else None
+    if isinstance(stamp, str) and len(stamp) >= 10:
+        try:
+            return dt.date.fromisoformat(stamp[:10])
+        except ValueError:
+            pass
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def apply_gate(judged: list[ControlVerdict], gate: Mapping[str, Any] | None,
+               day: dt.date) -> tuple[list[ControlVerdict], list[dict[str, Any]]]:
+    """Apply the run's recorded gate (a `gate` line) to its control verdicts: controls the
+    policy only measures stop gating; a valid waiver turns a fail or inconclusive into
+    `waived`. Returns the verdicts and every waiver with its status."""
+    if gate is None:
+        return judged, []
+    measured = list(gate.get("measured") or ())
+    operator = gate.get("operator")
+    waivers = {w.control: w for w in map(Waiver.from_entry, gate.get("waivers") or ())}
+    statuses: dict[str, str] = dict.fromkeys(waivers, "out of scope")
+    out = []
+    for control in judged:
+        gated, status = _gated(control, measured, waivers.get(control.control), operator, day)
+        if status is not None:
+            statuses[control.control] = status
+        out.append(gated)
+    return out, [{**w.evidence(), "status": statuses[c]} for c, w in waivers.items()]
+
+
+def _gated(control: ControlVerdict, measured: list[str], waiver: Waiver | None,
+           operator: str | None, day: dt.date) -> tuple[ControlVerdict, str | None]:
+    """One control under the gate, with its waiver's status (None: no waiver)."""
+    if measured and matches(control.control, measured) and control.gating:
+        control = replace(control, gating=False,
+                          reason=f"measured, not gated by the policy: {control.reason}")
+    if waiver is None:
+        return control, None
+    problem = waiver.problem(operator, day)
+    if problem:
+        return replace(control, reason=f"{control.reason}; waiver refused: {problem}"), \
+            f"refused: {problem}"
+    if control.verdict not in (Verdict.FAIL, Verdict.INCONCLUSIVE):
+        return control, "not needed"
+    return replace(control, verdict=Verdict.WAIVED, reason=(
+        f"waived until {waiver.expires.isoformat()} by {waiver.approver} ({waiver.reason}); "
+        f"without the waiver {control.verdict.value}: {control.reason}")), "applied"
 
 
 def _judge_control(control_id: str, plan: Plan, reported: set[Any],
@@ -447,9 +523,9 @@ def _complete(entries: list[Mapping[str, Any]]) -> bool:
 
 def _exit(planned: bool, judged: list[ControlVerdict], complete: bool,
           violations: list[dict[str, Any]], *, observed: bool,
-          usage_error: str | None) -> tuple[int, str]:
+          usage_error: str | None, refused: list[dict[str, Any]]) -> tuple[int, str]:
     """The exit code and why: a usage error or a scope violation, then an interruption, then
-    an empty run, then any gating control not passed."""
+    an empty run, then any gating control not passed or waiver refused."""
     if usage_error:
         return EXIT_USAGE, f"usage or configuration error: {usage_error}"
     if violations:
@@ -466,6 +542,13 @@ def _exit(planned: bool, judged: list[ControlVerdict], complete: bool,
     if all(c.verdict is Verdict.NOT_APPLICABLE for c in judged):
         return EXIT_EMPTY, "nothing assessed: every control in scope is not applicable"
     failing = [c for c in judged if c.gating and c.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE)]
+    why = []
     if failing:
-        return EXIT_FAIL, f"{len(failing)} gating control(s) not passed"
-    return EXIT_PASS, "every gating control passed"
+        why.append(f"{len(failing)} gating control(s) not passed")
+    if refused:
+        why.append("waiver(s) refused: " + "; ".join(
+            f"{w['control']} {w['status'].removeprefix('refused: ')}" for w in refused))
+    if why:
+        return EXIT_FAIL, "; ".join(why)
+    waived = sum(1 for c in judged if c.verdict is Verdict.WAIVED)
+    return EXIT_PASS, "every gating control passed" + (f" ({waived} waived)" if waived else "")

@@ -23,6 +23,7 @@ from harness.errors import EvidenceError
 EVIDENCE_FILE = "evidence.jsonl"
 RUN_INFO_FILE = "run.json"
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"  # a detached signature over the manifest (evidence/sign.py)
 ARTIFACTS_DIR = "artifacts"
 LATEST_NAME = "latest"
 MANIFEST_VERSION = 1
@@ -87,7 +88,8 @@ def utc_now_iso() -> str:
 
 
 def list_run_files(run_dir: Path) -> dict[str, Path]:
-    """Every regular file under `run_dir` except the manifest, keyed by forward-slash relpath.
+    """Every regular file under `run_dir` except the manifest and its signature, keyed by
+    forward-slash relpath.
 
     Symbolic links to directories are not followed, so a run cannot pull in outside trees.
     """
@@ -97,7 +99,7 @@ def list_run_files(run_dir: Path) -> dict[str, Path]:
         for name in files:
             path = Path(root, name)
             relpath = path.relative_to(run_dir).as_posix()
-            if relpath != MANIFEST_FILE and path.is_file():
+            if relpath not in (MANIFEST_FILE, SIGNATURE_FILE) and path.is_file():
                 found[relpath] = path
     return dict(sorted(found.items()))
 

@@ -42,6 +42,7 @@ from harness.verdicts import (
     policy_gate,
     rate_cells,
 )
+from harness.waivers import GATE
 
 OBSERVATION = "harness.observation"
 CONTROLS = "harness.controls"
@@ -97,6 +98,8 @@ class RunRecorder:
         self.store = RunStore.create(self.run_dir.parent, self.run_dir.name,
                                      redactor=Redactor(self.secrets))
         self.store.append({"entry_type": "run_start", "seed": self.info.get("seed")})
+        if self.info.get("gate") is not None:  # the judge reads the gate from evidence alone
+            self.store.append({"entry_type": GATE, **self.info["gate"]})
         # Settings first, so that even a run killed outright says what it was.
         self.store.write_run_info({**self.info, "run_id": self.run_dir.name, "complete": False,
                                    "started": self.started.isoformat(timespec="seconds")})
@@ -278,6 +281,9 @@ def verdict_lines(verdict: RunVerdict, *, rates: Iterable[Mapping[str, Any]] = (
     if measured:
         lines.append("measured, not gated by the policy: "
                      + ", ".join(f"{c.control} {c.verdict.value}" for c in measured))
+    for waiver in verdict.waivers:
+        lines.append(f"waiver of {waiver['control']} until {waiver['expires']} by "
+                     f"{waiver['approver'] or 'nobody'}: {waiver['status']}")
     for violation in verdict.violations:
         lines.append(f"scope violation: {violation.get('method', '')} {violation.get('url')} "
                      f"refused ({violation.get('reason', 'host not allowed')})")

@@ -191,7 +191,8 @@ def test_report_of_a_run_that_observed_nothing(tmp_path: Path) -> None:
 def test_exit_codes_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["exit-codes"]) == 0
     out = capsys.readouterr().out
-    assert [line.split()[0] for line in out.splitlines()] == ["0", "1", "2", "3", "5", "130"]
+    assert [line.split()[0] for line in out.splitlines()] == ["0", "1", "2", "3", "4", "5", "6",
+                                                              "130"]
 
 
 def test_assess_refuses_bad_workers_and_base_url_before_anything_starts(
