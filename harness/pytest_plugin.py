@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # the channels and flows load lazily: only what a run uses is
     from harness.observe.flow import Session
     from harness.targets.api import ApiTarget
     from harness.targets.browser import BrowserTarget
+    from harness.targets.mail import Mailbox
 from harness.verdicts import Observation, Plan, PlannedTest, Verdict
 
 SCENARIOS_DIR = bundled("scenarios")
@@ -66,6 +67,7 @@ RESUME_KEY = pytest.StashKey[bool]()
 POLICY_KEY = pytest.StashKey[Policy]()
 SETTINGS_KEY = pytest.StashKey[Settings]()
 SITE_KEY = pytest.StashKey[tuple[str | None, dict[str, str]]]()  # the target's URL, its env
+MAIL_KEY = pytest.StashKey[dict[str, Any]]()  # the run's SMTP sink: folder, host, port
 SEED_KEY = pytest.StashKey[int]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 CORPORA_KEY = pytest.StashKey[list[Corpus]]()
@@ -148,6 +150,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[RESUME_KEY] = bool(workerinput.get("harness_resume"))
         config.stash[SITE_KEY] = (workerinput.get("harness_site_url"),
                                   dict(workerinput.get("harness_site_env") or {}))
+        if workerinput.get("harness_mail"):
+            config.stash[MAIL_KEY] = dict(workerinput["harness_mail"])
         if workerinput.get("harness_run_dir"):
             config.stash[RUN_DIR_KEY] = Path(workerinput["harness_run_dir"])
         return
@@ -166,6 +170,7 @@ def pytest_configure(config: pytest.Config) -> None:
         path = Path(run_dir) if run_dir else (settings.reports_dir or REPORTS_DIR) / new_run_id()
         config.stash[RUN_DIR_KEY] = path.resolve()
         _start_reference_site(config, settings)
+        _start_mail_sink(config)
         recorder = RunRecorder(config, config.stash[RUN_DIR_KEY], _run_info(config),
                                resume=resume, secrets=_profile_secrets(config))
         config.pluginmanager.register(recorder, RECORDER)
@@ -223,6 +228,29 @@ def _start_reference_site(config: pytest.Config, settings: Settings) -> None:
     config.stash[SITE_KEY] = (site.url, {reference.ADMIN_TOKEN_ENV: site.admin_token})
 
 
+def _start_mail_sink(config: pytest.Config) -> None:
+    """Start the run's SMTP sink once, in the controller, when the profile's `accounts.mail`
+    asks for one; workers are handed its folder, host and port. A profile that does not load
+    starts none (the `target_profile` fixture then says why)."""
+    _, environ = config.stash.get(SITE_KEY, (None, {}))
+    try:
+        profile = load_profile(harness_settings(config).profile_path, base_url="http://127.0.0.1",
+                               environ={**os.environ, **environ})
+    except HarnessError:
+        return
+    smtp = (profile.accounts.mail or {}).get("smtp")
+    if smtp is None:
+        return
+    from harness.targets.mail import MailSink  # noqa: PLC0415 (only for a run with a sink)
+
+    try:
+        sink = MailSink(str(smtp.get("host", "127.0.0.1")), int(smtp.get("port", 0))).start()
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.add_cleanup(sink.stop)
+    config.stash[MAIL_KEY] = {"folder": str(sink.folder), "host": sink.host, "port": sink.port}
+
+
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist hook: hand the run seed and run directory to each worker."""
     node.workerinput["harness_seed"] = node.config.stash[SEED_KEY]
@@ -232,6 +260,7 @@ def pytest_configure_node(node: Any) -> None:
     url, environ = node.config.stash.get(SITE_KEY, (None, {}))
     node.workerinput["harness_site_url"] = url
     node.workerinput["harness_site_env"] = environ
+    node.workerinput["harness_mail"] = node.config.stash.get(MAIL_KEY, None)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -243,6 +272,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         if settings.starts_reference and url:
             faults = ", ".join(settings.reference_faults) or "none"
             lines.append(f"harness target: the reference site at {url} (faults: {faults})")
+        sink = config.stash.get(MAIL_KEY, None)
+        if sink is not None:
+            lines.append(f"harness mail sink: SMTP on {sink['host']}:{sink['port']}")
     if RUN_DIR_KEY in config.stash:
         lines.append(f"harness evidence: {config.stash[RUN_DIR_KEY]}")
     return lines
@@ -313,6 +345,8 @@ def _run_info(config: pytest.Config) -> dict[str, Any]:
         "corpora": [pin(corpus) for corpus in config.stash.get(CORPORA_KEY, [])],
         "overblocking_bank": pin(load_corpus(OVERBLOCKING_BANK)),
         "harness": __version__,
+        **({"mail_sink": {key: config.stash[MAIL_KEY][key] for key in ("host", "port")}}
+           if MAIL_KEY in config.stash else {}),
         "args": list(config.invocation_params.args),
         "operator": operator,
         "gate": gate,
@@ -443,11 +477,30 @@ def channel() -> str:
 
 
 @pytest.fixture(scope="session")
-def api_target(target_profile: Profile) -> Iterator[ApiTarget]:
+def harness_mailbox(pytestconfig: pytest.Config,
+                    target_profile: Profile) -> Iterator[Mailbox | None]:
+    """Where `mail` steps read the target's mail to the harness's accounts: the run's SMTP
+    sink (a sink of this session's own outside a recorded run), the profile's command or
+    folder, or None when the profile names none."""
+    from harness.targets.mail import profile_mailbox, sink_mailbox  # noqa: PLC0415
+
+    sink = pytestconfig.stash.get(MAIL_KEY, None)
+    if sink is not None:
+        yield sink_mailbox(Path(sink["folder"]), sink["host"], int(sink["port"]))
+        return
+    try:
+        with profile_mailbox(target_profile.accounts.mail, target_profile.path.parent) as box:
+            yield box
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def api_target(target_profile: Profile, harness_mailbox: Mailbox | None) -> Iterator[ApiTarget]:
     """The target driven through its HTTP API (also the admin interface of every channel)."""
     from harness.targets.api import ApiTarget  # noqa: PLC0415
 
-    with ApiTarget(target_profile) as api:
+    with ApiTarget(target_profile, mailbox=harness_mailbox) as api:
         yield api
 
 
@@ -489,7 +542,7 @@ def browser_target(target_profile: Profile,
     from harness.targets.browser import BrowserTarget, load_adapter  # noqa: PLC0415
 
     browser = request.getfixturevalue("harness_browser")
-    admin = ApiTarget(target_profile)
+    admin = ApiTarget(target_profile, mailbox=request.getfixturevalue("harness_mailbox"))
     try:
         adapter = load_adapter(target_profile.data.get("browser", {}).get("adapter"),
                                BrowserTarget)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from harness import controls
+from harness.errors import HarnessError
 from harness.observe.audit import (
     LOG_FIELD_NAMES,
     ContentHash,
@@ -29,6 +30,7 @@ from harness.policy import Policy
 from harness.probes.benign import benign_text
 from harness.probes.cases import MUST_BLOCK, Case
 from harness.probes.images import upload_format_of
+from harness.targets.accounts import AccountRules
 from harness.targets.api import ANONYMOUS, Actor, ApiTarget, Exchange, actor_variables
 from harness.targets.browser import PASSIVE_ACTIONS
 from harness.targets.landing import landing_note
@@ -44,12 +46,18 @@ GONE_STATUS = (404, 410)  # a read answering this shows nothing (unless the prof
 NOT_MODERATION = "refused for a reason other than moderation"
 
 
-def new_account(role: str, seed: int, nonce: str) -> dict[str, str]:
-    """Account details for a harness persona: benign, unique per run, random password."""
+def new_account(role: str, seed: int, nonce: str, rules: AccountRules | None = None, *,
+                unique: str | None = None) -> dict[str, str]:
+    """Account details for a harness persona: benign, unique per run (`unique`, default the
+    worker's nonce), a random password, named as the site's naming rule allows, and its
+    `{email}` (the profile's `accounts`)."""
+    rules = rules or AccountRules()
+    name = rules.naming.account_name(benign_text("account_name", "en", seed), unique or nonce)
     return {
-        "account_name": f"{benign_text('account_name', 'en', seed)[:16]}_{nonce}",
+        "account_name": name,
         "password": secrets.token_urlsafe(18),
-        "nickname": benign_text("nickname", "zh", seed + 1),
+        "nickname": rules.naming.nickname(benign_text("nickname", "zh", seed + 1)),
+        "email": rules.email_for({"account_name": name}),
     }
 
 
@@ -60,23 +68,45 @@ def device_id(role: str, seed: int) -> str:
 
 @dataclass
 class Session:
-    """The personas shared by the cases of one worker: a viewer and the anonymous public."""
+    """The personas shared by the cases of one worker: a viewer, the anonymous public, and
+    every account the profile provisions (a moderator), signed in."""
 
     target: ApiTarget
     seed: int
     nonce: str
     actors: dict[str, Actor] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
+    # Provisioned roles that could not sign in, with why (their reads then fail).
+    not_signed_in: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, target: ApiTarget, seed: int, nonce: str) -> Session:
-        """Register the viewer; a failure leaves it without a token (its reads then fail)."""
+        """Register the viewer (or sign it in, when provisioned) and sign every other
+        provisioned role in; a failure leaves that actor without a session (its reads fail)."""
         session = cls(target=target, seed=seed, nonce=nonce)
         session.actors[ANONYMOUS] = Actor(ANONYMOUS, device_id(ANONYMOUS, seed))
+        rules = target.profile.accounts
         viewer = Actor("viewer", device_id("viewer", seed))
-        session.register(viewer, new_account("viewer", seed, nonce))
+        if "viewer" not in rules.provisioned:
+            session.register(viewer, new_account("viewer", seed, nonce, rules))
         session.actors["viewer"] = viewer
+        for role, account in rules.provisioned.items():
+            actor = session.actors.setdefault(role, Actor(role, device_id(role, seed)))
+            session.sign_in(actor, account)
         return session
+
+    def sign_in(self, actor: Actor, account: Mapping[str, str]) -> None:
+        """Sign an account made beforehand in through the channel's login steps."""
+        self.secrets.append(account["password"])
+        try:
+            result = self.target.sign_in(actor, account)
+        except HarnessError as exc:
+            self.not_signed_in[actor.role] = str(exc)
+            return
+        if not result.ok:
+            self.not_signed_in[actor.role] = outcome_of(result)
+        if actor.token:
+            self.secrets.append(actor.token)
 
     def register(self, actor: Actor, account: Mapping[str, str]) -> Exchange:
         exchange = self.target.register(actor, account)
@@ -136,7 +166,8 @@ class CaseRun:
             raise KeyError(f"the {self.target.channel} channel has no surface {case.surface}")
         self.surface = surface
         # Probe images go out in the format the surface takes; the case keeps what is sent.
-        self.case = case = case.for_upload(upload_format_of(self.target.profile.data, surface))
+        self.case = case = case.for_upload(upload_format_of(
+            self.target.profile.data, surface)).for_naming(self.target.profile.accounts.naming)
         self.images: ProbeMatcher | None = None  # made when an image is first read
         self.control = controls.for_surface(case.surface).id
         self.case_id = case.case_id
@@ -150,7 +181,8 @@ class CaseRun:
             self.variables.update(actor_variables(actor))
         self.author = Actor("author", device_id("author", seed))
         self.actors = {**session.actors, "author": self.author}
-        self.account = new_account("author", seed, session.nonce)
+        self.account = new_account("author", seed, session.nonce, self.target.profile.accounts,
+                                   unique=self.author_unique(seed))
         self.result.secrets.append(self.account["password"])
         self.roles = sorted({role for spec in surface["observe"] for role in spec["as"]})
         # Roles whose every read the profile says needs a login they do not have: left out of
@@ -174,6 +206,11 @@ class CaseRun:
             verdict=verdict, reason=reason, disposition=disposition, details=details,
             duration_s=round(time.perf_counter() - self.clock, 4),
         ))
+
+    def author_unique(self, seed: int) -> str | None:
+        """What keeps the fresh author's name apart from the run's others (None: the
+        worker's nonce, enough for one author per case)."""
+        return None
 
     def run(self) -> CaseResult:
         submission = self.submit()
@@ -205,10 +242,14 @@ class CaseRun:
     def submit(self) -> Exchange | None:
         """Set up (a fresh author, the surface's preparation) and submit; None if it could not."""
         target, surface, case = self.target, self.surface, self.case
+        if case.unfit is not None:  # content the site's naming rule cannot take: not sent
+            self.observe(Verdict.INCONCLUSIVE, case.unfit)
+            return None
         if surface.get("author", "fresh") == "fresh" and not self.register_author():
             return None
         planned = [*surface.get("prepare", []), *surface[case.mode]]
-        steps = target.run_steps(planned, self.variables, self.actors, {"author": self.account})
+        steps = target.run_steps(planned, self.variables, self.actors, {"author": self.account},
+                                 action=f"{case.surface} {case.mode}")
         self.result.exchanges.extend(steps)
         if self.author.token:
             self.result.secrets.append(self.author.token)
@@ -538,7 +579,10 @@ def outcome_of(exchange: Any) -> str:
     status = exchange.error or f"HTTP {exchange.status}"
     if getattr(exchange, "rejected", False):
         status += " (refused)"
-    return f"{getattr(exchange, 'method', 'GET')} {exchange.url} -> {status}"
+    said = f"{getattr(exchange, 'method', 'GET')} {exchange.url} -> {status}"
+    step, screenshot = getattr(exchange, "step", None), getattr(exchange, "screenshot", None)
+    return (f"{step}: " if step else "") + said + (
+        f"; screenshot: {screenshot}" if screenshot else "")
 
 
 def read_retention(session: Session) -> tuple[int | None, str]:

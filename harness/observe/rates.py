@@ -38,14 +38,16 @@ class RateCaseRun(CaseRun):
                  control: str) -> None:
         super().__init__(session, case, policy, seed)
         self.control = control
-        # Thousands of authors in one run: ten digits of the case seed keep their names apart.
-        self.account["account_name"] = (f"{self.account['account_name'][:12]}"
-                                        f"{seed % 10**10:010d}_{session.nonce}")
         self.due = 0.0  # when the next step may run (time.monotonic)
         self.accepted: bool | None = None  # None: no submission to watch
         self.submission: Any = None
         self.first: list[Sighting] = []
         self.final: list[Sighting] | None = None  # set when the first reads settle the case
+
+    def author_unique(self, seed: int) -> str:
+        """Thousands of authors in one run: ten digits of the case seed keep their names
+        apart (a digest of them where the naming rule has no room)."""
+        return f"{seed % 10**10:010d}_{self.session.nonce}"
 
     def run(self) -> CaseResult:
         """The three steps in turn, each waiting for its moment."""

@@ -195,7 +195,7 @@ class ReportDesk:
         """A fresh account to report with, through the channel's own registration."""
         seed = self._next_seed()
         actor = Actor(role, device_id(role, seed))
-        account = new_account(role, seed, self.session.nonce)
+        account = new_account(role, seed, self.session.nonce, self.target.profile.accounts)
         self.secrets.append(account["password"])
         result = self.target.register(actor, account)
         self.exchanges.append(result)

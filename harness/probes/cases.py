@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from harness.probes import images
 from harness.probes.benign import benign_text
 from harness.probes.canaries import lexicon
+
+if TYPE_CHECKING:
+    from harness.targets.accounts import Naming
 
 MODES = ("create", "edit")
 IMAGE_SURFACES = ("avatar", "group_logo")
@@ -70,6 +75,10 @@ class Case:
     # drawn in it (one line per line drawn), or the payload of its QR code.
     image_text: str | None = None
     image_qr: str | None = None
+    joiner: str = " "  # between the content and its tag
+    # Why the site's naming rule cannot take this content; such a case is not sent (see
+    # `for_naming`).
+    unfit: str | None = None
 
     @property
     def case_id(self) -> str:
@@ -88,6 +97,38 @@ class Case:
     def payload(self) -> bytes:
         """What is submitted: the image bytes, or the UTF-8 text."""
         return self.image if self.image is not None else self.text.encode("utf-8")
+
+    def for_naming(self, naming: Naming) -> Case:
+        """The case as the site's naming rule lets it be sent on a name surface (account name,
+        nickname; other surfaces are untouched). Benign content is cut, or stripped of the
+        characters the rule refuses: it stays benign, and what is sent is what evidence
+        keeps. Prohibited content is never changed into a different probe: when it cannot
+        fit, the case is `unfit`, with the reason, and is not sent."""
+        tail = f"{self.joiner}{self.tag}"
+        problem = naming.refusal(self.surface, self.text)
+        fitted = self
+        if problem is not None:
+            if self.expect == MUST_BLOCK:
+                return replace(self, unfit=(
+                    f"not sent: the prohibited {self.surface} {problem}, and the site's naming "
+                    f"rule allows only {naming.describe(self.surface)}; cut or changed it would "
+                    "be another probe"))
+            text = naming.fit(self.surface, _name_forms(self.text.removesuffix(tail)), tail)
+            if text is None:
+                return replace(self, unfit=(
+                    f"not sent: no benign {self.surface} ending in {tail!r} fits the site's "
+                    f"naming rule ({naming.describe(self.surface)}); is the surface's `joiner` "
+                    "one the rule allows?"))
+            fitted = replace(self, text=text)
+        if self.mode == "edit" and naming.refusal(self.surface, self.original) is not None:
+            original = naming.fit(self.surface, _name_forms(
+                self.original.removesuffix(f"{tail}o")), f"{tail}o")
+            if original is None:
+                return replace(fitted, unfit=(
+                    f"not sent: no benign {self.surface} to edit from fits the site's naming "
+                    f"rule ({naming.describe(self.surface)})"))
+            fitted = replace(fitted, original=original)
+        return fitted
 
     def for_upload(self, upload_format: str) -> Case:
         """The case with its images in `upload_format` (png, jpeg, webp): what is sent, and
@@ -156,7 +197,16 @@ def build_case(surface: str, mode: str, probe: ProbeSpec, seed: int, joiner: str
         surface=surface, mode=mode, probe=probe, text=text, tag=tag, original=original,
         filler=filler, filler_name=filler_name, category=category, term=term, image=image,
         original_image=original_image, image_text=image_text, image_qr=image_qr,
+        joiner=joiner,
     )
+
+
+def _name_forms(body: str) -> tuple[str, ...]:
+    """Benign text as a name may take it: as it is, without punctuation and spaces, ASCII
+    letters and digits only, and lower case."""
+    words = re.sub(r"[^\w]", "", body)
+    ascii_ = re.sub(r"[^A-Za-z0-9]", "", body)
+    return (body, words, ascii_, ascii_.lower())
 
 
 def derive_case(surface: str, probe: ProbeSpec, body: str, seed: int, joiner: str = " ", *,

@@ -23,9 +23,10 @@ import httpx
 
 from harness import __version__
 from harness.cleanup import Ledger, cleanup_spec
-from harness.errors import UnsafeTargetError
+from harness.errors import ConfigError, UnsafeTargetError
 from harness.observe.visibility import match_text
 from harness.probes.images import image_type
+from harness.targets.mail import Mailbox, run_mail_step
 from harness.targets.profile import Profile
 from harness.targets.refusals import (
     ACCEPTED,
@@ -36,7 +37,7 @@ from harness.targets.refusals import (
     api_message,
 )
 from harness.targets.scope import in_scope, violation
-from harness.targets.templates import MissingVariable, lookup, lookup_one, render
+from harness.targets.templates import MissingVariable, lookup, lookup_one, render, step_label
 
 USER_AGENT = f"moderation-harness/{__version__}"
 PREVIEW_CHARS = 4000
@@ -98,6 +99,7 @@ class Exchange:
     content: bytes | None = field(default=None, repr=False, compare=False)
     cause: httpx.HTTPError | None = field(default=None, repr=False, compare=False)
     location: str | None = None  # where a 3xx answer points (redirects are not followed)
+    step: str | None = None  # which step of which action it was (see templates.step_label)
     expected: tuple[int, ...] = ()  # the statuses its step declares a success (default 2xx)
 
     @property
@@ -120,6 +122,7 @@ class Exchange:
             "client": [self.client_ip, self.client_port],
             "server": [self.server_ip, self.server_port],
             "request_body": self.request_body, "response_body": self.response_body,
+            **({"label": self.step} if self.step else {}),
             **({"location": self.location} if self.location else {}),
         }
 
@@ -132,8 +135,9 @@ class ApiTarget:
 
     def __init__(self, profile: Profile, *, timeout: float | None = None,
                  transport: httpx.BaseTransport | None = None, read_retries: int | None = None,
-                 unreachable_after: int | None = None) -> None:
+                 unreachable_after: int | None = None, mailbox: Mailbox | None = None) -> None:
         self.profile = profile
+        self.mailbox = mailbox  # where `mail` steps read the target's mail to the harness
         api = profile.api
         self._violations: list[dict[str, str]] = []
         self._violations_lock = threading.Lock()
@@ -248,7 +252,7 @@ class ApiTarget:
         """Perform one request step; raises MissingVariable if a template cannot be filled."""
         role = spec.get("as", default_actor)
         actor = actors.get(role) if role != ADMIN else None
-        scope = dict(variables)
+        scope = {**(self.mailbox.variables if self.mailbox else {}), **variables}
         if actor is not None:
             scope.update(actor.variables, device_id=actor.device_id)
         else:
@@ -266,7 +270,8 @@ class ApiTarget:
                 for name, value in render(spec["files"], scope).items()
             }
         exchange = self.send(
-            spec["method"], render(spec["path"], scope), actor=role, headers=headers,
+            spec["method"], render(spec.get("path") or spec["url"], scope), actor=role,
+            headers=headers,
             params=render(spec.get("params"), scope), json_body=render(spec.get("json"), scope),
             data=render(spec.get("form", spec.get("data")), scope), files=files,
         )
@@ -358,38 +363,77 @@ class ApiTarget:
 
     def register(
         self, actor: Actor, account: Mapping[str, str], overrides: Mapping[str, Any] | None = None,
-    ) -> Exchange:
-        """Create an account for `actor` with the profile's register (and login) requests.
+    ) -> Any:
+        """Create an account for `actor` with the profile's register (and login) steps: one
+        request, or requests and `mail` steps (an activation link) in order.
 
-        Returns the sign-up's own exchange (the write its log record describes), or the login's
-        when the login failed."""
+        Returns the sign-up's own exchange (its last write: the one its log record
+        describes), or the first step that failed, the login's included."""
         scope = {**account, **(overrides or {})}
         actor.password = str(scope.get("password", ""))
-        actors = {actor.role: actor}
-        spec = self.profile.api["register"]
         # Sent as the new actor (its device id), before it has a token.
-        exchange = self.request(spec, scope, actors, default_actor=actor.role)
-        if exchange.ok:
-            self._extract(spec, exchange, actor.variables)
-            actor.variables.setdefault("account_name", str(scope.get("account_name", "")))
-            self.ledger.account(actor.variables)
-            login = self.profile.api.get("login")
-            if login is not None and not actor.token:
-                signed_in = self.request(login, scope, actors, default_actor=actor.role)
-                if not signed_in.ok:
-                    return signed_in
-                self._extract(login, signed_in, actor.variables)
-        return exchange
+        done = self._account_steps("register", self.profile.api["register"], scope, actor)
+        if not done[-1].ok:
+            return done[-1]
+        writes = [r for r in done if isinstance(r, Exchange) and r.method != "GET"]
+        signup = writes[-1] if writes else done[-1]
+        actor.variables.setdefault("account_name", str(scope.get("account_name", "")))
+        if scope.get("email"):
+            actor.variables.setdefault("email", str(scope["email"]))
+        self.ledger.account(actor.variables)
+        login = self.profile.api.get("login")
+        if login is not None and not actor.token:
+            signed_in = self._account_steps("login", login, scope, actor)[-1]
+            if not signed_in.ok:
+                return signed_in
+        return signup
+
+    def sign_in(self, actor: Actor, account: Mapping[str, str]) -> Any:
+        """Sign an account made beforehand (`accounts.provisioned`) in with the profile's
+        `login` steps; the last step's result (ConfigError when there are none)."""
+        login = self.profile.api.get("login")
+        if login is None:
+            raise ConfigError(f"{self.profile.path}: the {actor.role} made beforehand cannot "
+                              "sign in on the api channel: the profile has no api.login")
+        actor.password = str(account.get("password", ""))
+        done = self._account_steps("login", login, account, actor)
+        if done[-1].ok:
+            actor.variables.setdefault("account_name", str(account.get("account_name", "")))
+            if account.get("email"):
+                actor.variables.setdefault("email", str(account["email"]))
+        return done[-1]
+
+    def _account_steps(self, action: str, steps: Any, scope: Mapping[str, Any],
+                       actor: Actor) -> list[Any]:
+        """An account's own steps (one request, or a list), as that actor; what they extract
+        and the links they take are the actor's. Stops after a step that fails."""
+        done: list[Any] = []
+        for index, spec in enumerate([steps] if isinstance(steps, Mapping) else steps, 1):
+            if "mail" in spec:
+                result = run_mail_step(self.mailbox, spec["mail"], {**scope, **actor.variables},
+                                       actor.variables, actor.role)
+            else:
+                result = self.request(spec, scope, {actor.role: actor},
+                                      default_actor=actor.role)
+                if result.ok:
+                    self._extract(spec, result, actor.variables)
+            done.append(replace(result, step=step_label(action, index, spec)))
+            if not result.ok:
+                break
+        return done
 
     # --- steps --------------------------------------------------------------------------------
 
     def run_steps(
         self, steps: Iterable[Mapping[str, Any]], variables: dict[str, Any],
-        actors: Mapping[str, Actor], accounts: Mapping[str, Mapping[str, str]],
-    ) -> list[Exchange]:
-        """Perform steps in order, binding extracted values; stops after a step that fails."""
-        exchanges: list[Exchange] = []
-        for spec in steps:
+        actors: Mapping[str, Actor], accounts: Mapping[str, Mapping[str, str]], *,
+        action: str = "steps",
+    ) -> list[Any]:
+        """Perform steps in order, binding extracted values (and links a `mail` step takes);
+        stops after a step that fails. Each result names its step of `action` (e.g.
+        "post create"), so that a failure says which step it was."""
+        exchanges: list[Any] = []
+        for index, spec in enumerate(steps, 1):
             if "register" in spec:
                 role = spec["register"]
                 exchange = self.register(
@@ -397,12 +441,20 @@ class ApiTarget:
                 )
                 if exchange.ok:
                     variables.update(actor_variables(actors[role]))
+            elif "mail" in spec:
+                acting = actors.get(spec.get("as", "author"))
+                exchange = run_mail_step(
+                    self.mailbox, spec["mail"],
+                    {**variables, **(acting.variables if acting else {})}, variables,
+                    spec.get("as", "author"))
             else:
                 exchange = self.request(spec, variables, actors)
                 if exchange.ok:
                     self._extract(spec, exchange, variables)
                     self.ledger.bound(spec.get("extract", {}), variables)
-            exchanges.append(exchange)
+            label = step_label(action, index, spec)
+            exchanges.append(replace(exchange, step=f"{label} / {exchange.step}"
+                                     if exchange.step else label))
             if not exchange.ok:
                 break
         return exchanges

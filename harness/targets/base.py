@@ -44,9 +44,14 @@ class Target(Protocol):
     def register(self, actor: Actor, account: Mapping[str, str]) -> Any:
         """Sign a persona up (and in); binds its token or session to the actor."""
 
+    def sign_in(self, actor: Actor, account: Mapping[str, str]) -> Any:
+        """Sign an account made beforehand (`accounts.provisioned`) in with the login steps."""
+
     def run_steps(self, steps: Iterable[Mapping[str, Any]], variables: dict[str, Any],
-                  actors: Mapping[str, Actor], accounts: Mapping[str, Any]) -> list[Any]:
-        """Run steps in order, stopping after the first that fails; their results."""
+                  actors: Mapping[str, Actor], accounts: Mapping[str, Any], *,
+                  action: str = "steps") -> list[Any]:
+        """Run steps in order, stopping after the first that fails; their results, each
+        labelled with its step of `action` (e.g. "post create")."""
 
     def classify(self, result: Any, surface: str | None = None) -> str:
         """accepted, rejected (moderation), invalid (validation) or error."""

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from harness.observe.visibility import match_text
 from harness.probes.images import image_type
 from harness.targets.api import UNREACHABLE_AFTER, Actor, ApiTarget, Breaker, actor_variables
 from harness.targets.landing import landing_note, place
+from harness.targets.mail import run_mail_step
 from harness.targets.profile import Profile
 from harness.targets.refusals import (
     ACCEPTED,
@@ -43,7 +44,7 @@ from harness.targets.scope import (
     in_scope,
     violation,
 )
-from harness.targets.templates import MissingVariable, render
+from harness.targets.templates import MissingVariable, describe_locator, render, step_label
 
 
 def _driving_errors() -> tuple[type[Exception], ...]:
@@ -53,6 +54,10 @@ def _driving_errors() -> tuple[type[Exception], ...]:
     from playwright.sync_api import Error  # noqa: PLC0415 (Playwright only when driving)
 
     return (Error, HarnessError)
+
+
+class NoElement(HarnessError):
+    """A step's locator matched nothing within the step timeout."""
 
 
 def _transport_failure(error: str | None, *, navigation: bool) -> str | None:
@@ -74,7 +79,12 @@ LAUNCH_ARGS = (
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 )
 POLICIES = ("on", "off", "retain-on-failure")
-PASSIVE_ACTIONS = frozenset({"read", "wait_for"})
+PASSIVE_ACTIONS = frozenset({"read", "wait_for", "mail"})
+DEFAULT_LOCALE = "zh-CN"
+DEFAULT_VIEWPORT = {"width": 1280, "height": 900}
+DEFAULT_TIMEOUT_S = 15.0
+# The actions that act on an element their locator finds (`wait_for` and `read` may too).
+ELEMENT_ACTIONS = frozenset({"fill", "upload", "choose", "check", "click"})
 # Visible text of a page plus what its form fields hold (a remark is shown as a field's value).
 _PAGE_TEXT_JS = """() => {
   const parts = [document.body ? document.body.innerText : ""];
@@ -181,6 +191,8 @@ class PageResult:
     # The refusal rules the page matched, each with what the page said (classify picks).
     refusals: tuple[tuple[Rule, str | None], ...] = field(default=(), repr=False,
                                                           compare=False)
+    step: str | None = None  # which step of which action it was (see templates.step_label)
+    screenshot: str | None = None  # the page when the step failed (run-relative path)
 
     @property
     def ok(self) -> bool:
@@ -194,6 +206,8 @@ class PageResult:
             "step": self.method, "url": self.url, "actor": self.actor, "started": self.started,
             "elapsed_s": round(self.elapsed_s, 4), "status": self.status, "error": self.error,
             "rejected": self.rejected, "server": [self.server_ip, self.server_port], **found,
+            **({"label": self.step} if self.step else {}),
+            **({"screenshot": self.screenshot} if self.screenshot else {}),
         }
 
 
@@ -266,9 +280,12 @@ class _CaseScope:
     tracing: str
     screenshots: str
     har: str
+    # Contexts, pages and last responses by context key (see BrowserTarget._key): the role,
+    # or `<role>-<n>` for a later actor of the same role (each fresh author gets its own).
     contexts: dict[str, BrowserContext] = field(default_factory=dict)
     pages: dict[str, Page] = field(default_factory=dict)
     last_response: dict[str, Any] = field(default_factory=dict)
+    holders: dict[str, Actor] = field(default_factory=dict)
     pending: list[tuple[str, bytes, bool]] = field(default_factory=list)
     counter: int = 0
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="harness-")))
@@ -282,6 +299,7 @@ class BrowserTarget:
     unknowable_log_fields = frozenset({"source_ip", "source_port"})
 
     def __init__(self, profile: Profile, browser: Browser, admin: ApiTarget) -> None:
+        """`admin` is the API target: the admin interface, and the mailbox `mail` steps read."""
         if "browser" not in profile.data:
             raise ConfigError(f"{profile.path}: the profile has no `browser` section; "
                               "the browser channel needs one")
@@ -292,7 +310,10 @@ class BrowserTarget:
         self.reject_status: frozenset[int] = frozenset()
         self.refusals = RefusalRules(self.section, "browser")
         self.settle_seconds = admin.settle_seconds
-        self.timeout_ms = float(self.section.get("timeout_seconds", 15)) * 1000
+        default = float(self.section.get("timeout_seconds", DEFAULT_TIMEOUT_S))
+        timeouts = self.section.get("timeouts", {})
+        self.step_ms = float(timeouts.get("step", default)) * 1000
+        self.navigation_ms = float(timeouts.get("navigation", default)) * 1000
         # The pages' own breaker: once the site stops answering, reads end at once.
         self.breaker = Breaker(int(profile.api.get("unreachable_after", UNREACHABLE_AFTER)))
         self._scope: _CaseScope | None = None
@@ -323,7 +344,7 @@ class BrowserTarget:
                 stored = scope.sink(name, data, text)
                 if stored:
                     kept.append(stored)
-        for role, context in scope.contexts.items():
+        for role, context in scope.contexts.items():  # role: the context's key
             trace = scope.scratch / f"trace-{role}.zip"
             if scope.tracing != "off":
                 context.tracing.stop(path=str(trace))
@@ -405,35 +426,75 @@ class BrowserTarget:
         scope = {**account, **(overrides or {})}
         actor.password = str(scope.get("password", ""))
         results = self._steps(self.section["register"], scope, {actor.role: actor},
-                              default_actor=actor.role, bind_actor=actor)
+                              action="register", default_actor=actor.role, bind_actor=actor)
         # A site whose sign-up does not sign in gets the profile's `login` steps after it.
         if results[-1].ok and self.section.get("login"):
             results += self._steps(self.section["login"], {**scope, **actor.variables},
-                                   {actor.role: actor}, default_actor=actor.role,
-                                   bind_actor=actor)
+                                   {actor.role: actor}, action="login",
+                                   default_actor=actor.role, bind_actor=actor)
         # The registration is the last step that acts; a failure anywhere is the result.
         acting = [r for r in results if r.method.lower() not in PASSIVE_ACTIONS]
         result = results[-1] if not results[-1].ok or not acting else acting[-1]
         if result.ok:
             actor.variables.setdefault("account_name", str(scope.get("account_name", "")))
+            if scope.get("email"):
+                actor.variables.setdefault("email", str(scope["email"]))
             actor.state = self._context(actor).storage_state()
         return result
 
+    def sign_in(self, actor: Actor, account: Mapping[str, str]) -> PageResult:
+        """Sign an account made beforehand (`accounts.provisioned`: a moderator) in with the
+        profile's `login` steps, in the actor's own context; its session is kept as the
+        actor's storage state, so every later context of the actor starts signed in.
+
+        A moderator so signed in is `session.actors["moderator"]` (harness.observe.flow
+        `Session.open` signs every provisioned role in); `page_for(actor)` is its page."""
+        if not self.section.get("login"):
+            raise ConfigError(f"{self.profile.path}: the {actor.role} made beforehand cannot "
+                              "sign in on the browser channel: the profile has no browser.login")
+        if self._scope is None:  # outside a test: sign in in a scope of its own
+            self.begin_case(lambda *_: None, tracing="off", screenshots="off", har="off")
+            try:
+                return self.sign_in(actor, account)
+            finally:
+                self.end_case(False, lambda data: data)
+        actor.password = str(account.get("password", ""))
+        results = self._steps(self.section["login"], dict(account), {actor.role: actor},
+                              action="login", default_actor=actor.role, bind_actor=actor)
+        acting = [r for r in results if r.method.lower() not in PASSIVE_ACTIONS]
+        result = results[-1] if not results[-1].ok or not acting else acting[-1]
+        if result.ok:
+            actor.variables.setdefault("account_name", str(account.get("account_name", "")))
+            if account.get("email"):
+                actor.variables.setdefault("email", str(account["email"]))
+            actor.state = self._context(actor).storage_state()
+        return result
+
+    def page_for(self, actor: Actor) -> Page:
+        """The actor's page in the running test (its context made on first use, signed in
+        when the actor has a session: see `sign_in`)."""
+        return self._page(actor)
+
     def run_steps(self, steps: Iterable[Mapping[str, Any]], variables: dict[str, Any],
-                  actors: Mapping[str, Actor],
-                  accounts: Mapping[str, Mapping[str, str]]) -> list[PageResult]:
-        """Perform steps in order, binding what `read` steps find; stops after a failed one."""
-        results: list[PageResult] = []
-        for spec in steps:
+                  actors: Mapping[str, Actor], accounts: Mapping[str, Mapping[str, str]], *,
+                  action: str = "steps") -> list[Any]:
+        """Perform steps in order, binding what `read` and `mail` steps find; stops after a
+        failed one. Each result names its step of `action` (e.g. "post create"), and a failed
+        page step keeps a screenshot, so that a failure says which step it was and shows it."""
+        results: list[Any] = []
+        for index, spec in enumerate(steps, 1):
             if "register" in spec:
                 role = spec["register"]
                 result = self.register(actors[role], accounts[role],
                                        render(spec.get("with", {}), variables))
                 if result.ok:
                     variables.update(actor_variables(actors[role]))
-                results.append(result)
+                label = step_label(action, index, spec)
+                results.append(replace(result, step=f"{label} / {result.step}"
+                                       if result.step else label))
             else:
-                results.extend(self._steps([spec], variables, actors))
+                results.extend(self._steps([spec], variables, actors, action=action,
+                                           first=index))
             if not results[-1].ok:
                 break
         return results
@@ -565,30 +626,36 @@ class BrowserTarget:
     # --- internals ----------------------------------------------------------------------------
 
     def _steps(self, steps: Iterable[Mapping[str, Any]], variables: dict[str, Any],
-               actors: Mapping[str, Actor], *, default_actor: str = "author",
-               bind_actor: Actor | None = None) -> list[PageResult]:
+               actors: Mapping[str, Actor], *, action: str, default_actor: str = "author",
+               bind_actor: Actor | None = None, first: int = 1) -> list[Any]:
         results = []
-        for spec in steps:
+        mail_variables = self.admin.mailbox.variables if self.admin.mailbox else {}
+        for index, spec in enumerate(steps, first):
             role = spec.get("as", default_actor)
             actor = actors[role]
-            scope = {**variables, **_vars(actors, role)} if bind_actor is None else \
-                {**variables, **actor.variables}
-            result = self._step(spec, scope, actor, variables if bind_actor is None
-                                else actor.variables)
+            scope = {**mail_variables, **variables, **_vars(actors, role)} \
+                if bind_actor is None else {**mail_variables, **variables, **actor.variables}
+            into = variables if bind_actor is None else actor.variables
+            label = step_label(action, index, spec)
+            if "mail" in spec:
+                result: Any = replace(run_mail_step(self.admin.mailbox, spec["mail"], scope,
+                                                    into, role), step=label)
+            else:
+                result = self._step(spec, scope, actor, into, label)
             results.append(result)
             if not result.ok:
                 break
         return results
 
     def _step(self, spec: Mapping[str, Any], scope: Mapping[str, Any], actor: Actor,
-              into: dict[str, Any]) -> PageResult:
+              into: dict[str, Any], label: str) -> PageResult:
         page = self._page(actor)
         action = next(k for k in spec if k not in ("as",))
         started = datetime.now(timezone.utc)
         clock = time.perf_counter()
         scope_state = self._scope
         assert scope_state is not None
-        scope_state.last_response.pop(actor.role, None)
+        scope_state.last_response.pop(self._key(actor), None)
         error = self.breaker.down
         try:
             if error is None:
@@ -596,50 +663,69 @@ class BrowserTarget:
                 page.wait_for_load_state("load")
         except MissingVariable:
             raise
+        except NoElement as exc:
+            error = str(exc)
+            self.breaker.record(None)
         except _driving_errors() as exc:
             error = f"{action}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
             self.breaker.record(_transport_failure(error, navigation=action == "goto"))
         else:
             if error is None:
                 self.breaker.record(None)
-        response = scope_state.last_response.get(actor.role)
+        response = scope_state.last_response.get(self._key(actor))
         server = response.server_addr() if response is not None else None
         status = response.status if response is not None else None
         refusals = () if error is not None or action in PASSIVE_ACTIONS else \
             self._refusals_shown(page, status)
+        failed = error is not None or (status is not None and status >= 400 and not refusals)
         return PageResult(
             method=action.upper(), url=page.url, actor=actor.role,
             started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             elapsed_s=time.perf_counter() - clock,
             status=status, error=error, rejected=bool(refusals),
             server_ip=server["ipAddress"] if server else None,
-            server_port=server["port"] if server else None, refusals=refusals,
+            server_port=server["port"] if server else None, refusals=refusals, step=label,
+            screenshot=self._failure_screenshot(page, label) if failed else None,
         )
+
+    def _failure_screenshot(self, page: Page, label: str) -> str | None:
+        """The page as a failed step left it, kept at once (the path goes into the error),
+        unless screenshots are off; None when none is kept."""
+        scope = self._scope
+        if scope is None or scope.screenshots == "off":
+            return None
+        try:
+            data = page.screenshot(full_page=True)
+        except _driving_errors():
+            return None  # the page is gone (a crash, a closed context)
+        scope.counter += 1
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", label.partition(" (")[0]).strip("-")
+        return scope.sink(f"{scope.counter:02d}-failed-{stem}.png", data, False)
 
     def _perform(self, page: Page, action: str, arg: Any, scope: Mapping[str, Any],
                  into: dict[str, Any]) -> None:
         if action == "goto":
             page.goto(self._url(render(arg, scope)), wait_until="load")
         elif action == "fill":
-            self._locate(page, arg["field"], scope).fill(str(render(arg["value"], scope)))
+            self._element(page, arg["field"], scope).fill(str(render(arg["value"], scope)))
         elif action == "upload":
             data = render(arg["file"], scope)
             if not isinstance(data, bytes):
                 raise ConfigError(f"upload {arg['file']!r} is not an image variable")
             mime, ext = image_type(data)
-            self._locate(page, arg["field"], scope).set_input_files(
+            self._element(page, arg["field"], scope).set_input_files(
                 {"name": f"probe.{ext}", "mimeType": mime, "buffer": data})
         elif action == "choose":
-            field_ = self._locate(page, arg["field"], scope)
+            field_ = self._element(page, arg["field"], scope)
             option = str(render(arg["option"], scope))
             try:
-                field_.select_option(label=option, timeout=self.timeout_ms / 3)
+                field_.select_option(label=option, timeout=self.step_ms / 3)
             except _driving_errors():
                 field_.select_option(value=option)  # the option named by its value
         elif action == "check":
-            self._locate(page, arg, scope).check()
+            self._element(page, arg, scope).check()
         elif action == "click":
-            target = self._locate(page, arg, scope)
+            target = self._element(page, arg, scope)
             if target.evaluate(_NAVIGATES_JS):
                 with page.expect_navigation(wait_until="load"):
                     target.click()
@@ -649,7 +735,7 @@ class BrowserTarget:
             page.once("dialog", lambda dialog: dialog.accept())
         elif action == "wait_for":
             if "selector" in arg:
-                self._locate(page, arg["selector"], scope).wait_for(state="visible")
+                self._element(page, arg["selector"], scope).wait_for(state="visible")
             if "text" in arg:
                 page.get_by_text(str(render(arg["text"], scope))).first.wait_for()
             if "url" in arg:
@@ -661,7 +747,7 @@ class BrowserTarget:
         if arg.get("url"):
             value = page.url
         else:
-            locator = self._locate(page, arg["selector"], scope).first
+            locator = self._element(page, arg["selector"], scope)
             attribute = arg.get("attribute")
             value = (locator.get_attribute(attribute) if attribute else locator.inner_text())
             value = value or ""
@@ -671,6 +757,19 @@ class BrowserTarget:
                 raise LookupError(f"{arg['pattern']!r} not found in {value[:200]!r}")
             value = match.group(1) if match.groups() else match.group(0)
         return value
+
+    def _element(self, page: Page, spec: Any, scope: Mapping[str, Any]) -> Locator:
+        """The element a step acts on, once it is in the page; NoElement, naming the locator,
+        when it matches nothing within the step timeout (not a timeout of the action)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: PLC0415
+
+        locator = self._locate(page, spec, scope)
+        try:
+            locator.wait_for(state="attached", timeout=self.step_ms)
+        except PlaywrightTimeout:
+            raise NoElement(f"no element matches {describe_locator(render(spec, scope))} "
+                            f"(waited {self.step_ms / 1000:g}s)") from None
+        return locator
 
     def _locate(self, page: Page, spec: Any, scope: Mapping[str, Any]) -> Locator:
         spec = render(spec, scope)
@@ -729,17 +828,19 @@ class BrowserTarget:
         scope = self._scope
         if scope is None:
             raise RuntimeError("begin_case() was not called")
-        context = scope.contexts.get(actor.role)
+        key = self._key(actor)
+        context = scope.contexts.get(key)
         if context is None:
             options: dict[str, Any] = {
-                "base_url": self.profile.base_url, "locale": "zh-CN",
+                "base_url": self.profile.base_url,
+                "locale": self.section.get("locale", DEFAULT_LOCALE),
                 "extra_http_headers": self._headers(actor),
-                "viewport": {"width": 1280, "height": 900},
+                "viewport": dict(self.section.get("viewport", DEFAULT_VIEWPORT)),
             }
             if actor.state:
                 options["storage_state"] = actor.state
             if scope.har != "off":
-                options["record_har_path"] = str(scope.scratch / f"{actor.role}.har")
+                options["record_har_path"] = str(scope.scratch / f"{key}.har")
             if self._sinkhole is None:
                 self._sinkhole = Sinkhole()
             # Whatever is not for an allowed host goes to the sinkhole (redirect hops that no
@@ -747,7 +848,8 @@ class BrowserTarget:
             options["proxy"] = self._sinkhole.proxy(self.profile.allowed_hosts)
             options["service_workers"] = "block"
             context = self.browser.new_context(**options)
-            context.set_default_timeout(self.timeout_ms)
+            context.set_default_timeout(self.step_ms)
+            context.set_default_navigation_timeout(self.navigation_ms)
             role = actor.role
 
             def guard(route: Any) -> None:
@@ -766,8 +868,24 @@ class BrowserTarget:
             context.add_init_script(NO_WEBRTC_JS)
             if scope.tracing != "off":
                 context.tracing.start(screenshots=True, snapshots=True, sources=False)
-            scope.contexts[actor.role] = context
+            scope.contexts[key] = context
         return context
+
+    def _key(self, actor: Actor) -> str:
+        """The context an actor's pages open in: its role's, unless another actor of that role
+        holds it (an earlier fresh author, signed in): then one of its own, so that every
+        fresh author signs up in a fresh context."""
+        scope = self._scope
+        assert scope is not None
+        for key, holder in scope.holders.items():
+            if holder is actor:
+                return key
+        key, serial = actor.role, 1
+        while key in scope.holders:
+            serial += 1
+            key = f"{actor.role}-{serial}"
+        scope.holders[key] = actor
+        return key
 
     def _headers(self, actor: Actor) -> dict[str, str]:
         """The profile's request headers (e.g. the client device id) as this actor sends them;
@@ -784,17 +902,17 @@ class BrowserTarget:
     def _page(self, actor: Actor) -> Page:
         scope = self._scope
         assert scope is not None
-        page = scope.pages.get(actor.role)
+        role = self._key(actor)
+        page = scope.pages.get(role)
         if page is None:
             page = self._context(actor).new_page()
-            role = actor.role
 
             def remember(response: Any) -> None:
                 if response.request.is_navigation_request() and response.frame == page.main_frame:
                     scope.last_response[role] = response
 
             page.on("response", remember)
-            scope.pages[actor.role] = page
+            scope.pages[role] = page
         return page
 
     def _guard(self, route: Any, actor: str = "") -> None:
@@ -857,11 +975,14 @@ class BrowserTarget:
 
 
 def _vars(actors: Mapping[str, Actor], role: str) -> dict[str, Any]:
-    """Every actor's `<role>_<name>` variables, plus the acting one's device id."""
+    """Every actor's `<role>_<name>` variables, plus the acting one's device id and
+    `{email}`."""
     found: dict[str, Any] = {}
     for actor in actors.values():
         found.update(actor_variables(actor))
     found["device_id"] = actors[role].device_id
+    if actors[role].variables.get("email"):
+        found["email"] = actors[role].variables["email"]
     return found
 
 

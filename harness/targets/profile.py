@@ -25,6 +25,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from harness.errors import ConfigError, UnsafeTargetError
 from harness.readers import load_yaml_file
 from harness.resources import bundled
+from harness.targets.accounts import AccountRules, check_accounts
 
 SCHEMA_PATH = Path(__file__).parents[1] / "data" / "profile.schema.yaml"
 PROFILES_DIR = bundled("fixtures") / "targets"
@@ -59,6 +60,11 @@ class Profile:
     def channels(self) -> tuple[str, ...]:
         """The channels the profile describes steps for: `api`, `browser` or both."""
         return tuple(name for name in ("api", "browser") if name in self.data)
+
+    @property
+    def accounts(self) -> AccountRules:
+        """What the profile says of accounts: naming rule, {email}, mail, provisioned ones."""
+        return AccountRules.from_profile(self.data)
 
     @property
     def allowed_hosts(self) -> tuple[str, ...]:
@@ -112,6 +118,7 @@ def load_profile(path: Path | str, *, base_url: str | None = None,
         )
     secrets: list[str] = []
     data = _resolve_env(data, path, secrets, "", os.environ if environ is None else environ)
+    check_accounts(data, path, secrets)
     data["base_url"] = data["base_url"].rstrip("/")
     check_allowed(data["base_url"], data["allowed_hosts"], path)
     return Profile(
