@@ -20,11 +20,13 @@ import html
 import itertools
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
@@ -209,6 +211,7 @@ class MailSink:
                  folder: Path | None = None) -> None:
         self.host = host
         self.requested_port = port
+        self._own_folder = folder is None  # a folder it made is removed when it stops
         self.folder = folder or Path(tempfile.mkdtemp(prefix="harness-mail-"))
         self._controller: Any = None
         self._serial = itertools.count(1)
@@ -243,6 +246,8 @@ class MailSink:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+        if self._own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> MailSink:
         return self.start()
@@ -282,6 +287,19 @@ def configured_mailbox(mail: Mapping[str, Any] | None, profile_dir: Path) -> Mai
         return CommandMailbox(mail["command"], profile_dir)
     folder = Path(mail["directory"])
     return FolderMailbox(folder if folder.is_absolute() else profile_dir / folder)
+
+
+@contextmanager
+def profile_mailbox(mail: Mapping[str, Any] | None,
+                    profile_dir: Path) -> Iterator[Mailbox | None]:
+    """The mailbox a profile's `accounts.mail` names, for the with-block: a sink of its own
+    (started, then stopped), the command, the folder, or None when the profile names none."""
+    smtp = (mail or {}).get("smtp")
+    if smtp is None:
+        yield configured_mailbox(mail, profile_dir)
+        return
+    with MailSink(str(smtp.get("host", "127.0.0.1")), int(smtp.get("port", 0))) as sink:
+        yield sink.mailbox()
 
 
 @dataclass(frozen=True)
