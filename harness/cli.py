@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
                         "only the planned cases its evidence lacks run, in the same chain")
     assess.add_argument("--profile", type=Path, help="target profile (default: reference site)")
     assess.add_argument("--base-url", help="base URL of the target (overrides the profile's)")
-    assess.add_argument("--channel", choices=("api", "browser", "all"),
-                        help="api (default), browser or all")
+    assess.add_argument("--channel", choices=("api", "browser", "load", "all"),
+                        help="api (default), browser, load or all")
     assess.add_argument("--control", action="append", default=[], metavar="PATTERN",
                         help="assess only the controls matching this pattern, e.g. 'A5.6-*' "
                         "(repeatable; default: every automated control)")

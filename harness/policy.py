@@ -87,6 +87,32 @@ class BankGate:
 
 
 @dataclass(frozen=True)
+class LoadPolicy:
+    """The load channel: how hard a run pushes (always bounded) and what the controls must
+    hold under it.
+
+    `stages` steps from one user (the no-load stage) up to `users`, each stage `seconds /
+    stages` long; every stage submits `canaries_per_stage` canaries once its users are all
+    running. A stage's leak rate (95% Wilson upper bound) must stay at most `leak_rate_max`,
+    or, when that is null, at most the no-load stage's. Report acknowledgement latency
+    percentiles must stay within `ack_p50_seconds` / `ack_p95_seconds` / `ack_p99_seconds`, a
+    null one within the limit the profile publishes (`reports.limits.acknowledge_seconds`).
+    """
+
+    users: int = 16
+    spawn_rate: float = 8.0
+    seconds: float = 30.0
+    stages: int = 4
+    max_requests: int = 50_000
+    workers: int = 0
+    canaries_per_stage: int = 30
+    leak_rate_max: float | None = None
+    ack_p50_seconds: float | None = None
+    ack_p95_seconds: float | None = None
+    ack_p99_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     """What the verdicts are judged against."""
 
@@ -104,6 +130,7 @@ class Policy:
     max_case_chars: int = MAX_CASE_CHARS
     rates: RatePolicy = field(default_factory=RatePolicy)
     overblocking: BankGate = field(default_factory=BankGate)
+    load: LoadPolicy = field(default_factory=LoadPolicy)
     measured: tuple[str, ...] = ()
     """Control patterns judged and shown but not gating (`harness.waivers`)."""
     waivers: tuple[Waiver, ...] = ()
@@ -139,6 +166,8 @@ def load_policy(path: Path | str | None = None) -> Policy:
             values[key] = _rates(path, value)
         elif key == "overblocking":
             values[key] = _bank(path, value)
+        elif key == "load":
+            values[key] = load_section(path, value)
         elif key == "waivers":
             values[key] = parse_waivers(value, f"{path}: waivers")
         elif key in _LISTS:
@@ -277,3 +306,39 @@ def _bank(path: Path, raw: Any) -> BankGate:
     gate, _ = _section(path, "overblocking", raw, BankGate())
     _reachable(path, "overblocking", gate)
     return gate
+
+_LOAD_WHOLE = frozenset({"users", "stages", "max_requests", "workers", "canaries_per_stage"})
+_LOAD_MINIMUM = {"users": 2, "stages": 2, "max_requests": 1, "canaries_per_stage": 1}
+
+
+def load_section(path: Path | str, raw: Any, base: LoadPolicy | None = None) -> LoadPolicy:
+    """The `load:` section (or command-line overrides of it) over `base`; a bad value is a
+    ConfigError naming it. Every bound stays set: users, spawn rate, time and request cap."""
+    base = base or LoadPolicy()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: load must be a mapping of keys to values")
+    known = {f.name for f in fields(LoadPolicy)}
+    unknown = sorted(map(str, set(raw) - known))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown} in load; known: {sorted(known)}")
+    for key, value in raw.items():
+        nullable = key == "leak_rate_max" or key.startswith("ack_")
+        if value is None and nullable:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise ConfigError(f"{path}: load.{key} must be a number, not {value!r}")
+        if key in _LOAD_WHOLE and not isinstance(value, int):
+            raise ConfigError(f"{path}: load.{key} must be a whole number, not {value!r}")
+        if key in _LOAD_MINIMUM and value < _LOAD_MINIMUM[key]:
+            raise ConfigError(f"{path}: load.{key} must be at least {_LOAD_MINIMUM[key]}, "
+                              f"not {value!r}")
+        if key == "leak_rate_max" and not 0 < value < 1:
+            raise ConfigError(f"{path}: load.leak_rate_max must be a rate in (0, 1), "
+                              f"not {value!r}")
+        if key in ("spawn_rate", "seconds") or key.startswith("ack_"):
+            if value <= 0:
+                raise ConfigError(f"{path}: load.{key} must be more than 0, not {value!r}")
+        elif value < 0:
+            raise ConfigError(f"{path}: load.{key} must be 0 or more, not {value!r}")
+    return replace(base, **raw)

@@ -47,7 +47,7 @@ from harness.probes.images import image_type
 from harness.readers import load_yaml_file
 from harness.resources import bundled, reports_home
 from harness.seeds import derive_seed
-from harness.settings import CHANNELS, Checked, Settings
+from harness.settings import CHANNELS, FUNCTIONAL_CHANNELS, Checked, Settings
 from harness.targets.base import Target
 from harness.targets.profile import Profile, load_profile
 
@@ -441,13 +441,15 @@ def selected_channels(config: pytest.Config) -> tuple[str, ...]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A scenario that takes `channel` runs once per selected channel, marked with it; one
+    """A scenario that takes `channel` runs once per selected functional channel (api,
+    browser; never load, which has scenarios of its own), marked with it; one
     marked with channels of its own (`@pytest.mark.channel("browser")`) only on those; one
     marked `one_channel` once, on the first selected channel the profile has a section for
     (its API where it has one: a pages-only site's through its pages)."""
     if "channel" in inspect.signature(metafunc.function).parameters:
         own = {m.args[0] for m in metafunc.definition.iter_markers("channel")}
-        names = [name for name in selected_channels(metafunc.config) if not own or name in own]
+        names = [name for name in selected_channels(metafunc.config)
+                 if (name in own if own else name in FUNCTIONAL_CHANNELS)]
         if names and metafunc.definition.get_closest_marker("one_channel") is not None:
             sections = _profile_sections(metafunc.config)
             names = [next((name for name in names if name in sections), names[0])]

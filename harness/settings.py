@@ -8,6 +8,7 @@ patterns, corpora, profile, reference faults, browser) before anything is starte
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover (Python 3.10)
     import tomli as tomllib
 
-CHANNELS = ("api", "browser", "all")
+CHANNELS = ("api", "browser", "load", "all")
+# The channels a scenario that takes `channel` runs on when it names none of its own.
+FUNCTIONAL_CHANNELS = ("api", "browser")
 ENV_PREFIX = "HARNESS_"
 # Environment names that differ from HARNESS_<FIELD>.
 ENV_NAMES = {"browser_path": "HARNESS_BROWSER", "reports_dir": "HARNESS_REPORTS"}
@@ -63,7 +66,7 @@ class Settings:
     @property
     def channels(self) -> tuple[str, ...]:
         """The channels the run assesses through (`all` is every one)."""
-        return ("api", "browser") if self.channel == "all" else (self.channel,)
+        return ("api", "browser", "load") if self.channel == "all" else (self.channel,)
 
     @property
     def starts_reference(self) -> bool:
@@ -113,6 +116,8 @@ class Settings:
             from harness.targets.browser import find_browser  # noqa: PLC0415
 
             find_browser(self.browser_path)
+        if "load" in self.channels and importlib.util.find_spec("locust") is None:
+            raise ConfigError("the load channel needs Locust: pip install -e '.[load]'")
         if self.reference_faults and not self.starts_reference:
             raise ConfigError("--reference-fault applies only when the harness starts the "
                               "reference site (no --profile, no --base-url)")

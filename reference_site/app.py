@@ -28,6 +28,7 @@ from reference_site.db import Database
 from reference_site.desk import ReportDesk
 from reference_site.errors import NotFound
 from reference_site.faults import parse_faults
+from reference_site.load import CountInFlight
 from reference_site.service import DEFAULT_TIMES, ReportTimes
 from reference_site.transport import TransportFaults
 
@@ -107,7 +108,8 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(TransportFaults, faults=chosen, seed=fault_seed)],
+        middleware=[Middleware(CountInFlight, gauge=site.service.core.in_flight),
+                    Middleware(TransportFaults, faults=chosen, seed=fault_seed)],
         exception_handlers={
             404: _not_found,
             HTTPException: _http_error,

@@ -132,6 +132,15 @@ class Fault(str, Enum):
         "no-appeal",
         "A5.6-APPEAL", "no appeal path: the appeal endpoints and page are 404 and no page "
         "links to them")
+    # Load only: correct while at most reference_site.load.BUSY_ABOVE requests are in flight.
+    FILTER_FAILS_OPEN_UNDER_LOAD = (
+        "filter-fails-open-under-load",
+        "A5.4-UNDER-LOAD", "(load only) text is not checked while more than 8 requests are in "
+        "flight: the filter fails open when the site is busy")
+    REPORTS_DROPPED_WHEN_BUSY = (
+        "reports-dropped-when-busy",
+        "A5.6-INTAKE-UNDER-LOAD", "(load only) a report filed while more than 8 requests are "
+        "in flight gets a receipt but is not stored")
     # Honest reads and refusals: moderation stays correct, but a read or a refusal says
     # nothing about it; the harness must say inconclusive, never pass.
     LOGIN_WALL_PROFILES = (

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reference_site.audit import Action, AuditLog, iso, utc_now
 from reference_site.db import Database, Row
 from reference_site.errors import BadRequest, Unauthorized
 from reference_site.faults import Faults
+from reference_site.load import InFlight
 from reference_site.moderation import Moderator
 
 ACCOUNT_NAME_MAX = 40
@@ -73,7 +74,8 @@ class User:
 @dataclass(frozen=True)
 class Core:
     """The parts every domain works with: storage, the audit log, the moderation engine, the
-    faults the site runs with, the moderator token and the desk's pace."""
+    faults the site runs with, the moderator token, the desk's pace and the requests in flight
+    (which the load-only faults read)."""
 
     db: Database
     audit: AuditLog
@@ -81,6 +83,7 @@ class Core:
     faults: Faults
     admin_token: str
     times: ReportTimes = DEFAULT_TIMES
+    in_flight: InFlight = field(default_factory=InFlight)
 
     def is_admin(self, token: str | None) -> bool:
         """Whether `token` is the moderator (admin) token."""

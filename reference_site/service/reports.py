@@ -116,9 +116,11 @@ class Reports:
                                  "handled_at": None})
 
     def _keeps_report(self, reporter: User, target_type: str, target_id: int) -> bool:
-        """Whether a new report is stored; two faults answer with a receipt but drop it."""
+        """Whether a new report is stored; three faults answer with a receipt but drop it."""
         faults = self.core.faults
         if Fault.RECEIPTS_NOT_STORED in faults:
+            return False
+        if Fault.REPORTS_DROPPED_WHEN_BUSY in faults and self.core.in_flight.busy:
             return False
         return Fault.DUPLICATE_REPORTS_DROPPED not in faults or self.core.db.one(
             "SELECT 1 FROM reports WHERE target_type = ? AND target_id = ? AND reporter_id != ?",

@@ -78,6 +78,8 @@ class Screening:
         """Refuse `text` for `surface` if it is prohibited (ContentRejected), else return."""
         if not self._checks(surface, editing, via_page):
             return
+        if Fault.FILTER_FAILS_OPEN_UNDER_LOAD in self.core.faults and self.core.in_flight.busy:
+            return
         if surface == "comment" and Fault.OVERBLOCK_COMMENT in self.core.faults and has_cjk(text):
             raise ContentRejected(surface, "a CJK character in a comment (overblock fault)")
         verdict = self.core.moderator.check_text(text)

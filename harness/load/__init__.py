@@ -1,0 +1,9 @@
+"""The load channel: bounded, stepped load with Locust, judged afterwards from the outside.
+
+Locust patches the process with gevent when it is imported, so only `harness.load.users` (which
+runs inside the Locust subprocess) and the locustfiles under `scenarios/load/` import it. The
+rest of this package is plain: `plan` (the stages and bounds a run gives Locust), `runner`
+(starts Locust as a subprocess, one master and K workers with `--workers K`, and shows its
+progress), `judge` (per-stage figures, leak-rate bounds, the reconciliation of receipts) and
+`cli` (`harness load`).
+"""

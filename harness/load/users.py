@@ -1,0 +1,298 @@
+"""Locust users that drive a target through its profile's API steps (imported only inside
+the Locust subprocess: importing Locust patches the process with gevent).
+
+Each user is a pair of Faker personas with accounts of their own: an author, who posts,
+comments and sends group messages (benign ones, and canary posts within the stage's quota),
+and a member, who joins the author's groups and reports other users' posts. Requests go
+through the harness's own `ApiTarget` (the profile's steps, templates, refusal rules and
+`allowed_hosts` guard) over a transport that sends them with the user's `FastHttpUser`
+client, so Locust's statistics count every one. Every canary and every report filed is
+written as one JSON line to the process's records file, which the scenario reads afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+from locust import FastHttpUser, LoadTestShape, constant, events, task
+from locust.env import Environment
+from locust.exception import StopUser
+from locust.runners import MasterRunner
+
+from harness.load.plan import PROGRESS_FILE, WORKER_ENV, LoadPlan, Stage
+from harness.observe.flow import device_id, new_account, submission_index
+from harness.probes.benign import benign_text
+from harness.probes.cases import MUST_ALLOW, TEXT_PROBES, build_case
+from harness.seeds import derive_seed
+from harness.targets.api import Actor, ApiTarget, Exchange, actor_variables
+from harness.targets.profile import Profile, load_profile
+from harness.targets.scope import in_scope
+from harness.targets.templates import MissingVariable, render
+
+CANARIES = tuple(p for p in TEXT_PROBES if p.canary is not None)
+BENIGN = tuple(p for p in TEXT_PROBES if p.expect == MUST_ALLOW)
+_NUMBERED = re.compile(r"/\d+(?=/|$)")
+_HOP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding",
+                          "accept-encoding"})
+
+
+@dataclass
+class ProcessRun:
+    """This process's share of the run: the plan, the profile, its records and counters."""
+
+    plan: LoadPlan | None = None
+    profile: Profile | None = None
+    started: float = 0.0
+    requests: int = 0
+    capped: bool = False
+    records: IO[str] | None = None
+    users: Iterator[int] = field(default_factory=itertools.count)
+    canaries: dict[int, int] = field(default_factory=dict)  # canaries sent, per stage
+    posts: deque[str] = field(default_factory=lambda: deque(maxlen=500))  # benign post ids
+
+    def elapsed(self) -> float:
+        return time.time() - self.started if self.started else 0.0
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.records is not None:
+            self.records.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.records.flush()
+
+
+RUN = ProcessRun()
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument("--harness-plan", default="", help="the harness's load plan (JSON)")
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_: Any) -> None:
+    options = environment.parsed_options
+    path = getattr(options, "harness_plan", "") if options is not None else ""
+    if not path:
+        return  # `locust --help` and the like
+    plan = RUN.plan = LoadPlan.read(path)
+    RUN.profile = load_profile(plan.profile, base_url=plan.base_url)
+    if not in_scope(plan.base_url, RUN.profile.allowed_hosts):
+        raise SystemExit(f"refusing to load {plan.base_url}: not in the profile's allowed_hosts")
+    if not isinstance(environment.runner, MasterRunner):
+        RUN.records = (Path(plan.out) / f"records-{os.getpid()}.jsonl").open(
+            "a", encoding="utf-8")
+
+
+@events.test_start.add_listener
+def _start(**_: Any) -> None:
+    RUN.started = time.time()
+
+
+@events.request.add_listener
+def _count(**_: Any) -> None:
+    RUN.requests += 1
+    if RUN.requests >= RUN.plan.request_cap():
+        RUN.capped = True
+
+
+@events.quitting.add_listener
+def _close(**_: Any) -> None:
+    if RUN.records is not None:
+        RUN.records.close()
+        RUN.records = None
+
+
+class LocustTransport(httpx.BaseTransport):
+    """An httpx transport that sends through a Locust `FastHttpSession`: the harness builds
+    each request from the profile, Locust sends, times and counts it.
+
+    A moderation or validation refusal (4xx) is an expected answer, not a failure in Locust's
+    statistics; 5xx answers and requests that got no answer are."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+        name = f"{_NUMBERED.sub('/{id}', request.url.path)}"
+        with self.session.request(request.method, str(request.url), name=name,
+                                  data=request.read() or None, headers=headers,
+                                  allow_redirects=False, catch_response=True) as response:
+            status = response.status_code or 0
+            if not status or status >= 500:
+                response.failure(str(response.error) if not status else f"HTTP {status}")
+            else:
+                response.success()
+        if not status:
+            raise httpx.ConnectError(str(response.error or "no answer"), request=request)
+        return httpx.Response(status, headers=list(response.headers.items()),
+                              content=response.content or b"", request=request)
+
+
+class ProfileUser(FastHttpUser):
+    """An author and a member driving the target through the profile's API steps."""
+
+    wait_time = constant(0)
+    network_timeout = 15.0
+    connection_timeout = 5.0
+
+    def on_start(self) -> None:
+        plan = RUN.plan
+        number = next(RUN.users)
+        self.seed = derive_seed(plan.seed, f"load:{os.environ.get(WORKER_ENV, '0')}:{number}")
+        self.nonce = f"l{os.environ.get(WORKER_ENV, '0')}{number}"
+        self.serial = itertools.count()
+        self.random = random.Random(self.seed)
+        self.target = ApiTarget(RUN.profile, transport=LocustTransport(self.client),
+                                read_retries=0, unreachable_after=0)
+        self.author = Actor("author", device_id("author", self.seed))
+        self.member = Actor("viewer", device_id("viewer", self.seed))
+        self.actors = {"author": self.author, "viewer": self.member, "reporter": self.member}
+        self.accounts = {"author": new_account("author", self.seed, self.nonce)}
+        for actor, account in ((self.author, self.accounts["author"]),
+                               (self.member, new_account("member", self.seed + 1, self.nonce))):
+            exchange = self.target.register(actor, account)
+            if not exchange.ok:
+                raise StopUser(f"registration failed: HTTP {exchange.status} {exchange.error}")
+        self.submit("post", self.random.choice(BENIGN), "benign")
+
+    def on_stop(self) -> None:
+        self.target.close()
+
+    def _next_seed(self) -> int:
+        return derive_seed(self.seed, str(next(self.serial)))
+
+    def _stage(self) -> Stage | None:
+        if RUN.capped:
+            self.environment.runner.quit()
+            raise StopUser("the request cap was reached")
+        return RUN.plan.stage_at(RUN.elapsed())
+
+    def submit(self, surface: str, probe: Any, kind: str, stage: Stage | None = None) -> None:
+        """One case on `surface` through its create steps; recorded with its outcome."""
+        seed = self._next_seed()
+        case = build_case(surface, "create", probe, seed, RUN.profile.joiner(surface, "api"))
+        spec = RUN.profile.surface(surface)
+        if spec is None or "create" not in spec:
+            return
+        variables: dict[str, Any] = {**case.variables(), **actor_variables(self.author),
+                                     **actor_variables(self.member)}
+        steps = [*spec.get("prepare", []), *spec["create"]]
+        at = time.time()
+        done = self.target.run_steps(steps, variables, self.actors, self.accounts)
+        index = submission_index(steps)
+        submitted = done[index] if len(done) > index else None
+        outcome = self.target.classify(submitted, surface) if submitted else "error"
+        if kind == "benign" and surface == "post" and outcome == "accepted" \
+                and variables.get("post_id"):
+            RUN.posts.append(str(variables["post_id"]))
+        RUN.write({
+            "kind": kind, "stage": stage.index if stage else self._stage_of(at), "at": round(at, 3),
+            "surface": surface, "probe": probe.id, "seed": seed, "outcome": outcome,
+            **_answer(submitted or (done[-1] if done else None)),
+            "ids": {k: str(v) for k, v in variables.items()
+                    if k.endswith("_id") and isinstance(v, str | int)},
+        })
+
+    @staticmethod
+    def _stage_of(at: float) -> int:
+        """The stage a moment falls in: the first before the run started, the last after."""
+        if not RUN.started:
+            return 0
+        stage = RUN.plan.stage_at(at - RUN.started)
+        return stage.index if stage else RUN.plan.stages[-1].index
+
+    @task(4)
+    def benign_post(self) -> None:
+        self._stage()
+        self.submit("post", self.random.choice(BENIGN), "benign")
+
+    @task(2)
+    def benign_comment(self) -> None:
+        self._stage()
+        self.submit("comment", self.random.choice(BENIGN), "benign")
+
+    @task(2)
+    def benign_group_message(self) -> None:
+        self._stage()
+        self.submit("group_message", self.random.choice(BENIGN), "benign")
+
+    @task(2)
+    def canary_post(self) -> None:
+        """A canary post while the stage's quota allows one now, else a benign post."""
+        stage = self._stage()
+        if stage is None:
+            return
+        sent = RUN.canaries.get(stage.index, 0)
+        if sent >= RUN.plan.canary_allowance(stage, RUN.elapsed()):
+            self.submit("post", self.random.choice(BENIGN), "benign")
+            return
+        RUN.canaries[stage.index] = sent + 1  # taken before any I/O: greenlets cannot race
+        self.submit("post", self.random.choice(CANARIES), "canary", stage)
+
+    @task(2)
+    def report(self) -> None:
+        """The member reports a benign post (another user's where there is one)."""
+        self._stage()
+        reports = RUN.profile.api.get("reports") or {}
+        item = (reports.get("items") or {}).get("post")
+        if not reports.get("submit") or not item or not RUN.posts:
+            return
+        seed = self._next_seed()
+        variables: dict[str, Any] = {**actor_variables(self.author),
+                                     **actor_variables(self.member),
+                                     "post_id": self.random.choice(RUN.posts),
+                                     "reason": benign_text("bio", "en", seed)}
+        try:
+            variables.update(item_type=item["type"], item_id=render(item["id"], variables))
+        except MissingVariable:
+            return
+        at = time.time()
+        done = self.target.run_steps(reports["submit"], variables, self.actors, {})
+        last = done[-1] if done else None
+        RUN.write({"kind": "report", "stage": self._stage_of(at), "at": round(at, 3),
+                    "ticket": variables.get("ticket") if last is not None and last.ok else None,
+                    "item": variables["item_id"], **_answer(last)})
+
+
+def _answer(exchange: Exchange | None) -> dict[str, Any]:
+    """What a record keeps of the submission's answer (no bodies, no secrets)."""
+    if exchange is None:
+        return {"status": None, "error": "nothing was sent", "elapsed_s": None}
+    return {"status": exchange.status, "error": exchange.error,
+            "elapsed_s": round(exchange.elapsed_s, 4)}
+
+
+class SteppedShape(LoadTestShape):
+    """The plan's stages: one user, then steps up to the plan's users; stops at the end of the
+    last stage or at the request cap, and writes the progress the harness shows."""
+
+    def tick(self) -> tuple[int, float] | None:
+        plan = RUN.plan
+        elapsed = self.get_run_time()
+        stage = plan.stage_at(elapsed)
+        runner = self.runner
+        stats = runner.stats.total if runner is not None else None
+        requests = stats.num_requests if stats is not None else 0
+        line = {"elapsed": round(elapsed, 2),
+                "remaining": round(max(0.0, plan.seconds - elapsed), 2),
+                "stage": stage.label if stage else "done",
+                "users": runner.user_count if runner is not None else 0,
+                "rps": round(stats.current_rps, 1) if stats is not None else 0.0,
+                "requests": requests,
+                "failures": stats.num_failures if stats is not None else 0}
+        with (Path(plan.out) / PROGRESS_FILE).open("a", encoding="utf-8") as progress:
+            progress.write(json.dumps(line) + "\n")
+        if stage is None or requests >= plan.max_requests:
+            return None
+        return stage.users, plan.spawn_rate

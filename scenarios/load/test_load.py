@@ -1,0 +1,83 @@
+"""The controls under load: Article 5(4) prevention and Article 5(6) intake must hold while the
+user scale grows (Provisions Art. 3(3) asks for a new assessment when it grows markedly).
+
+One bounded Locust run (a subprocess, never this process) steps its users up from a no-load
+stage, driving the target through the profile's API steps; afterwards every canary it posted is
+read as a viewer and an anonymous visitor, and every receipt it was given is looked up in the
+moderator's queue. Each stage is one observation of each control (harness.load.scenario).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness.load.display import live_progress
+from harness.load.runner import run_load
+from harness.load.scenario import (
+    INTAKE_UNDER_LOAD,
+    STAGE_TABLE,
+    UNDER_LOAD,
+    judge_load,
+    make_plan,
+    observations,
+)
+from harness.observe.flow import Session
+from harness.pytest_plugin import SITE_KEY, Inconclusive
+from harness.seeds import derive_seed
+
+ARTIFACTS = ("plan.json", "locust.json", "locust_stats.csv", "locust_stats_history.csv",
+             "locust_failures.csv", "progress.jsonl")
+
+
+@pytest.mark.channel("load")
+@pytest.mark.control(UNDER_LOAD)
+@pytest.mark.control(INTAKE_UNDER_LOAD)
+def test_controls_hold_under_load(request, target_profile, api_target, evidence, harness_policy,
+                                  run_seed):
+    seed = derive_seed(run_seed, "load")
+    with tempfile.TemporaryDirectory(prefix="harness-load-") as scratch:
+        plan = make_plan(target_profile, harness_policy.load, seed, Path(scratch))
+        _, site_env = request.config.stash.get(SITE_KEY, (None, {}))
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled(), live_progress(
+                sys.stdout if sys.stdout.isatty() else None) as show:
+            result = run_load(plan, {**os.environ, **site_env}, show)
+        for name in ARTIFACTS:
+            path = Path(scratch) / name
+            if path.is_file():
+                evidence.artifact(f"locust/{name}", path.read_text(encoding="utf-8"))
+        kept = [r for r in result.records if r.get("kind") in ("canary", "report")]
+        evidence.artifact("locust/records.jsonl",
+                          "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+        if result.timed_out or result.exit_code != 0 or not result.progress:
+            evidence.artifact("locust/locust.log", result.log)
+    if not result.records:
+        raise Inconclusive(f"the load run submitted nothing (Locust exit {result.exit_code}"
+                           f"{', stopped at the deadline' if result.timed_out else ''}): "
+                           f"{result.log[-600:]}")
+    session = Session.open(api_target, derive_seed(seed, "observers"), secrets.token_hex(2))
+    evidence.add_secrets(session.secrets)
+    table, checks, queue = judge_load(plan, session, harness_policy, target_profile,
+                                      records=result.records, progress=result.progress)
+    evidence.add_secrets(session.secrets)
+    stages = evidence.artifact("load/stages.json",
+                               json.dumps(table.evidence(), ensure_ascii=False, indent=1))
+    canaries = evidence.artifact("load/canaries.json", json.dumps(
+        [c.evidence() for c in checks], ensure_ascii=False, indent=1))
+    reconciliation = evidence.artifact("load/reconciliation.json", json.dumps(
+        {"stages": [v.figures for v in table.intake], "queue": queue}, ensure_ascii=False,
+        indent=1, default=str))
+    request.config.stash[STAGE_TABLE] = table.lines()
+    found = observations(table)
+    for observation in found:
+        observation.details.update(stages=stages, canaries=canaries,
+                                   reconciliation=reconciliation, plan=plan.evidence())
+    evidence.record(found)
+    evidence.judge()
