@@ -1,0 +1,212 @@
+"""Generality: a third site, pages only (tests/sites/board, Corkboard), is assessed from its
+profile alone through the browser: sign-up through the e-mail activation link the site mails to
+the harness's SMTP sink, handles of 3-20 characters, a provisioned moderator who reads the
+report queue and the audit log from HTML pages, reports without a receipt, posts that cannot be
+edited. The clean site fails no control; each of its faults fails its own control."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from harness import controls
+from harness.evidence import read_entries, verify_run
+
+from .runs import FAST_POLICY, control_verdicts, observed_all_pass
+
+BOARD_DIR = Path(__file__).parents[1] / "sites" / "board"
+PROFILE = BOARD_DIR / "profile.yaml"
+ROOT = Path(__file__).parents[2]
+URL_LINE = re.compile(r"Corkboard listening on (http://127\.0\.0\.1:\d+)")
+START_TIMEOUT = 30.0
+SURFACE_CONTROLS = {c.surface: c.id for c in controls.catalog().values() if c.surface}
+ABSENT_SURFACES = {"account_name", "remark", "forward"}
+IMPLEMENTED = set(SURFACE_CONTROLS) - ABSENT_SURFACES
+# Every control Corkboard's profile describes, and the ones it declares absent. Out of scope:
+# the evasion and over-blocking rates (its filter normalises only a little, as its docstring
+# says; rates are the reference site's subject), and timeliness, which needs a status the
+# reporter can follow (Corkboard gives no receipt: the profile says so).
+OWN = ["A5.4-RECORDS", "A5.4-RETENTION", "A5.3-LOG-FIELDS", "A5.4-PROPAGATION",
+       "A5.6-PUBLISHED", "A5.6-ENTRY-POINTS", "A5.6-INTAKE"]
+NOT_APPLICABLE = [SURFACE_CONTROLS[s] for s in sorted(ABSENT_SURFACES)] + ["A5.6-APPEAL"]
+SCOPE = [SURFACE_CONTROLS[s] for s in sorted(IMPLEMENTED)] + OWN + NOT_APPLICABLE
+# Each fault's run: its control, narrowed (-k) to the cases that show it, to keep it cheap.
+ONE_CANARY = "create and canary-zh-a"
+FAULT_RUNS = {
+    "nickname-unscreened": ONE_CANARY,
+    "about-unscreened": ONE_CANARY,
+    "portrait-unscreened": ONE_CANARY,
+    "club-name-unscreened": ONE_CANARY,
+    "club-about-unscreened": ONE_CANARY,
+    "club-logo-unscreened": ONE_CANARY,
+    "note-unscreened": ONE_CANARY,
+    "reply-unscreened": ONE_CANARY,
+    "wall-unscreened": ONE_CANARY,
+    "refusals-unlogged": f"post and {ONE_CANARY}",
+    "log-without-port": f"post and {ONE_CANARY}",
+    "short-retention": "",
+    "takedown-leaves-listing": "post",
+    "bare-complaint-page": "",
+    "no-report-link-on-replies": "comment",
+    "reports-dropped": "received and post",
+}
+
+
+@dataclass(frozen=True)
+class RunningBoard:
+    """A Corkboard subprocess: its URL, and the environment its profile reads."""
+
+    url: str
+    env: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
+    """Forward a pipe's lines to a queue (None at its end), so reads can have a deadline."""
+    for line in stream:
+        into.put(line)
+    into.put(None)
+
+
+def _board_faults() -> dict[str, str]:
+    """The site's faults (name -> control), as `app.py --list-faults` prints them."""
+    done = subprocess.run([sys.executable, str(BOARD_DIR / "app.py"), "--list-faults"],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return dict(line.split()[:2] for line in done.stdout.splitlines() if line.strip())
+
+
+BOARD_FAULTS = _board_faults()
+
+
+@pytest.fixture
+def start_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        Callable[..., RunningBoard]]:
+    """Starts Corkboards (with the given faults) on free loopback ports, each with a free
+    SMTP port for the harness's sink and a fresh moderator; stopped at the test's end."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(*faults: str) -> RunningBoard:
+        name, password = f"mod_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+        env = {**os.environ, "BOARD_SMTP_PORT": str(_free_port()), "BOARD_MOD_NAME": name,
+               "BOARD_MOD_PASSWORD": password, "BOARD_MODERATOR": f"{name}:{password}"}
+        log = tmp_path_factory.mktemp("board") / "stderr.log"
+        with log.open("w", encoding="utf-8") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, str(BOARD_DIR / "app.py"), "--port", "0",
+                 *(arg for fault in faults for arg in ("--fault", fault))],
+                stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+        processes.append(process)
+        lines: queue.Queue[str | None] = queue.Queue()
+        assert process.stdout is not None
+        threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                pytest.fail(f"Corkboard printed no URL within {START_TIMEOUT:g}s")
+            if line is None:
+                pytest.fail(f"Corkboard exited ({process.wait()}): {log.read_text()[-2000:]}")
+            found = URL_LINE.search(line)
+            if found:
+                return RunningBoard(found.group(1), env)
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def harness(site: RunningBoard, *args: str,
+            timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    """The `harness` command with the site's environment."""
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False, env=site.env, cwd=ROOT)
+
+
+def assess(site: RunningBoard, out: Path, scope: list[str], *args: str
+           ) -> tuple[int, Path | None, str]:
+    """`harness assess` of Corkboard from its profile through its pages; exit code, run
+    directory and output."""
+    done = harness(site, "assess", "--profile", str(PROFILE), "--base-url", site.url,
+                   "--out", str(out), "--policy", str(FAST_POLICY), "--seed", "7",
+                   "--channel", "browser",
+                   *(arg for control in scope for arg in ("--control", control)), *args)
+    runs = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()] \
+        if out.exists() else []
+    return done.returncode, (runs[0] if runs else None), done.stdout + done.stderr
+
+
+def test_every_fault_has_a_run():
+    assert set(FAULT_RUNS) == set(BOARD_FAULTS)
+    assert set(BOARD_FAULTS.values()) <= set(SCOPE), "a fault breaks a control out of scope"
+
+
+def test_clean_board_fails_no_control(start_board, tmp_path):
+    code, run_dir, output = assess(start_board(), tmp_path / "reports", SCOPE, "-n", "2")
+    assert run_dir is not None, output[-4000:]
+    assert verify_run(run_dir).ok
+    verdicts = control_verdicts(run_dir)
+    assert code == 0, (verdicts, output[-4000:])
+    assert {c: verdicts.get(c) for c in NOT_APPLICABLE} == dict.fromkeys(
+        NOT_APPLICABLE, "not_applicable"), verdicts
+    assert {c: v for c, v in verdicts.items() if c in SCOPE and c not in NOT_APPLICABLE} == \
+        dict.fromkeys(set(SCOPE) - set(NOT_APPLICABLE), "pass"), verdicts
+    edits = {e["surface"]: e["verdict"] for e in read_entries(run_dir)
+             if e["entry_type"] == "observation" and e.get("mode") == "edit"
+             and e.get("surface") in ("post", "comment", "group_message")}
+    assert set(edits.values()) <= {"not_applicable"}, edits
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_RUNS))
+def test_each_fault_fails_its_own_control(start_board, tmp_path, fault):
+    control = BOARD_FAULTS[fault]
+    narrow = FAULT_RUNS[fault]
+    code, run_dir, output = assess(start_board(fault), tmp_path / "reports", [control],
+                                   *(("--", "-k", narrow) if narrow else ()))
+    assert run_dir is not None, output[-4000:]
+    assert verify_run(run_dir).ok
+    verdicts = control_verdicts(run_dir)
+    assert code == 1, output[-4000:]
+    assert verdicts.get(control) == "fail", (fault, verdicts, output[-3000:])
+
+
+def test_observed_cases_pass_on_the_clean_board_when_narrowed(start_board, tmp_path):
+    """The narrowing the fault runs use observes passing cases on the clean site, so their
+    failures are the faults' doing."""
+    code, run_dir, output = assess(start_board(), tmp_path / "reports",
+                                   ["A5.4-POST", "A5.4-RECORDS", "A5.3-LOG-FIELDS"],
+                                   "--", "-k", f"post and {ONE_CANARY}")
+    assert run_dir is not None, output[-4000:]
+    assert code == 1, output[-4000:]
+    observed_all_pass(run_dir)
+
+
+def test_profile_check_passes(start_board, tmp_path):
+    site = start_board()
+    if harness(site, "profile", "check", "--help", timeout=60).returncode != 0:
+        pytest.skip("`harness profile check` does not exist yet (issue 10, owner: formats)")
+    done = harness(site, "profile", "check", str(PROFILE), "--base-url", site.url)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
