@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 CREATED = "harness.created"  # the user property a test hands its created items in
@@ -159,3 +160,38 @@ def summary(lines: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
     """How many cleanup lines are ok, and how many failed."""
     outcomes = [line.get("outcome") for line in lines]
     return outcomes.count(OK), outcomes.count(FAILED)
+
+
+def run_cleanup(store: Any, items: list[Created], profile: Any) -> tuple[int, int]:
+    """Delete `items` through a fresh API target of `profile`, appending each `cleanup` line
+    to `store` as it comes (nothing is lost if the run stops halfway); (ok, failed) counts."""
+    from harness.targets.api import ApiTarget  # noqa: PLC0415 (api imports this module)
+
+    lines = []
+    with ApiTarget(profile) as api:
+        for line in clean(items, profile, api):
+            store.append(line)
+            lines.append(line)
+    return summary(lines)
+
+
+def retry(run_dir: Path, *, profile_path: Path | None = None,
+          base_url: str | None = None) -> tuple[int, int]:
+    """`harness cleanup RUN`: delete what a sealed run created and did not delete (no ok
+    `cleanup` line), from its evidence and its profile (run.json's, or `profile_path`, e.g.
+    one whose cleanup steps were fixed), appending the new `cleanup` lines to the same chain.
+    Returns the (ok, failed) counts of this attempt."""
+    from harness.evidence import Redactor, RunStore, read_entries, read_run_info  # noqa: PLC0415
+    from harness.targets.profile import load_profile  # noqa: PLC0415
+
+    items = pending(read_entries(run_dir))
+    if not items:
+        return 0, 0
+    info = read_run_info(run_dir)
+    profile = load_profile(profile_path or info["profile"]["path"],
+                           base_url=base_url or info["target"]["base_url"])
+    store = RunStore.open(run_dir, redactor=Redactor(profile.secrets))
+    try:
+        return run_cleanup(store, items, profile)
+    finally:
+        store.finalize()

@@ -209,6 +209,15 @@ def _run_commands(sub: Any) -> None:
                         help="keep polling pending checks this long (default: one poll)")
     follow.set_defaults(func=cmd_followup)
 
+    clean = sub.add_parser("cleanup", help="delete what a run created on the target and did "
+                           "not delete (its failed or skipped cleanup), as its profile says")
+    clean.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    clean.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    clean.add_argument("--profile", type=Path,
+                       help="the profile whose cleanup steps to use (default: the run's)")
+    clean.add_argument("--base-url", help="the target's URL (default: the run's)")
+    clean.set_defaults(func=cmd_cleanup)
+
 
 def cmd_assess(args: argparse.Namespace) -> int:
     """Resolve and check the settings once, run the scenarios (the plugin starts the reference
@@ -555,6 +564,22 @@ def cmd_followup(args: argparse.Namespace) -> int:
               f"{result.pending} still pending")
     _print_outcome(result.verdict)
     return result.verdict.exit_code
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    """Retry a run's cleanup; 0 when nothing it created is left on the target."""
+    from harness.cleanup import retry  # noqa: PLC0415
+
+    run_dir = _resolve(args)
+    if not _verified(run_dir):
+        return EXIT_NOT_INTACT
+    ok, failed = retry(run_dir, profile_path=args.profile, base_url=args.base_url)
+    if ok + failed == 0:
+        print(f"{run_dir}: nothing left to delete")
+        return EXIT_OK
+    print(f"{run_dir}: {ok} deleted, {failed} failed"
+          + (f" (see the cleanup lines of {run_dir / 'evidence.jsonl'})" if failed else ""))
+    return EXIT_FAIL if failed else EXIT_OK
 
 
 def cmd_exit_codes(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness import __version__, controls, interrupts
+from harness.cleanup import CREATED
 from harness.errors import HarnessError, UnsafeTargetError
 from harness.evidence import Redactor, new_run_id, read_entries
 from harness.evidence.chain import atomic_write, canonical_json
@@ -173,6 +174,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _start_mail_sink(config)
         recorder = RunRecorder(config, config.stash[RUN_DIR_KEY], _run_info(config),
                                resume=resume, secrets=_profile_secrets(config))
+        recorder.cleanup_profile = lambda: _run_profile(config)
         config.pluginmanager.register(recorder, RECORDER)
 
 
@@ -418,10 +420,8 @@ def target_profile(pytestconfig: pytest.Config) -> Iterator[Profile]:
         # Outside a recorded run (a collection, a test of the harness): a site of its own.
         site = reference.start(settings.reference_faults)
         pytestconfig.stash[SITE_KEY] = (site.url, {reference.ADMIN_TOKEN_ENV: site.admin_token})
-    url, environ = pytestconfig.stash.get(SITE_KEY, (settings.base_url, {}))
     try:
-        profile = load_profile(settings.profile_path, base_url=url or settings.base_url,
-                               environ={**os.environ, **environ})
+        profile = _run_profile(pytestconfig)
     except HarnessError as exc:
         if site is not None:
             site.stop()
@@ -433,6 +433,15 @@ def target_profile(pytestconfig: pytest.Config) -> Iterator[Profile]:
     yield profile
     if site is not None:
         site.stop()
+
+
+def _run_profile(config: pytest.Config) -> Profile:
+    """The run's profile pointed at its target (the reference site's URL and admin token when
+    the controller started it)."""
+    settings = harness_settings(config)
+    url, environ = config.stash.get(SITE_KEY, (settings.base_url, {}))
+    return load_profile(settings.profile_path, base_url=url or settings.base_url,
+                        environ={**os.environ, **environ})
 
 
 def selected_channels(config: pytest.Config) -> tuple[str, ...]:
@@ -585,10 +594,12 @@ def target(request: pytest.FixtureRequest, channel: str,
 
 
 def _record_violations(item: pytest.Item, target: Any) -> None:
-    """Hand the requests a target refused for leaving `allowed_hosts` to the recorder, and
-    (informational) what the browser itself tried to reach and was refused."""
+    """Hand the requests a target refused for leaving `allowed_hosts` to the recorder,
+    (informational) what the browser itself tried to reach and was refused, and what the
+    test created on the target (deleted at the end of the run, see harness.cleanup)."""
     for name, method in ((VIOLATION, "take_violations"),
-                         (NETWORK_REFUSAL, "take_network_refusals")):
+                         (NETWORK_REFUSAL, "take_network_refusals"),
+                         (CREATED, "take_created")):
         take = getattr(target, method, None)
         for refused in take() if take is not None else ():
             item.user_properties.append((name, json.dumps(refused, ensure_ascii=False)))

@@ -396,6 +396,13 @@ async def admin_remove(request: Request) -> Response:
     return await admin_write(request, lambda s, ctx, token, body: s.admin.remove(ctx, token, body))
 
 
+async def admin_delete_user(request: Request) -> Response:
+    user_id = int(request.path_params["user_id"])
+    return await admin_write(
+        request, lambda s, ctx, token, body: s.admin.delete_user(ctx, token, user_id)
+    )
+
+
 # --- audit ------------------------------------------------------------------------------------
 
 
@@ -482,6 +489,7 @@ routes = [
     Route("/api/admin/reports/{ticket_id:str}/decision", admin_decision, methods=["POST"]),
     Route("/api/admin/seed", admin_seed, methods=["POST"]),
     Route("/api/admin/remove", admin_remove, methods=["POST"]),
+    Route("/api/admin/users/{user_id:int}", admin_delete_user, methods=["DELETE"]),
     Route("/api/admin/audit", audit_records, methods=["GET"]),
     Route("/api/admin/audit/policy", audit_policy, methods=["GET"]),
 ]

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from harness import __version__, interrupts
+from harness.cleanup import CREATED, pending, run_cleanup
 from harness.controls import catalog
 from harness.errors import HarnessError
 from harness.evidence.chain import file_sha256
@@ -70,6 +71,9 @@ class RunRecorder:
         self.planned = False
         self.problems: dict[str, str] = {}
         self.verdict: RunVerdict | None = None
+        # The profile cleanup runs with (set by the plugin), and its (ok, failed) counts.
+        self.cleanup_profile: Callable[[], Any] | None = None
+        self.cleaned: tuple[int, int] | None = None
         self.rates: list[dict[str, Any]] = []
 
     # --- the run's start, plan and observations ---------------------------------------------
@@ -136,6 +140,9 @@ class RunRecorder:
         for name, line in refused:
             if not (recorded and name == VIOLATION and "host" not in line):
                 self.store.append({"entry_type": kinds[name], **line, "test": report.nodeid})
+        for name, value in report.user_properties:
+            if name == CREATED:  # what the test made on the target, deleted at the end
+                self.store.append({**json.loads(value), "test": report.nodeid})
         lines = [json.loads(value) for name, value in report.user_properties
                  if name == OBSERVATION]
         for line in lines:
@@ -151,6 +158,16 @@ class RunRecorder:
 
     # --- sealing ------------------------------------------------------------------------------
 
+    def clean_up(self) -> None:
+        """Delete what the run created on the target where the profile says how (see
+        `harness.cleanup`): a `cleanup` line per item, before the run is sealed. A run
+        interrupted by a signal skips this; `harness cleanup RUN` does it later."""
+        if self.store is None or self.cleanup_profile is None:
+            return
+        items = pending(self.store.entries())
+        if items:
+            self.cleaned = run_cleanup(self.store, items, self.cleanup_profile())
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Seal the run after every fixture (browser artifacts included) is torn down."""
@@ -162,6 +179,9 @@ class RunRecorder:
                         and not session.shouldstop and not session.shouldfail
                         and interrupts.received() is None)
             why = "" if complete else _incomplete_reason(session, exitstatus)
+            if not usage and int(exitstatus) != pytest.ExitCode.INTERRUPTED \
+                    and interrupts.received() is None:
+                self.clean_up()
             self.verdict = self.seal(complete, why, usage_error="the run was refused before "
                                      "it started; see the error above" if usage else None)
             interrupts.settle()
@@ -188,6 +208,10 @@ class RunRecorder:
         terminalreporter.section("harness: controls")
         for line in verdict_lines(self.verdict, rates=self.rates):
             terminalreporter.write_line(line)
+        if self.cleaned is not None:
+            ok, failed = self.cleaned
+            retry = f"; retry with: harness cleanup {self.run_dir}" if failed else ""
+            terminalreporter.write_line(f"cleanup: {ok} deleted, {failed} failed{retry}")
         terminalreporter.write_line(f"evidence: {self.run_dir}")
 
     def _policy(self) -> Any:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from harness.cleanup import Ledger, cleanup_spec
 from harness.errors import ConfigError, HarnessError, UnsafeTargetError
 from harness.evidence.redact import scrub_hidden_fields
 from harness.observe.visibility import match_text
@@ -322,6 +323,8 @@ class BrowserTarget:
         self._violations: list[dict[str, str]] = []
         self._network_refusals: list[dict[str, str]] = []
         self._explained: set[str] = set()  # where the violations went (host:port)
+        # What the pages created, deleted at the end of the run by api.cleanup's steps.
+        self.ledger = Ledger(cleanup_spec(profile.api), self.channel)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -383,6 +386,10 @@ class BrowserTarget:
         taken, self._violations = self._violations, []
         return taken + self.admin.take_violations()
 
+    def take_created(self) -> list[dict[str, Any]]:
+        """What this channel (and its admin API) created since last asked (harness.cleanup)."""
+        return self.ledger.take() + self.admin.take_created()
+
     def take_network_refusals(self) -> list[dict[str, str]]:
         """Requests the network guard refused that no page of the target asked for (the
         browser's own service calls, such as form-autofill lookups): stopped like every other,
@@ -440,6 +447,7 @@ class BrowserTarget:
             if scope.get("email"):
                 actor.variables.setdefault("email", str(scope["email"]))
             actor.state = self._context(actor).storage_state()
+            self.ledger.account(actor.variables)
         return result
 
     def sign_in(self, actor: Actor, account: Mapping[str, str]) -> PageResult:
@@ -742,6 +750,7 @@ class BrowserTarget:
                 page.wait_for_url(str(render(arg["url"], scope)))
         elif action == "read":
             into[arg["into"]] = self._read_value(page, arg, scope)
+            self.ledger.bound([arg["into"]], into)
 
     def _read_value(self, page: Page, arg: Mapping[str, Any], scope: Mapping[str, Any]) -> str:
         if arg.get("url"):
