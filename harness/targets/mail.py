@@ -61,7 +61,8 @@ class Mail:
 
 
 def parse_mail(data: bytes, received: float) -> Mail:
-    """The recipients (lower case), subject and URLs (HTML links first, in order) of a mail."""
+    """The recipients (lower case), subject and URLs of a mail, in the order of its text and
+    HTML parts (an HTML part's links before the URLs of its text)."""
     message = message_from_bytes(data, policy=policy.default)
     recipients = frozenset(address.lower() for _, address in getaddresses(
         [str(value) for name in RECIPIENT_HEADERS for value in message.get_all(name, [])])
@@ -214,7 +215,6 @@ class MailSink:
         self._own_folder = folder is None  # a folder it made is removed when it stops
         self.folder = folder or Path(tempfile.mkdtemp(prefix="harness-mail-"))
         self._controller: Any = None
-        self._serial = itertools.count(1)
 
     @property
     def port(self) -> int:
@@ -233,7 +233,8 @@ class MailSink:
                 super()._trigger_server()
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        controller = _FreePortController(self, hostname=self.host, port=self.requested_port)
+        controller = _FreePortController(_Keeper(self.folder), hostname=self.host,
+                                         port=self.requested_port)
         try:
             controller.start()
         except (OSError, RuntimeError, TimeoutError) as exc:
@@ -255,9 +256,20 @@ class MailSink:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def mailbox(self) -> FolderMailbox:
+        return sink_mailbox(self.folder, self.host, self.port)
+
+
+class _Keeper:
+    """The sink's aiosmtpd handler: each message an `.eml` file in the folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._serial = itertools.count(1)
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """aiosmtpd's hook: keep the message (written aside, then renamed, so that no reader
-        sees half of it)."""
+        """Keep the message, with a Delivered-To line per recipient (written aside, then
+        renamed, so that no reader sees half of it)."""
         head = "".join(f"Delivered-To: {rcpt}\r\n" for rcpt in envelope.rcpt_tos).encode()
         data = envelope.original_content or envelope.content or b""
         if isinstance(data, str):
@@ -267,9 +279,6 @@ class MailSink:
         partial.write_bytes(head + data)
         os.replace(partial, self.folder / f"{name}.eml")
         return "250 Message accepted for delivery"
-
-    def mailbox(self) -> FolderMailbox:
-        return sink_mailbox(self.folder, self.host, self.port)
 
 
 def sink_mailbox(folder: Path, host: str, port: int) -> FolderMailbox:
