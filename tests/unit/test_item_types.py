@@ -17,6 +17,8 @@ ITEMS = """\
       - {method: POST, path: /flags, as: reporter, json: {kind: "{item_type}"}}
     lookup: {method: GET, path: "/flags/{ticket}", as: reporter}
     fields: {status: status}
+    queue: {request: {method: GET, path: /admin/flags, as: admin}, records: flags,
+            fields: {ticket: ticket}}
 """
 
 
