@@ -396,10 +396,18 @@ def _corpora(config: pytest.Config) -> list[Corpus]:
         raise pytest.UsageError(str(exc)) from None
 
 
+def run_corpora(config: pytest.Config) -> list[Corpus]:
+    """The corpora this run sends (`--corpus`, else the profile's, else the canary sample),
+    loaded once per process; scenarios choose their cases from them at collection."""
+    if CORPORA_KEY not in config.stash:
+        config.stash[CORPORA_KEY] = _corpora(config)
+    return config.stash[CORPORA_KEY]
+
+
 @pytest.fixture(scope="session")
 def harness_corpora(pytestconfig: pytest.Config) -> list[Corpus]:
     """The corpora this run sends (`--corpus`, else the profile's, else the canary sample)."""
-    return pytestconfig.stash.get(CORPORA_KEY, None) or _corpora(pytestconfig)
+    return run_corpora(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -496,6 +496,11 @@ def _judge_control(control_id: str, plan: Plan, reported: set[Any],
             summary = f"measured, not gated: {summary}"
     else:
         verdict, summary = rollup(Verdict(line["verdict"]) for line in lines)
+        # What the profile declares absent, and why: the verdict rests on the other cases.
+        absent = dict.fromkeys(line.get("reason") or "a reason not given" for line in lines
+                               if line["verdict"] == Verdict.NOT_APPLICABLE.value)
+        if absent:
+            summary += "; not applicable: " + "; ".join(absent)
     coverage = f"{len(observed)} of {len(planned)} planned cases observed"
     if not planned:
         where = f"the run collected only {plan.narrowed}" if plan.narrowed else \

@@ -2,11 +2,15 @@
 
 The profile's `api.moderation` section says how to plant an item through the moderator
 interface (skipping the filter), how its author edits it, how a moderator removes it, and every
-place each kind of item shows. Two kinds of case:
+place each kind of item shows. A pages-only site says the same in `browser.moderation`: its
+author plants the item through the pages (`plant`, so only content the filter lets through:
+the case's benign text) and a signed-in moderator takes it down there (`remove`). The kinds are
+posts, groups, comments and group messages. Two kinds of case:
 
-- removal: a must_block item (and, for a post, a forward and a forward of that forward) is
-  planted, seen in its places, removed; until the grace window ends no place may show it.
-- edit: a clean post (and its forwards) is planted and seen, then its author edits it to carry
+- removal: an item (and, for a post, a forward and a forward of that forward, unless the site
+  declares forwards absent) is planted, seen in its places, removed; until the grace window
+  ends no place may show it.
+- edit: a clean item (and its forwards) is planted and seen, then its author edits it to carry
   the term; the edit must be refused, or the new text shown nowhere, forwards included.
 """
 
@@ -74,24 +78,66 @@ def channel_section(profile: Profile, channel: str) -> Mapping[str, Any] | None:
     return section.get("moderation")
 
 
+def plant_steps(profile: Profile, channel: str, kind: str) -> tuple[str, list[Any]] | None:
+    """How a kind is planted: ("api", steps) through the moderator interface, else
+    ("pages", steps) by its author on a browser channel; None when the profile names no way.
+    A step list's last step binds {item_id} (earlier ones may plant its parent)."""
+    admin = profile.api.get("moderation") or {}
+    if kind in admin.get("plant", {}):
+        planted = admin["plant"][kind]
+        return "api", planted if isinstance(planted, list) else [planted]
+    pages = profile.data.get("browser", {}).get("moderation") or {}
+    if channel == "browser" and kind in pages.get("plant", {}):
+        return "pages", pages["plant"][kind]
+    return None
+
+
+def remove_steps(profile: Profile, channel: str, kind: str) -> tuple[str, list[Any]] | None:
+    """How a moderator takes a kind down: ("api", [request]) through the moderator interface,
+    else ("pages", steps) as the signed-in moderator on a browser channel; None when none."""
+    admin = profile.api.get("moderation") or {}
+    if "remove" in admin:
+        return "api", [admin["remove"]]
+    pages = profile.data.get("browser", {}).get("moderation") or {}
+    if channel == "browser" and kind in pages.get("remove", {}):
+        return "pages", pages["remove"][kind]
+    return None
+
+
+def has_forwards(profile: Profile, channel: str) -> bool:
+    """Whether posts are forwarded on this site: unless its `forward` surface is absent."""
+    section = profile.api if channel == "api" else profile.data.get(channel, {})
+    return "absent" not in (section.get("surfaces", {}).get("forward") or {})
+
+
 def not_assessable(profile: Profile, channel: str, change: str,
                    kind: str) -> tuple[Verdict, str] | None:
     """Why a propagation case cannot run on this profile, or None when it can: not applicable
-    only where the profile declares the moderator interface `absent`; inconclusive where the
-    profile leaves out what the case needs. Planting and removal go through the API (the
-    moderator interface)."""
+    only where the profile declares the moderator interface, or the kind's edit, `absent`;
+    inconclusive where the profile leaves out what the case needs."""
     admin = profile.api.get("moderation")
-    section = channel_section(profile, channel)
     if admin is not None and "absent" in admin:
         return Verdict.NOT_APPLICABLE, admin["absent"]
-    if admin is None or section is None:
-        return None
-    if kind not in admin["plant"]:
-        missing = f"the profile's api.moderation section does not plant a {kind}"
+    section = channel_section(profile, channel)
+    edit = (section or {}).get("edit", {}).get(kind)
+    where = "api.moderation" if channel == "api" else f"api.moderation nor {channel}.moderation"
+    if section is None:
+        missing = f"the profile has no {channel}.moderation section: it does not say where " \
+            "items show"
+    elif plant_steps(profile, channel, kind) is None:
+        missing = f"neither {where} plants a {kind}"
+    elif kind == "post" and has_forwards(profile, channel) and (
+            plant_steps(profile, channel, FORWARD) is None or FORWARD not in section["appears"]):
+        missing = f"the profile does not plant a forward or say where one shows ({where}); " \
+            "declare the forward surface absent if the site has none"
     elif kind not in section["appears"]:
         missing = f"the profile's {channel}.moderation section does not say where a {kind} shows"
-    elif change == "edit" and kind not in section["edit"]:
+    elif change == "edit" and isinstance(edit, Mapping):
+        return Verdict.NOT_APPLICABLE, f"the {kind} edit is absent: {edit['absent']}"
+    elif change == "edit" and edit is None:
         missing = f"the profile's {channel}.moderation section names no way to edit a {kind}"
+    elif change == "removal" and remove_steps(profile, channel, kind) is None:
+        missing = f"neither {where} names a way for a moderator to remove a {kind}"
     else:
         return None
     return Verdict.INCONCLUSIVE, f"not assessed: {missing}"
@@ -114,15 +160,16 @@ class PropagationRun(CaseRun):
         self.kind = kind
         self.change = change
         self.case_id = case_id(change, kind)
-        self.moderation: Mapping[str, Any] = self.target.admin.profile.api.get("moderation", {})
-        self.section = channel_section(self.target.profile, self.target.channel)
-        self.gone_status = tuple(self.moderation.get("gone_status", GONE_STATUS))
+        profile, channel = self.target.profile, self.target.channel
+        self.section = channel_section(profile, channel)
+        moderation = profile.api.get("moderation") or self.section or {}
+        self.gone_status = tuple(moderation.get("gone_status", GONE_STATUS))
+        self.forwards = kind == "post" and has_forwards(profile, channel)
 
     def run(self) -> CaseResult:
-        if "plant" not in self.moderation or self.section is None:
-            missing = "api" if "plant" not in self.moderation else self.target.channel
-            self.observe(Verdict.INCONCLUSIVE, f"the profile has no {missing}.moderation "
-                         "section: the harness cannot plant, remove and find an item")
+        excuse = not_assessable(self.target.profile, self.target.channel, self.change, self.kind)
+        if excuse is not None:
+            self.observe(*excuse)
             return self.result
         removal = self.change == "removal"
         items = self.plant_all(self.case.text if removal else self.case.original)
@@ -140,7 +187,7 @@ class PropagationRun(CaseRun):
         if root is None:
             return None
         items = [root]
-        if self.kind == "post":
+        if self.forwards:
             for label in ("forward", "forward of forward"):
                 forward = self.plant(Item(FORWARD, label, {
                     "text": self.variables["filler"], "source_id": items[-1].id}))
@@ -150,13 +197,17 @@ class PropagationRun(CaseRun):
         return items
 
     def plant(self, item: Item) -> Item | None:
-        """Plant one item through the moderator interface; None (and an observation) if not."""
+        """Plant one item through the moderator interface (or its author's pages); None (and
+        an observation) if not."""
         scope = {**self.variables, **item.variables,
                  "kind": self.target.profile.item_type(item.kind, self.target.channel)}
-        steps = self.target.admin.run_steps([self.moderation["plant"][item.kind]], scope,
-                                            self.actors, {})
+        found = plant_steps(self.target.profile, self.target.channel, item.kind)
+        assert found is not None  # not_assessable said so
+        via, planned = found
+        runner = self.target.admin if via == "api" else self.target
+        steps = runner.run_steps(planned, scope, self.actors, {})
         self.result.exchanges.extend(steps)
-        if not steps[-1].ok or scope.get("item_id") is None:
+        if len(steps) < len(planned) or not steps[-1].ok or scope.get("item_id") is None:
             self.observe(Verdict.INCONCLUSIVE,
                          f"could not plant the {item.label}: {outcome_of(steps[-1])}")
             return None
@@ -213,17 +264,37 @@ class PropagationRun(CaseRun):
 
     # --- the two changes ----------------------------------------------------------------------
 
+    def remove(self, root: Item) -> tuple[list[Any], str | None]:
+        """A moderator takes the item down: through the moderator interface, or as the signed-in
+        moderator through the pages. The steps taken, and why they failed (None: done)."""
+        found = remove_steps(self.target.profile, self.target.channel, root.kind)
+        assert found is not None  # not_assessable said so
+        via, planned = found
+        if via == "api":
+            done = [self.target.admin.request(planned[0], root.variables, self.actors)]
+            self.result.exchanges.extend(done)
+            return done, None if done[0].ok else \
+                f"through the moderator interface: {outcome_of(done[0])}"
+        if "moderator" not in self.actors:
+            why = self.session.not_signed_in.get("moderator", "no moderator is provisioned "
+                                                 "(accounts.provisioned.moderator)")
+            return [], f"through the pages: no signed-in moderator ({why})"
+        done = self.target.run_steps([{"as": "moderator", **step} for step in planned],
+                                     dict(root.variables), self.actors, {})
+        self.result.exchanges.extend(done)
+        if len(done) == len(planned) and done[-1].ok:
+            return done, None
+        return done, f"through the pages: {outcome_of(done[-1] if done else None)}"
+
     def removal(self, items: list[Item]) -> None:
         root = items[0]
         before = self.shown(items, lambda s: bool(s.visible))
-        removal = self.target.admin.request(self.moderation["remove"], root.variables,
-                                            self.actors)
-        self.result.exchanges.append(removal)
-        details = {"items": [i.evidence() for i in items], "removal": removal.evidence(),
-                   "before": _evidence(before)}
-        if not removal.ok:
-            self.observe(Verdict.INCONCLUSIVE, f"could not remove the {root.label} through the "
-                         f"moderator interface: {outcome_of(removal)}", **details)
+        steps, failed = self.remove(root)
+        details = {"items": [i.evidence() for i in items],
+                   "removal": [step.evidence() for step in steps], "before": _evidence(before)}
+        if failed is not None:
+            self.observe(Verdict.INCONCLUSIVE, f"could not remove the {root.label} {failed}",
+                         **details)
             return
         after = self.poll(items, lambda places: not any(s.visible is not False
                                                         for s in _all(places)),
@@ -242,6 +313,7 @@ class PropagationRun(CaseRun):
                          f"edit: {_notes(before[root.label])}", **details)
             return
         planned = self.section["edit"][self.kind]
+        assert isinstance(planned, list)  # not_assessable said so
         steps = self.target.run_steps(planned, root.variables, self.actors, {})
         self.result.exchanges.extend(steps)
         details["edit"] = [step.evidence() for step in steps]

@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from harness.probes import images
 from harness.probes.benign import benign_text
 from harness.probes.canaries import lexicon
+from harness.probes.corpora import Corpus, Row
 
 if TYPE_CHECKING:
     from harness.targets.accounts import Naming
@@ -26,14 +28,32 @@ MUST_ALLOW = "must_allow"
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a probe's text came from: one row of a corpus, pinned by the file's SHA-256."""
+
+    corpus: str
+    sha256: str
+    row: str
+    line: int
+
+    def evidence(self) -> dict[str, object]:
+        return {"corpus": self.corpus, "sha256": self.sha256, "row": self.row,
+                "line": self.line}
+
+
+@dataclass(frozen=True)
 class ProbeSpec:
-    """A probe a surface is tested with: the direct form of a canary, or a benign control."""
+    """A probe a surface is tested with: the direct form of a canary, a row of an
+    organisation's corpus (`text`, `category`, `source`), or a benign control."""
 
     id: str
     expect: str
     lang: str
     variant: str = "identity"
     canary: str | None = None
+    text: str | None = None
+    category: str | None = None
+    source: Source | None = None
 
 
 TEXT_PROBES = (
@@ -50,9 +70,70 @@ IMAGE_PROBES = (
 )
 
 
-def probes_for(surface: str) -> tuple[ProbeSpec, ...]:
-    """The direct probes of a surface: canaries that must be blocked, controls that must show."""
-    return IMAGE_PROBES if surface in IMAGE_SURFACES else TEXT_PROBES
+# Names are short on most services: corpus rows for them (and for the text drawn in probe
+# images) are chosen among those of at most this many characters when there are any.
+SHORT_SURFACES = ("account_name", "nickname", "remark", "group_name", *IMAGE_SURFACES)
+SHORT_ROW = 32
+
+
+def probes_for(surface: str, corpora: Sequence[Corpus] = ()) -> tuple[ProbeSpec, ...]:
+    """The direct probes of a surface. Without an organisation corpus: the canaries that must
+    be blocked and Faker's benign controls that must show. With one (see
+    `harness.probes.corpora.organisation_corpora`): as many of its rows, chosen per surface
+    (its `must_allow` rows for the benign probes, Faker's where it has none)."""
+    canaries = IMAGE_PROBES if surface in IMAGE_SURFACES else TEXT_PROBES
+    if not corpora:
+        return canaries
+    blocked = _pick(surface, corpora, MUST_BLOCK, sum(p.expect == MUST_BLOCK for p in canaries))
+    if not blocked:
+        return canaries  # the corpora have no must_block row: the canaries stay
+    allowed = _pick(surface, corpora, MUST_ALLOW, sum(p.expect == MUST_ALLOW for p in canaries))
+    if surface in IMAGE_SURFACES:
+        variants = [p.variant for p in canaries if p.expect == MUST_BLOCK]
+        # As many image probes as the canaries have: rows drawn again under another variant
+        # where the corpora have fewer.
+        drawn = {probe.id: probe for i, variant in enumerate(variants)
+                 for probe in [_corpus_probe(*blocked[i % len(blocked)], variant)]}
+        found = [*drawn.values()]
+        found += [_corpus_probe(row, corpus, "image_text") for row, corpus in allowed]
+        benign = [p for p in canaries if p.expect == MUST_ALLOW]
+    else:
+        found = [_corpus_probe(row, corpus) for row, corpus in (*blocked, *allowed)]
+        benign = [p for p in canaries if p.expect == MUST_ALLOW]
+    return (*found, *(benign if not allowed else ()))
+
+
+def _pick(surface: str, corpora: Iterable[Corpus], expect: str,
+          n: int) -> list[tuple[Row, Corpus]]:
+    """Up to `n` rows of `expect` for a surface, in an order fixed by the surface and the
+    files' pins (so every worker collects the same), other languages first taken in turn."""
+    rows = [(row, corpus) for corpus in corpora for row in corpus.rows if row.expect == expect]
+    if surface in SHORT_SURFACES and any(len(r.text) <= SHORT_ROW for r, _ in rows):
+        rows = [(r, c) for r, c in rows if len(r.text) <= SHORT_ROW]
+    rows.sort(key=lambda rc: hashlib.sha256(
+        f"{surface}:{rc[1].sha256}:{rc[0].id}".encode()).digest())
+    picked: list[tuple[Row, Corpus]] = []
+    langs: set[str] = set()
+    for row, corpus in rows:  # one per language first, then the rest in order
+        if len(picked) < n and _row_lang(row) not in langs:
+            picked.append((row, corpus))
+            langs.add(_row_lang(row))
+    picked += [rc for rc in rows if rc not in picked][:n - len(picked)]
+    return picked
+
+
+def _row_lang(row: Row) -> str:
+    if row.lang:
+        return row.lang.split("-")[0]
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in row.text) else "en"
+
+
+def _corpus_probe(row: Row, corpus: Corpus, variant: str = "identity") -> ProbeSpec:
+    prefix = {"identity": "", "image_text": "image-text-", "qr_code": "qr-"}[variant]
+    name = re.sub(r"[^A-Za-z0-9_.:-]+", "_", f"{corpus.name}:{row.id}")
+    return ProbeSpec(f"{prefix}{name}", row.expect, _row_lang(row), variant, text=row.text,
+                     category=row.category,
+                     source=Source(corpus.name, corpus.sha256, row.id, row.line))
 
 
 @dataclass(frozen=True)
@@ -168,6 +249,7 @@ class Case:
             "tag": self.tag,
             **({"image_text": self.image_text} if self.image_text is not None else {}),
             **({"image_qr": self.image_qr} if self.image_qr is not None else {}),
+            **({"source": self.probe.source.evidence()} if self.probe.source else {}),
         }
 
 
@@ -178,7 +260,10 @@ def build_case(surface: str, mode: str, probe: ProbeSpec, seed: int, joiner: str
     filler = benign_text("bio", probe.lang, seed + 1)
     filler_name = benign_text("group_name", probe.lang, seed + 4)
     original = benign_text(surface, probe.lang, seed + 2)
-    if probe.canary is not None:
+    if probe.text is not None:
+        body, category = probe.text, probe.category
+        term = probe.text if probe.expect == MUST_BLOCK else None
+    elif probe.canary is not None:
         canary = lexicon()[probe.canary]
         term, category, body = canary.text, canary.category, canary.text
     else:

@@ -163,6 +163,14 @@ def select_corpora(given: Iterable[Path | str], profile: Path | str | None = Non
     return list(unique.values())
 
 
+def organisation_corpora(corpora: Iterable[Corpus]) -> list[Corpus]:
+    """The corpora of the organisation among a run's: every one but the shipped canary sample
+    (what a run uses when it is given none). With any, they drive every Article 5(4) case;
+    without, the canaries do."""
+    default = DEFAULT_CORPUS.resolve()
+    return [corpus for corpus in corpora if corpus.path.resolve() != default]
+
+
 def pin(corpus: Corpus) -> dict[str, object]:
     """What `run.json` records of a corpus a run used."""
     return {"name": corpus.name, "path": str(corpus.path.resolve()), "sha256": corpus.sha256,

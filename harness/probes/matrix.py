@@ -1,8 +1,9 @@
 """The evasion matrix: which surface x family cells a run measures, and the cases of each cell.
 
-A cell's `must_block` cases are the canary terms and the selected corpora's `must_block` rows,
-transformed by the family; its `must_allow` cases are benign texts for the surface, transformed
-the same way. The over-blocking bank gives its own `must_allow` cells, untransformed. Every case
+A cell's `must_block` cases are the `must_block` rows of the organisation's corpora when the
+run has any, else the canary terms and the canary sample's rows, transformed by the family; its
+`must_allow` cases are benign texts for the surface, transformed the same way.
+The over-blocking bank gives its own `must_allow` cells, untransformed. Every case
 depends only on the cell's seed and the pinned corpora, so workers and replays agree.
 """
 
@@ -23,7 +24,7 @@ from harness.probes.cases import (
     ProbeSpec,
     derive_case,
 )
-from harness.probes.corpora import Corpus
+from harness.probes.corpora import Corpus, organisation_corpora
 from harness.probes.variants import get, registry
 from harness.seeds import derive_seed
 from harness.targets.profile import SURFACES
@@ -63,10 +64,15 @@ def families_for(surface: str) -> tuple[str, ...]:
 
 
 def must_block_pool(corpora: Iterable[Corpus]) -> list[Body]:
-    """The canary terms, then every corpus's `must_block` rows; each text once."""
-    bodies = [Body(c.id, c.text, c.lang, c.category, c.id) for c in lexicon().values()]
+    """The organisation's corpora's `must_block` rows when there are such corpora (the
+    canaries are only for a run given none), else the canary terms and then every corpus's
+    `must_block` rows; each text once."""
+    corpora = list(corpora)
+    own = organisation_corpora(corpora)
+    bodies = [] if own else [Body(c.id, c.text, c.lang, c.category, c.id)
+                             for c in lexicon().values()]
     bodies += [Body(f"{row.corpus}:{row.id}", row.text, row.lang or _lang(row.text),
-                    row.category) for corpus in corpora for row in corpus.rows
+                    row.category) for corpus in (own or corpora) for row in corpus.rows
                if row.expect == MUST_BLOCK]
     unique: dict[str, Body] = {}
     for body in bodies:

@@ -1,5 +1,6 @@
 """Article 5(4): content the target takes down is gone from everywhere it showed, forwards
-included; an edit that adds a prohibited term to accepted content is checked again."""
+included; an edit that adds a prohibited term to accepted content is checked again. Posts,
+groups, comments and group messages."""
 
 from __future__ import annotations
 
@@ -11,37 +12,52 @@ from harness.observe.propagation import (
     KIND_SURFACES,
     case_id,
     not_assessable,
+    plant_steps,
     run_propagation,
 )
 from harness.probes.cases import TEXT_PROBES, build_case
 from harness.verdicts import Observation, Verdict
 
 PROBE = next(p for p in TEXT_PROBES if p.id == "canary-zh-a")
-# An edit case also judges the edit check of the item's own surface (on the item itself).
-CASES = [
-    pytest.param("removal", "post", id="removal-post"),
-    pytest.param("removal", "group", id="removal-group"),
-    pytest.param("edit", "post", id="edit-post", marks=pytest.mark.control(
-        controls.for_surface(KIND_SURFACES["post"]).id)),
-]
+# An item its author plants through the pages passes the filter first: its removal is shown
+# on benign content (what is checked is the takedown, not the filter).
+BENIGN = next(p for p in TEXT_PROBES if p.id == "benign-zh")
+
+
+def _case(change: str, kind: str) -> object:
+    """A propagation case; an edit case also judges the edit check of the item's own surface
+    (on the item itself)."""
+    marker = [pytest.mark.control(controls.for_surface(KIND_SURFACES[kind]).id)] \
+        if change == "edit" else []
+    return pytest.param(change, kind, id=f"{change}-{kind}", marks=marker)
+
+
+CASES = [_case(change, kind) for change in ("removal", "edit")
+         for kind in ("post", "group", "comment", "group_message")
+         if (change, kind) != ("edit", "group")]
 
 
 @pytest.mark.control(CONTROL)
 @pytest.mark.parametrize(("change", "kind"), CASES)
 def test_propagation(change, kind, channel, target, actors, evidence, harness_policy, case_seed):
     surface = KIND_SURFACES[kind]
-    excuse = not_assessable(target.admin.profile, channel, change, kind)
+    profile = target.profile
+    excuse = not_assessable(profile, channel, change, kind)
     if excuse is not None:
         verdict, reason = excuse
+        # An edit case is planned for its surface's control too: it says the same there.
+        judged = [CONTROL] + ([controls.for_surface(surface).id] if change == "edit" else [])
         evidence.record([Observation(
-            control=CONTROL, surface=surface, channel=target.channel,
+            control=control, surface=surface, channel=target.channel,
             case_id=case_id(change, kind), expect=PROBE.expect, verdict=verdict, reason=reason,
-        )])
+        ) for control in judged])
         if verdict is Verdict.NOT_APPLICABLE:
             pytest.skip(f"{case_id(change, kind)}: {reason}")
         evidence.judge()
-    joiner = (target.admin.surface_spec(surface) or {}).get("joiner", " ")
-    case = build_case(surface, "edit" if change == "edit" else "create", PROBE, case_seed, joiner)
+    planted = plant_steps(profile, channel, kind)
+    probe = BENIGN if change == "removal" and planted and planted[0] == "pages" else PROBE
+    case = build_case(surface, "edit" if change == "edit" else "create", probe, case_seed,
+                      profile.joiner(surface, channel))
     result = run_propagation(actors, case, harness_policy, case_seed, change=change, kind=kind)
     evidence.record_case(result, actors.secrets)
     evidence.judge()

@@ -1,5 +1,11 @@
-"""Article 5(4): every surface refuses direct canaries and shows benign content, on creation
-and on every edit, and every disposal leaves a record with the Article 5(3) fields."""
+"""Article 5(4): every surface refuses prohibited content and shows benign content, on creation
+and on every edit, and every disposal leaves a record with the Article 5(3) fields.
+
+The probes are the canaries and Faker's benign controls, or, when the run is given an
+organisation's corpus (`--corpus`, the profile's `corpora`), rows of that corpus (see
+`harness.probes.cases.probes_for`). A surface the site cannot edit (`edit: {absent: reason}`)
+is judged on its create cases; its edit cases are not applicable, saying why.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +14,58 @@ import pytest
 from harness import controls
 from harness.observe.flow import LOG_FIELDS, RECORDS, run_case
 from harness.probes.cases import MODES, build_case, probes_for
+from harness.probes.corpora import organisation_corpora
+from harness.pytest_plugin import run_corpora
 from harness.targets.profile import SURFACES
 from harness.verdicts import Observation, Verdict
 
 
-def _matrix() -> list[object]:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The (surface, mode, probe) matrix, from the run's corpora (the same in every worker)."""
+    if metafunc.definition.name != "test_surface":
+        return
+    corpora = organisation_corpora(run_corpora(metafunc.config))
     params = []
     for surface in SURFACES:
         control = controls.for_surface(surface).id
         for mode in MODES:
-            for probe in probes_for(surface):
+            for probe in probes_for(surface, corpora):
                 marks = [pytest.mark.control(control), pytest.mark.control(RECORDS),
                          pytest.mark.control(LOG_FIELDS), pytest.mark.surface(surface)]
                 params.append(pytest.param(surface, mode, probe, marks=marks,
                                            id=f"{surface}-{mode}-{probe.id}"))
-    return params
+    metafunc.parametrize(("surface", "mode", "probe"), params)
 
 
-@pytest.mark.parametrize(("surface", "mode", "probe"), _matrix())
+def _not_assessed(spec: dict | None, mode: str, surface: str, channel: str
+                  ) -> tuple[Verdict, str] | None:
+    """Why a case cannot run: not applicable where the profile declares the surface (or its
+    edit) absent, inconclusive where it describes no steps for it; None when it can run."""
+    if spec is None:
+        return Verdict.INCONCLUSIVE, f"not assessed: the profile describes no {channel} steps " \
+            f"for {surface}"
+    if "absent" in spec:
+        return Verdict.NOT_APPLICABLE, spec["absent"]
+    edit = spec.get("edit")
+    if mode == "edit" and isinstance(edit, dict):
+        return Verdict.NOT_APPLICABLE, f"the {surface} edit is absent: {edit['absent']}"
+    return None
+
+
 def test_surface(surface, mode, probe, channel, target, actors, evidence, harness_policy,
                  case_seed):
-    spec = target.surface_spec(surface)
-    if spec is None or "absent" in spec:
-        # Not applicable only where the profile says the site has no such surface.
-        verdict = Verdict.NOT_APPLICABLE if spec else Verdict.INCONCLUSIVE
-        reason = spec["absent"] if spec else \
-            f"not assessed: the profile describes no {channel} steps for {surface}"
+    excuse = _not_assessed(target.surface_spec(surface), mode, surface, channel)
+    if excuse is not None:
+        verdict, reason = excuse
         evidence.record([Observation(
             control=controls.for_surface(surface).id, surface=surface, channel=target.channel,
             case_id=f"{surface}/{mode}/{probe.id}", expect=probe.expect,
             verdict=verdict, reason=reason,
         )])
-        if spec:
+        if verdict is Verdict.NOT_APPLICABLE:
             pytest.skip(f"{surface}: {reason}")
         evidence.judge()
-    # How content is joined to its tag is a property of the surface, kept in the API section.
-    joiner = (target.admin.surface_spec(surface) or {}).get("joiner", " ")
-    case = build_case(surface, mode, probe, case_seed, joiner)
+    case = build_case(surface, mode, probe, case_seed, target.profile.joiner(surface, channel))
     result = run_case(actors, case, harness_policy, case_seed)
     evidence.record_case(result, actors.secrets)
     evidence.judge()

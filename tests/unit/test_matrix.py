@@ -48,18 +48,22 @@ def test_every_family_has_an_automated_api_control() -> None:
         for family in families_for(surface):
             control = controls.for_family(family)
             assert control.automated, family
-            assert control.channels == ("api",), family
+            assert control.channels == ("api", "browser"), family
     assert controls.get(controls.OVERBLOCK).automated
 
 
-def test_the_pool_holds_the_canaries_and_the_corpus_rows_once_each(tmp_path: Path) -> None:
-    org = load_corpus(_corpus(tmp_path, [ORG_ROW]))
-    pool = must_block_pool([load_corpus(DEFAULT_CORPUS), org])
+def test_the_pool_holds_the_canaries_and_the_sample_rows_once_each() -> None:
+    pool = must_block_pool([load_corpus(DEFAULT_CORPUS)])
     texts = [body.text for body in pool]
     assert len(texts) == len(set(texts))
     assert {c.text for c in lexicon().values()} <= set(texts)
-    assert ORG_ROW["text"] in texts
     assert all(b.category != "BENIGN" for b in pool)
+
+
+def test_an_organisation_corpus_replaces_the_canaries_in_the_pool(tmp_path: Path) -> None:
+    org = load_corpus(_corpus(tmp_path, [ORG_ROW]))
+    pool = must_block_pool([load_corpus(DEFAULT_CORPUS), org])
+    assert [body.text for body in pool] == [ORG_ROW["text"]]
 
 
 def test_cells_are_deterministic_transformed_and_tagged() -> None:

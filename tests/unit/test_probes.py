@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 
 import pytest
@@ -22,6 +23,7 @@ from harness.probes.cases import (
     build_case,
     probes_for,
 )
+from harness.probes.corpora import DEFAULT_CORPUS, load_corpus, organisation_corpora
 from harness.seeds import derive_seed
 from harness.targets.profile import SURFACES
 
@@ -249,3 +251,62 @@ def test_qr_image_round_trips_unicode() -> None:
 
 def test_cjk_font_is_found() -> None:
     assert images.cjk_font_path().is_file()
+
+
+# --- an organisation's corpus drives the surface probes ----------------------------------------
+
+
+def _org_corpus(tmp_path, rows):
+    path = tmp_path / "org.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                    encoding="utf-8")
+    return load_corpus(path)
+
+
+ORG_ROWS = [
+    {"id": "b1", "text": "组织自有的违规样本甲", "category": "ECO6.5", "expect": "must_block"},
+    {"id": "b2", "text": "org banned phrase alpha", "category": "ECO6.4", "expect": "must_block",
+     "lang": "en"},
+    {"id": "b3", "text": "组织自有的违规样本乙" * 5, "category": "ECO6.5", "expect": "must_block"},
+    {"id": "a1", "text": "今天的会议改到下午三点", "category": "BENIGN", "expect": "must_allow"},
+]
+
+
+def test_without_an_organisation_corpus_the_canaries_are_the_probes() -> None:
+    assert organisation_corpora([load_corpus(DEFAULT_CORPUS)]) == []
+    assert probes_for("post", []) == TEXT_PROBES
+
+
+def test_an_organisation_corpus_replaces_the_canaries_on_every_surface(tmp_path) -> None:
+    org = _org_corpus(tmp_path, ORG_ROWS)
+    assert organisation_corpora([load_corpus(DEFAULT_CORPUS), org]) == [org]
+    for surface in SURFACES:
+        probes = probes_for(surface, [org])
+        assert not any(p.canary for p in probes), surface
+        blocked = [p for p in probes if p.expect == MUST_BLOCK]
+        assert blocked, surface
+        assert all(p.source.corpus == "org" for p in blocked), surface
+        # The corpus's benign row is used; Faker fills in only where a corpus has none.
+        assert [p.text for p in probes if p.expect == MUST_ALLOW] == [ORG_ROWS[3]["text"]]
+    # Two languages where the rows have them; names get the short rows.
+    assert {p.lang for p in probes_for("post", [org]) if p.expect == MUST_BLOCK} == {"zh", "en"}
+    assert all(len(p.text) <= 32 for p in probes_for("nickname", [org]))
+    # Image surfaces draw the rows, as text and as a QR code.
+    assert {p.variant for p in probes_for("avatar", [org])} == {"image_text", "qr_code"}
+
+
+def test_a_corpus_case_carries_its_row_and_the_files_pin(tmp_path) -> None:
+    org = _org_corpus(tmp_path, ORG_ROWS)
+    probe = next(p for p in probes_for("post", [org]) if p.source.row == "b2")
+    case = build_case("post", "create", probe, SEED)
+    assert case.text.startswith("org banned phrase alpha ")
+    assert case.term == "org banned phrase alpha"
+    assert case.category == "ECO6.4"
+    assert case.evidence()["source"] == {"corpus": "org", "sha256": org.sha256, "row": "b2",
+                                         "line": 2}
+    assert probes_for("post", [org]) == probes_for("post", [_org_corpus(tmp_path, ORG_ROWS)])
+
+
+def test_a_corpus_without_must_block_rows_leaves_the_canaries(tmp_path) -> None:
+    org = _org_corpus(tmp_path, ORG_ROWS[3:])
+    assert probes_for("bio", [org]) == TEXT_PROBES

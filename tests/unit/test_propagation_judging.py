@@ -8,12 +8,20 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from harness.errors import ConfigError
 from harness.observe.flow import Sighting
-from harness.observe.propagation import gone, judge_edit, judge_removal, not_assessable
+from harness.observe.propagation import (
+    gone,
+    judge_edit,
+    judge_removal,
+    not_assessable,
+    plant_steps,
+    remove_steps,
+)
 from harness.policy import Policy
-from harness.targets.profile import load_profile
+from harness.targets.profile import REFERENCE_PROFILE, load_profile
 from harness.verdicts import Verdict
 
 BASE = "http://127.0.0.1:8123"
@@ -69,12 +77,24 @@ def test_unknown_item_kind_is_refused(load) -> None:
     assert "api.moderation.plant" in message
 
 
-def test_plant_needs_a_post_and_a_forward(load) -> None:
+def test_a_post_case_needs_a_forward_unless_the_site_has_none(load) -> None:
     section = "\n".join(line for line in MODERATION.splitlines()
                         if "forward: {method: POST" not in line) + "\n"
-    message = _refusal(load, section)
-    assert "missing key 'forward'" in message
-    assert "api.moderation.plant" in message
+    profile = load(section)
+    verdict, reason = not_assessable(profile, "api", "removal", "post")
+    assert verdict is Verdict.INCONCLUSIVE
+    assert "does not plant a forward" in reason
+    profile.api["surfaces"]["forward"] = {"absent": "posts cannot be forwarded"}
+    assert not_assessable(profile, "api", "removal", "post") is None
+
+
+def test_an_absent_edit_of_a_kind_is_not_applicable_saying_why(load) -> None:
+    profile = load(MODERATION.replace(
+        '      post: [{method: PATCH, path: "/api/posts/{item_id}", as: author}]',
+        "      post: {absent: posts cannot be edited}"))
+    assert not_assessable(profile, "api", "edit", "post") == (
+        Verdict.NOT_APPLICABLE, "the post edit is absent: posts cannot be edited")
+    assert not_assessable(profile, "api", "removal", "post") is None
 
 
 def test_moderation_without_remove_is_refused(load) -> None:
@@ -97,7 +117,9 @@ def test_absent_moderation_is_not_applicable(load) -> None:
 
 def test_missing_section_is_not_excused(write_profile: Callable[..., Path]) -> None:
     profile = load_profile(write_profile(), base_url=BASE)
-    assert not_assessable(profile, "api", "removal", "post") is None  # inconclusive, not N/A
+    verdict, reason = not_assessable(profile, "api", "removal", "post")
+    assert verdict is Verdict.INCONCLUSIVE  # not N/A: only `absent` excuses
+    assert "no api.moderation section" in reason
 
 
 def test_kind_the_profile_does_not_plant_is_inconclusive(load) -> None:
@@ -239,7 +261,9 @@ def test_browser_section_without_a_kind_is_inconclusive_for_it(load) -> None:
 
 def test_missing_browser_section_is_not_excused(load) -> None:
     profile = load(MODERATION + BROWSER_ONLY_SURFACES)
-    assert not_assessable(profile, "browser", "removal", "post") is None
+    verdict, reason = not_assessable(profile, "browser", "removal", "post")
+    assert verdict is Verdict.INCONCLUSIVE  # not N/A: only `absent` excuses
+    assert "no browser.moderation section" in reason
 
 
 def test_misspelt_key_in_browser_moderation_is_named(load) -> None:
@@ -252,3 +276,44 @@ def test_absent_moderation_excuses_every_channel(load) -> None:
     profile = load("  moderation:\n    absent: no moderator interface\n" + BROWSER_ONLY_SURFACES)
     assert not_assessable(profile, "browser", "edit", "post") == (
         Verdict.NOT_APPLICABLE, "no moderator interface")
+
+
+# --- pages-only sites: planted by the author, removed by the moderator, through the pages -------
+
+
+def _pages_only(tmp_path: Path, remove: bool = True) -> object:
+    data = yaml.safe_load(REFERENCE_PROFILE.read_text(encoding="utf-8"))
+    data.pop("api")
+    if remove:
+        data["browser"]["moderation"]["remove"] = {
+            kind: [{"goto": "/mod/items/{item_id}"}, {"click": "button.take-down"}]
+            for kind in ("post", "group", "comment", "group_message")}
+    path = tmp_path / "pages.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_profile(path, base_url=BASE)
+
+
+def test_a_pages_only_site_plants_and_removes_through_its_pages(tmp_path: Path) -> None:
+    profile = _pages_only(tmp_path)
+    for kind in ("post", "group", "comment", "group_message"):
+        assert plant_steps(profile, "browser", kind)[0] == "pages"
+        assert remove_steps(profile, "browser", kind)[0] == "pages"
+        assert not_assessable(profile, "browser", "removal", kind) is None
+    assert not_assessable(profile, "browser", "edit", "comment") is None
+
+
+def test_page_steps_are_no_way_to_plant_on_the_api_channel(tmp_path: Path) -> None:
+    profile = _pages_only(tmp_path)
+    verdict, reason = not_assessable(profile, "api", "removal", "post")
+    assert verdict is Verdict.INCONCLUSIVE
+    assert "no api.moderation section" in reason
+    assert plant_steps(profile, "api", "post") is None
+
+
+def test_a_site_that_says_no_way_to_remove_is_inconclusive_for_removals_only(
+        tmp_path: Path) -> None:
+    profile = _pages_only(tmp_path, remove=False)
+    verdict, reason = not_assessable(profile, "browser", "removal", "comment")
+    assert verdict is Verdict.INCONCLUSIVE
+    assert "names a way for a moderator to remove a comment" in reason
+    assert not_assessable(profile, "browser", "edit", "comment") is None
