@@ -238,6 +238,17 @@ def test_html_links_the_trace_of_a_failing_observation_only(tmp_path: Path) -> N
     assert 'class="trace"' not in clean
 
 
+def test_html_failing_control_links_to_the_cases_that_fail_it(tmp_path: Path) -> None:
+    html = render_html(_report(recorded_run(tmp_path)), tmp_path)
+    row = html[html.index(f'id="control-{POST}"'):]
+    row = row[:row.index("</tr>")]
+    links = re.findall(r'href="#(obs-\d+)"><code>([^<]+)</code>', row)
+    assert [case for _, case in links] == ["post/create/canary-b"]
+    anchor = html.index(f'<details id="{links[0][0]}"')
+    assert 'data-verdict="fail"' in html[anchor:anchor + 200]
+    assert "open>" in html[anchor:anchor + 300]  # a failing observation with a screenshot
+
+
 def test_html_heat_map_marks_the_failing_cell_with_its_interval(tmp_path: Path) -> None:
     html = render_html(_report(recorded_run(tmp_path)), tmp_path)
     cells = re.findall(r'<g class="cell verdict-(\w+)"[^>]*><title>([^<]+)</title>', html)
