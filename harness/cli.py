@@ -21,6 +21,7 @@ from typing import Any
 
 from harness import __version__, controls, interrupts
 from harness.errors import ConfigError, EvidenceError, HarnessError
+from harness.load.cli import add_parser as add_load_parser
 from harness.verdicts import (
     EXIT_BAD_SIGNATURE,
     EXIT_CODES,
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     assess.set_defaults(func=cmd_assess)
 
     _run_commands(sub)
+    add_load_parser(sub)
 
     codes = sub.add_parser("exit-codes", help="print the exit codes and what each means")
     codes.set_defaults(func=cmd_exit_codes)

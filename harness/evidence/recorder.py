@@ -28,7 +28,7 @@ from harness.evidence.redact import Redactor
 from harness.evidence.store import RunStore, read_entries
 from harness.evidence.verify import read_run_info
 from harness.report.junit import write_junit
-from harness.report.summary import control_table, rate_table
+from harness.report.summary import by_hand_line, control_table, rate_grid, rate_table
 from harness.targets.profile import SURFACES
 from harness.verdicts import (
     MUST_BLOCK,
@@ -64,6 +64,10 @@ class RunRecorder:
         self.config = config
         self.run_dir = run_dir
         self.info = dict(info)  # the run's settings for run.json (profile, policy, pins, ...)
+        pinned = self.info.get("profile") or {}
+        about = profile_about(Path(pinned["path"])) if pinned.get("path") else None
+        if about:  # the Article 6 report's part 1, kept with the run that it describes
+            self.info.setdefault("about", about)
         self.resume = resume
         self.secrets = list(secrets)
         self.store: RunStore | None = None
@@ -74,7 +78,6 @@ class RunRecorder:
         # The profile cleanup runs with (set by the plugin), and its (ok, failed) counts.
         self.cleanup_profile: Callable[[], Any] | None = None
         self.cleaned: tuple[int, int] | None = None
-        self.rates: list[dict[str, Any]] = []
 
     # --- the run's start, plan and observations ---------------------------------------------
 
@@ -123,6 +126,7 @@ class RunRecorder:
             self.record_plan(Plan.from_entry(json.loads(path.read_text(encoding="utf-8"))))
             path.unlink()
 
+    @pytest.hookimpl(tryfirst=True)  # before pytest's --junitxml reads the properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         assert self.store is not None
         props = dict(report.user_properties) if report.user_properties else {}
@@ -155,6 +159,7 @@ class RunRecorder:
                                    verdict=Verdict.INCONCLUSIVE, reason=reason).evidence()
                 line["test"] = report.nodeid
                 self.store.append(line)
+        compact_properties(report, lines)
 
     # --- sealing ------------------------------------------------------------------------------
 
@@ -197,16 +202,14 @@ class RunRecorder:
                     if e["entry_type"] == "observation")
         # Rate cells are judged against the policy's gates; a run without them never reads it.
         gate_of = policy_gate(self._policy()) if rated else None
-        verdict, self.rates = seal_run(self.store, complete=complete, why=why,
-                                       info=self._run_info, gate_of=gate_of,
-                                       usage_error=usage_error)
-        return verdict
+        return seal_run(self.store, complete=complete, why=why, info=self._run_info,
+                        gate_of=gate_of, usage_error=usage_error)[0]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.verdict is None:
             return
         terminalreporter.section("harness: controls")
-        for line in verdict_lines(self.verdict, rates=self.rates):
+        for line in verdict_lines(self.verdict):
             terminalreporter.write_line(line)
         if self.cleaned is not None:
             ok, failed = self.cleaned
@@ -291,16 +294,21 @@ def seal_unsealed(run_dir: Path) -> RunVerdict | None:
     return seal_run(store, complete=False, why=why, info=info)[0]
 
 
-def verdict_lines(verdict: RunVerdict, *, rates: Iterable[Mapping[str, Any]] = ()) -> list[str]:
-    """What a person reads of a judged run: one line per control, the rates table, what the
-    scope left out, and the exit code with its reason."""
-    lines = control_table([(c.control, c.verdict.value, c.reason) for c in verdict.controls])
-    rates = list(rates)
-    if rates:
+def verdict_lines(verdict: RunVerdict, *, rates: Iterable[Mapping[str, Any]] | None = None,
+                  grid: bool = True) -> list[str]:
+    """What a person reads of a judged run: one line per control with its coverage, the block
+    rate grid (with `grid`; the full rate table instead when `rates` are given), what the scope
+    left out and what the assessor checks by hand, and the exit code with its reason."""
+    lines = control_table([(c.control, c.verdict.value, f"{c.observed}/{c.planned}", c.reason)
+                           for c in verdict.controls])
+    if rates is not None:
         lines += ["", "rates (95% Wilson intervals)", *rate_table(rates)]
+    elif grid and verdict.cells:
+        lines += ["", *rate_grid(verdict.cells)]
     if verdict.not_assessed:
         lines += ["", "not assessed (outside this run's controls or channels): "
                   + ", ".join(verdict.not_assessed)]
+    lines.append(by_hand_line())
     measured = verdict.measured()
     if measured:
         lines.append("measured, not gated by the policy: "
@@ -343,6 +351,21 @@ def _incomplete_reason(session: pytest.Session, exitstatus: int) -> str:
     return f"stopped early: {session.shouldstop or session.shouldfail}"
 
 
+def compact_properties(report: pytest.TestReport, lines: list[dict[str, Any]]) -> None:
+    """Replace the evidence a test handed over in its properties (observation lines, refusals:
+    kilobytes each, recorded now) by its verdict counts, so that pytest's own --junitxml stays
+    readable."""
+    bulky = (OBSERVATION, VIOLATION, NETWORK_REFUSAL)
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line["verdict"]] = counts.get(line["verdict"], 0) + 1
+    report.user_properties = [(name, value) for name, value in report.user_properties
+                              if name not in bulky]
+    if counts:
+        report.user_properties.append(("harness.verdicts", ", ".join(
+            f"{n} {verdict}" for verdict, n in sorted(counts.items()))))
+
+
 def short_error(report: pytest.TestReport) -> str:
     """The error's own message (pytest's crash line), not the last line of a traceback."""
     crash = getattr(report.longrepr, "reprcrash", None)
@@ -365,8 +388,18 @@ def file_pin(path: Path | str | None) -> dict[str, Any] | None:
 
 def profile_name(path: Path) -> str | None:
     """The profile's `name`, for run.json (None when unreadable: it was validated already)."""
+    return _profile_yaml(path).get("name")
+
+
+def profile_about(path: Path) -> dict[str, Any] | None:
+    """The profile's `about` section (the service as the Article 6 report describes it)."""
+    return _profile_yaml(path).get("about")
+
+
+def _profile_yaml(path: Path) -> dict[str, Any]:
+    """A profile's top level as written (empty when unreadable: it was validated already)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return raw.get("name") if isinstance(raw, dict) else None
+        return {}
+    return raw if isinstance(raw, dict) else {}

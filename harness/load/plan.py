@@ -51,6 +51,18 @@ def stages_for(users: int, count: int, seconds: float) -> tuple[Stage, ...]:
     return tuple(Stage(i, n, length) for i, n in enumerate(steps))
 
 
+def check_ramps(stages: tuple[Stage, ...], spawn_rate: float) -> None:
+    """Refuse a stage whose users take (nearly) all of it to start at `spawn_rate`."""
+    previous = 0
+    for stage in stages:
+        ramp = max(0, stage.users - previous) / spawn_rate
+        if ramp >= stage.seconds * (1 - TAIL_SHARE):
+            raise ConfigError(
+                f"{stage.label} needs {ramp:.1f} s to start its users but lasts "
+                f"{stage.seconds:.1f} s: raise the spawn rate or the time, or lower the users")
+        previous = stage.users
+
+
 @dataclass(frozen=True)
 class LoadPlan:
     """The bounded load one run sends, and where its Locust processes write what they did."""
@@ -66,14 +78,7 @@ class LoadPlan:
     workers: int = 0
 
     def __post_init__(self) -> None:
-        previous = 0
-        for stage in self.stages:
-            ramp = self.ramp_seconds(stage, previous)
-            if ramp >= stage.seconds * (1 - TAIL_SHARE):
-                raise ConfigError(
-                    f"{stage.label} needs {ramp:.1f} s to start its users but lasts "
-                    f"{stage.seconds:.1f} s: raise the spawn rate or the time, or lower the users")
-            previous = stage.users
+        check_ramps(self.stages, self.spawn_rate)
 
     @property
     def seconds(self) -> float:
@@ -112,7 +117,8 @@ class LoadPlan:
         """How many of the stage's canaries one process may have sent `elapsed` seconds into
         the run: none while the stage's users start, then evenly up to its share of the quota
         before the stage's tail."""
-        quota = math.ceil(self.canaries_per_stage / self.processes)
+        # Locust spreads a stage's users evenly: min(processes, users) processes run them.
+        quota = math.ceil(self.canaries_per_stage / min(self.processes, stage.users))
         opens = self.start_of(stage) + self.ramp_seconds(stage)
         closes = self.start_of(stage) + stage.seconds * (1 - TAIL_SHARE)
         if elapsed < opens:

@@ -1,8 +1,12 @@
-"""JUnit XML rendered from a run's `evidence.jsonl` only, for CI dashboards that gate launches.
+"""JUnit XML for CI dashboards that gate launches, rendered from a run's evidence only, with the
+verdicts of the one judge (`harness.verdicts.judge_run`).
 
-Two suites: `controls` (one testcase per control verdict) and `observations` (one per case,
-surface and channel). Verdicts map fail closed: `fail` is a failure, `inconclusive` and any
-unknown verdict are errors, `not_applicable` and `waived` are skipped.
+Two suites. `controls`: one testcase per judged control, with short properties (control, clause,
+title, verdict, gating, automation, planned, observed). `observations`: one testcase per group of
+observations, a rate cell (control, surface, family, expectation) or, for strict controls, a
+control on one surface through one channel; its failure lists the failing cases one line each
+(case, reason, evidence line), never the evidence itself. Verdicts map fail closed: `fail` is a
+failure, `inconclusive` is an error, `not_applicable` and `waived` are skipped.
 
 Call `write_junit` before `RunStore.finalize()` (or finalize again afterwards): a `junit.xml`
 inside the run directory that the manifest does not list makes `verify_run` fail.
@@ -10,31 +14,23 @@ inside the run directory that the manifest does not list makes `verify_run` fail
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.controls import catalog
 from harness.errors import EvidenceError
-from harness.evidence import canonical_json, read_entries
+from harness.evidence import read_entries
 from harness.evidence.chain import atomic_write
+from harness.verdicts import RATE, Verdict, judge_run, latest_observations, rollup
 
 JUNIT_FILE = "junit.xml"
-CONTROL_PROPERTIES = ("control", "clause", "title", "verdict", "gating")
-OBSERVATION_PROPERTIES = (
-    "control",
-    "surface",
-    "channel",
-    "case_id",
-    "expect",
-    "verdict",
-    "disposition",
-)
-OBSERVATION_NAME_KEYS = ("surface", "mode", "case_id", "channel")
 SKIPPED_VERDICTS = frozenset({"not_applicable", "waived"})
+LISTED_CASES = 50  # failing cases listed in a group's failure text; the rest are counted
+REASON_CHARS = 300
 
 # Characters XML 1.0 cannot carry (probe content may contain them); shown as #xNN instead.
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -50,6 +46,18 @@ class _Suite:
     time: float = 0.0
 
 
+@dataclass
+class _Group:
+    """The observations of one testcase of the `observations` suite."""
+
+    control: str
+    name: str
+    properties: dict[str, str]
+    lines: list[Mapping[str, Any]]
+    verdict: str = ""
+    reason: str = ""
+
+
 def write_junit(run_dir: Path, out: Path | None = None) -> Path:
     """Render `run_dir/evidence.jsonl` as JUnit XML at `out` (default `run_dir/junit.xml`).
 
@@ -57,18 +65,22 @@ def write_junit(run_dir: Path, out: Path | None = None) -> Path:
     """
     run_dir = Path(run_dir)
     out = run_dir / JUNIT_FILE if out is None else Path(out)
+    entries = list(read_entries(run_dir))
+    verdict = judge_run(entries)
+    known = catalog()
     controls = _Suite(ET.Element("testsuite", name="controls"))
+    for judged in verdict.controls:
+        control = known[judged.control]
+        _add_case(controls, "controls", judged.control, {
+            "control": judged.control, "clause": control.clause, "title": control.title,
+            "verdict": judged.verdict.value, "gating": str(judged.gating).lower(),
+            "automation": control.automation, "planned": str(judged.planned),
+            "observed": str(judged.observed)}, verdict=judged.verdict.value,
+            reason=judged.reason)
     observations = _Suite(ET.Element("testsuite", name="observations"))
-    for entry in read_entries(run_dir):
-        entry_type = entry.get("entry_type")
-        if entry_type == "control":
-            name = _text(entry.get("control", f"seq {entry.get('seq')}"))
-            _add_case(controls, entry, "controls", name, CONTROL_PROPERTIES)
-        elif entry_type == "observation":
-            parts = [_text(entry[key]) for key in OBSERVATION_NAME_KEYS if key in entry]
-            name = "/".join(parts) if parts else f"seq {entry.get('seq')}"
-            classname = _text(entry.get("control", "observations"))
-            _add_case(observations, entry, classname, name, OBSERVATION_PROPERTIES)
+    for group in _groups(entries, verdict.cells):
+        _add_case(observations, group.control, group.name, group.properties,
+                  verdict=group.verdict, reason=group.reason, lines=group.lines)
     root = ET.Element("testsuites", name=_xml_safe(run_dir.name))
     totals = _Suite(root)
     for suite in (controls, observations):
@@ -87,32 +99,56 @@ def write_junit(run_dir: Path, out: Path | None = None) -> Path:
     return out
 
 
-def _add_case(
-    suite: _Suite,
-    entry: Mapping[str, Any],
-    classname: str,
-    name: str,
-    property_keys: tuple[str, ...],
-) -> None:
+def _groups(entries: Sequence[Mapping[str, Any]], cells: Sequence[Any]) -> list[_Group]:
+    """Observations grouped as rate cells (judged by the judge's cells) or as a strict control
+    on one surface through one channel (rolled up as the judge rolls up a control)."""
+    known = catalog()
+    groups: dict[tuple[Any, ...], _Group] = {}
+    for line in latest_observations(entries):
+        control = str(line["control"])
+        clause = known[control].clause if control in known else ""
+        surface = line.get("surface") or "-"
+        channel = str(line.get("channel"))
+        rate = (line.get("details") or {}).get(RATE)
+        if rate:
+            key: tuple[Any, ...] = (control, surface, rate["family"], line.get("expect"))
+            name = f"{surface}/{rate['family']}/{line.get('expect')}"
+            properties = {"control": control, "clause": clause, "surface": surface,
+                          "family": str(rate["family"]), "expect": str(line.get("expect"))}
+        else:
+            key = (control, surface, channel)
+            name = f"{surface}/{channel}"
+            properties = {"control": control, "clause": clause, "surface": surface,
+                          "channel": channel}
+        groups.setdefault(key, _Group(control, name, properties, [])).lines.append(line)
+    judged_cells = {(c.control, c.surface, c.family, c.expect): c for c in cells}
+    for key, group in groups.items():
+        cell = judged_cells.get(key) if len(key) == 4 else None
+        if cell is not None:
+            group.verdict, group.reason = cell.verdict.value, cell.reason
+        else:
+            found, summary = rollup(Verdict(line["verdict"]) for line in group.lines)
+            group.verdict, group.reason = found.value, summary
+        group.properties["verdict"] = group.verdict
+        group.properties["cases"] = str(len(group.lines))
+    return list(groups.values())
+
+
+def _add_case(suite: _Suite, classname: str, name: str, properties: Mapping[str, str], *,
+              verdict: str, reason: str, lines: Sequence[Mapping[str, Any]] = ()) -> None:
     case = ET.SubElement(suite.element, "testcase", classname=_xml_safe(classname))
     case.set("name", _xml_safe(name))
-    duration = entry.get("duration_s")
-    if isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0:
+    duration = sum(float(d) for line in lines
+                   if isinstance(d := line.get("duration_s"), int | float)
+                   and not isinstance(d, bool) and d >= 0)
+    if duration:
         case.set("time", f"{duration:.3f}")
-        suite.time += float(duration)
-    properties = ET.SubElement(case, "properties")
-    for key in property_keys:
-        if key in entry and entry[key] is not None:
-            ET.SubElement(properties, "property", name=key, value=_xml_safe(_text(entry[key])))
-    ET.SubElement(properties, "property", name="evidence_seq", value=_text(entry.get("seq")))
+        suite.time += duration
+    element = ET.SubElement(case, "properties")
+    for key, value in properties.items():
+        ET.SubElement(element, "property", name=key, value=_xml_safe(value))
     suite.tests += 1
-    _add_outcome(suite, case, entry)
-
-
-def _add_outcome(suite: _Suite, case: ET.Element, entry: Mapping[str, Any]) -> None:
-    verdict = entry.get("verdict")
-    reason = entry.get("reason")
-    message = _xml_safe(_text(reason) if reason not in (None, "") else f"verdict: {verdict}")
+    message = _xml_safe(reason[:REASON_CHARS] if reason else f"verdict: {verdict}")
     if verdict == "pass":
         return
     if verdict in SKIPPED_VERDICTS:
@@ -122,18 +158,17 @@ def _add_outcome(suite: _Suite, case: ET.Element, entry: Mapping[str, Any]) -> N
     if verdict == "fail":
         suite.failures += 1
         outcome = ET.SubElement(case, "failure", message=message, type="fail")
-    elif verdict == "inconclusive":
+    else:  # inconclusive: the harness could not tell, which never passes
         suite.errors += 1
-        outcome = ET.SubElement(case, "error", message=message, type="inconclusive")
-    else:
-        suite.errors += 1
-        outcome = ET.SubElement(
-            case,
-            "error",
-            message=_xml_safe(f"unknown verdict {verdict!r} (treated as an error)"),
-            type="invalid-verdict",
-        )
-    outcome.text = _xml_safe(json.dumps(dict(entry), ensure_ascii=False, indent=2, sort_keys=True))
+        outcome = ET.SubElement(case, "error", message=message, type=verdict)
+    listed = [line for line in lines if line.get("verdict") != "pass"]
+    text = [f"{line.get('verdict')} {line.get('case_id')} ({line.get('channel')}): "
+            f"{str(line.get('reason') or '')[:REASON_CHARS]} [evidence line {line.get('seq')}]"
+            for line in listed[:LISTED_CASES]]
+    if len(listed) > LISTED_CASES:
+        text.append(f"... and {len(listed) - LISTED_CASES} more (see the HTML report)")
+    if text:
+        outcome.text = _xml_safe("\n".join(text))
 
 
 def _set_counts(suite: _Suite) -> None:
@@ -143,10 +178,6 @@ def _set_counts(suite: _Suite) -> None:
     element.set("errors", str(suite.errors))
     element.set("skipped", str(suite.skipped))
     element.set("time", f"{suite.time:.3f}")
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else canonical_json(value)
 
 
 def _xml_safe(text: str) -> str:

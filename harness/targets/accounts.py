@@ -96,7 +96,7 @@ class Naming:
             tails += [f"_{digest}", digest]
         alnum = re.sub(r"[^A-Za-z0-9]", "", base) or "user"
         bodies = (base, alnum, alnum.lower(), alnum.upper(), alnum.lower() + "user")
-        for tail in tails:
+        for tail in (form for each in tails for form in (each, each.upper())):
             name = self.fit("account_name", bodies, tail)
             if name is not None:
                 return name

@@ -537,6 +537,41 @@ class Forum:
 
     # --- flags ----------------------------------------------------------------------------
 
+    def delete_account(self, origin: Origin, account_id: int) -> bool:
+        """Delete an account and all it made (topics and their reshares, replies, circles and
+        their chats, messages, flags, sessions); False when it is gone already. The log keeps
+        its entries: deleting is logged like any write."""
+        with self.lock:
+            account = self.accounts.pop(account_id, None)
+            if account is None:
+                return False
+            self.record(origin, "admin", "account.delete", f"account:{account_id}", {}, None)
+            for names in (self.by_handle, self.old_handles):
+                for name in [n for n, owner in names.items() if owner == account_id]:
+                    del names[name]
+            doomed = {t.id for t in self.topics.values() if t.author_id == account_id}
+            while more := {t.id for t in self.topics.values()
+                           if t.reshare_of in doomed and t.id not in doomed}:
+                doomed |= more
+            circles = {c.id for c in self.circles.values() if c.owner_id == account_id}
+            for table, gone in (
+                    (self.topics, lambda t: t.id in doomed),
+                    (self.replies, lambda r: r.author_id == account_id or r.topic_id in doomed),
+                    (self.circles, lambda c: c.id in circles),
+                    (self.messages, lambda m: m.author_id == account_id
+                     or m.circle_id in circles),
+                    (self.flags, lambda f: f.reporter_id == account_id),
+                    (self.tokens, lambda owner: owner == account_id),
+                    (self.sessions, lambda w: w.account_id == account_id)):
+                for key in [k for k, v in table.items() if gone(v)]:
+                    del table[key]
+            for circle in self.circles.values():
+                circle.members.discard(account_id)
+            if account.picture and not any(a.picture == account.picture
+                                           for a in self.accounts.values()):
+                self.media.pop(account.picture, None)
+            return True
+
     def flag(self, origin: Origin, reporter: Account | None, kind: str, target_id: int,
              reason: str, note: str) -> Flag:
         if kind not in FLAG_KINDS:
@@ -1241,6 +1276,13 @@ class Site:
         self.admin(request)
         return {"days": RETENTION_DAYS}
 
+    async def api_delete_account(self, request: Request) -> Any:
+        """Delete an account with all it made (how the harness cleans up after a run)."""
+        self.admin(request)
+        deleted = self.forum.delete_account(Origin.of(request, "api"),
+                                            int(request.path_params["account_id"]))
+        return {"data": {"deleted": deleted}}
+
     # --- routing --------------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
@@ -1310,6 +1352,8 @@ class Site:
             Route("/v2/admin/log", api(self.api_log), methods=get),
             Route("/v2/admin/flags", api(self.api_flag_queue), methods=get),
             Route("/v2/admin/retention", api(self.api_retention), methods=get),
+            Route("/v2/admin/accounts/{account_id:int}", api(self.api_delete_account),
+                  methods=["DELETE"]),
         ]
 
 

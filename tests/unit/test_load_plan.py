@@ -1,0 +1,79 @@
+"""The load plan: bounded stages stepping up from one user, each stage's canary quota spread
+over its running part, the request cap shared by the processes, and the policy's `load:`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.load.plan import LoadPlan, stages_for
+from harness.load.runner import commands
+from harness.policy import LoadPolicy, load_policy, load_section
+
+
+def plan(**changes) -> LoadPlan:
+    values = {"base_url": "http://127.0.0.1:1", "profile": "p.yaml",
+              "stages": stages_for(16, 4, 20), "spawn_rate": 8.0, "max_requests": 1000,
+              "canaries_per_stage": 10, "seed": 1, "out": "/tmp/x", **changes}
+    return LoadPlan(**values)
+
+
+def test_stages_step_up_from_one_user():
+    assert [s.users for s in stages_for(16, 4, 20)] == [1, 5, 11, 16]
+    assert sum(s.seconds for s in stages_for(16, 4, 20)) == pytest.approx(20)
+    assert stages_for(16, 4, 20)[0].label == "no-load (1 user)"
+    with pytest.raises(ConfigError):
+        stages_for(1, 4, 20)
+
+
+def test_canaries_wait_for_the_stage_users_and_reach_the_quota_before_its_tail():
+    p = plan()
+    stage = p.stages[2]  # 5 -> 11 users: 0.75 s of spawning at 8/s
+    start = p.start_of(stage)
+    assert p.canary_allowance(stage, start + 0.5) == 0
+    assert 0 < p.canary_allowance(stage, start + 2.0) < 10
+    assert p.canary_allowance(stage, start + stage.seconds * 0.9) == 10
+
+
+def test_a_stage_too_short_for_its_users_is_refused():
+    with pytest.raises(ConfigError, match="raise the spawn rate"):
+        plan(spawn_rate=1.0)
+
+
+def test_workers_share_the_quota_and_the_request_cap():
+    p = plan(workers=3)
+    assert p.request_cap() == 334
+    stage = p.stages[1]
+    assert p.canary_allowance(stage, p.start_of(stage) + stage.seconds * 0.9) == 4
+    alone = p.stages[0]  # one user: one process runs it and sends the whole quota
+    assert p.canary_allowance(alone, alone.seconds * 0.9) == 10
+
+
+def test_the_plan_round_trips_through_its_file(tmp_path: Path):
+    p = plan(out=str(tmp_path))
+    assert LoadPlan.read(p.write(tmp_path / "plan.json")) == p
+
+
+def test_commands_one_master_and_k_workers(tmp_path: Path):
+    one = commands(plan(out=str(tmp_path)), tmp_path / "plan.json")
+    assert len(one) == 1
+    assert "--headless" in one[0]
+    assert "--master" not in one[0]
+    many = commands(plan(out=str(tmp_path), workers=2), tmp_path / "plan.json")
+    assert len(many) == 3
+    assert "--master" in many[0]
+    assert many[0][many[0].index("--expect-workers") + 1] == "2"
+    assert all("--worker" in c and "--harness-plan" in c for c in many[1:])
+
+
+def test_policy_load_section(tmp_path: Path):
+    assert load_policy().load == LoadPolicy()
+    path = tmp_path / "p.yaml"
+    path.write_text("load: {users: 4, seconds: 8, leak_rate_max: 0.2}\n", encoding="utf-8")
+    assert load_policy(path).load.users == 4
+    for bad in ({"users": 1}, {"seconds": 0}, {"leak_rate_max": 1.0}, {"stages": 2.5},
+                {"bogus": 1}, {"max_requests": True}):
+        with pytest.raises(ConfigError, match="load"):
+            load_section(path, bad)
