@@ -133,13 +133,15 @@ def _check_pins(run_dir: Path, info: Mapping[str, Any], *, profile_given: bool) 
 
 
 def case_keys(entries: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """Each observed (test, control, channel, case) with what was sent: surface, mode, probe,
-    variant, expectation and the SHA-256 of the content."""
+    """Each observed (test, channel, case) with what was sent: surface, mode, probe, variant,
+    expectation and the SHA-256 of the content. (Which controls a case gave evidence for
+    depends on what the target did with it, so it is no part of the case.)"""
     found = {}
     for line in latest_observations(entries):
         case = (line.get("details") or {}).get("case") or {}
-        key = (line.get("test"), line["control"], line.get("channel"), line["case_id"])
-        found[key] = tuple(case.get(k) for k in CASE_KEYS)
+        key = (line.get("test"), line.get("channel"), line["case_id"])
+        if case or key not in found:
+            found[key] = tuple(case.get(k) for k in CASE_KEYS)
     return found
 
 
@@ -157,13 +159,13 @@ def compare(old: Path, new: Path) -> list[str]:
     missing = [k for k in before if k not in after]
     if missing:
         problems.append(f"{len(missing)} recorded case(s) not observed again, e.g. "
-                        f"{missing[0][1]} {missing[0][3]}")
+                        f"{missing[0][0]}")
     extra = [k for k in after if k not in before]
     if extra:
         problems.append(f"{len(extra)} case(s) observed that the run did not, e.g. "
-                        f"{extra[0][1]} {extra[0][3]}")
+                        f"{extra[0][0]}")
     sent = [k for k in before if k in after and before[k] != after[k]]
     if sent:
         problems.append(f"{len(sent)} case(s) sent differently (surface, mode, probe, variant, "
-                        f"expectation or content), e.g. {sent[0][1]} {sent[0][3]}")
+                        f"expectation or content), e.g. {sent[0][0]}")
     return problems

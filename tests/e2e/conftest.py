@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import pytest
 
-from .runs import SharedRun, shared_assess
+from .runs import BIO_FAULT_SCOPE, SharedRun, shared_assess
 
 
 @pytest.fixture(scope="session")
 def clean_api_run(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
     """Every automated control through the API, on the clean reference site."""
     return shared_assess(tmp_path_factory, "clean-api", "-n", "2")
+
+
+@pytest.fixture(scope="session")
+def bio_fault_run(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
+    """Two surface controls through the API with one fault on: A5.4-BIO fails, A5.4-NICKNAME
+    passes (replay, diff, signatures and shards read it)."""
+    return shared_assess(tmp_path_factory, "bio-fault", *BIO_FAULT_SCOPE)

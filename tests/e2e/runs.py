@@ -22,6 +22,9 @@ from harness.evidence import read_entries
 from harness.policy import load_policy
 
 FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
+# A scope of seconds with one failing control: the replay, diff, signature and shard tests.
+BIO_FAULT_SCOPE = ("--control", "A5.4-NICKNAME", "--control", "A5.4-BIO",
+                   "--reference-fault", "unfiltered-bio")
 
 AUTOMATED = frozenset(c.id for c in controls.catalog().values() if c.automated)
 SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
