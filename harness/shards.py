@@ -125,7 +125,8 @@ def merge(runs: Sequence[Path], reports_dir: Path) -> tuple[Path, RunVerdict, li
     def info(complete: bool, reason: str, verdict: RunVerdict,
              counts: Mapping[str, int]) -> dict[str, Any]:
         kept = {k: v for k, v in first.info.items()
-                if k not in ("args", "resumed", "interrupted", "started", "finished")}
+                if k not in ("args", "resumed", "interrupted", "started", "finished", "shard",
+                             "replay_of")}
         return {**kept, "run_id": store.run_id, "complete": complete,
                 "interrupted": reason or None, "exit_status": verdict.exit_code,
                 "counts": dict(counts), "merged_from": merged_from}
