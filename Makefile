@@ -28,11 +28,12 @@ system-packages:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,browser]'
+	$(BIN)/python -m pip install -q -e '.[test,browser,load]'
 	touch $(STAMP)
 
-# A full assessment of the embedded reference site (API and browser channels), with its
-# report under reports/.
+# A full assessment of the embedded reference site (API, browser and load channels; the load
+# stage is bounded by the policy's `load:` section, 30 s by default), with its report under
+# reports/.
 assess: setup
 	$(BIN)/harness assess $(ASSESS_ARGS)
 
@@ -51,12 +52,15 @@ test-full: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS) --full
 
+# The load bench compares the harness's Locust users with wrk (Debian's), installed here only.
 bench: setup
+	@$(MAKE) --no-print-directory system-packages APT_PACKAGES=wrk
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_reports.py
 	$(BIN)/python bench/bench_variants.py
 	$(BIN)/python bench/bench_images.py
 	$(BIN)/python bench/bench_evidence.py
+	$(BIN)/python bench/bench_load.py
 
 clean:
 	rm -rf $(VENV) reports/2* reports/latest
