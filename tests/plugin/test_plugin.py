@@ -277,8 +277,8 @@ def test_scenarios_follow_the_runs_channels(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import pytest
 
-        @pytest.mark.control("A5.4-EVASION-FULLWIDTH")
-        def test_api_only_control():
+        @pytest.mark.control("A5.6-PUBLISHED")
+        def test_pages_only_control():
             pass
 
         @pytest.mark.channel("browser")
@@ -292,12 +292,12 @@ def test_scenarios_follow_the_runs_channels(pytester: pytest.Pytester) -> None:
     """)
     result = pytester.runpytest_inprocess(*INPROCESS, "--channel", "browser", "--co", "-q")
     listed = result.stdout.str()
-    assert "test_api_only_control" not in listed
+    assert "test_pages_only_control" in listed
     assert "test_pages_only[browser]" in listed
     assert "test_every_channel[browser]" in listed
     result = pytester.runpytest_inprocess(*INPROCESS, "--co", "-q")
     listed = result.stdout.str()
-    assert "test_api_only_control" in listed
+    assert "test_pages_only_control" not in listed  # its control has no api observation
     assert "test_pages_only" not in listed
     assert "test_every_channel[api]" in listed
 
@@ -654,7 +654,3 @@ def test_a_one_channel_scenario_runs_once_where_the_profile_can_take_it(
     listed = result.stdout.str()
     assert "test_once[browser]" in listed
     assert "test_once[api]" not in listed
-    # A run through the API alone still plans it there (to say why it cannot be observed).
-    result = pytester.runpytest_inprocess(*INPROCESS, "--channel", "api", "--target-profile",
-                                          str(pages_only), "--co", "-q")
-    assert "test_once[api]" in result.stdout.str()
