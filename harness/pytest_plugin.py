@@ -329,10 +329,11 @@ def _run_info(config: pytest.Config) -> dict[str, Any]:
                 "waivers_file": file_pin(waivers_file)}
         extra = waivers.load_waivers(Path(waivers_file)) if waivers_file else ()
         gate = waivers.gate_record((*policy.waivers, *extra), policy.measured, operator)
+        linked: dict[str, Any] = {}
         if replay_of:
             from harness.replay import replay_link  # noqa: PLC0415
 
-            pins["replay_of"] = replay_link(Path(replay_of))
+            linked["replay_of"] = replay_link(Path(replay_of))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     return {
@@ -353,6 +354,7 @@ def _run_info(config: pytest.Config) -> dict[str, Any]:
         "operator": operator,
         "gate": gate,
         "shard": config.getoption("harness_shard"),
+        **linked,
     }
 
 

@@ -94,7 +94,7 @@ def merge(runs: Sequence[Path], reports_dir: Path) -> tuple[Path, RunVerdict, li
     and the shards as found. Nothing is written when no shard is intact."""
     from harness.evidence.recorder import seal_run  # noqa: PLC0415 (recorder imports pytest)
 
-    shards = [read_shard(Path(run)) for run in runs]
+    shards = [read_shard(Path(run).resolve()) for run in runs]  # `latest` is a link
     intact = [s for s in shards if s.problem is None]
     if not intact:
         raise EvidenceError("no shard is intact: " + "; ".join(
