@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,6 +22,7 @@ from harness.report.templating import environment
 HTML_FILE = "report.html"
 SCREENSHOT_WIDTH = 720  # pixels: readable text, a few kilobytes per screenshot
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+PROGRESS_EVERY = 100  # screenshots
 
 
 def inline_image(path: Path, width: int = SCREENSHOT_WIDTH) -> str:
@@ -43,10 +44,13 @@ def inline_image(path: Path, width: int = SCREENSHOT_WIDTH) -> str:
 class _Links:
     """Links from the report's folder to the run's artifacts, and inlined screenshots."""
 
-    def __init__(self, report: RunReport, out_dir: Path) -> None:
+    def __init__(self, report: RunReport, out_dir: Path,
+                 progress: Callable[[str], None]) -> None:
         self.report = report
         self.base = os.path.relpath(report.run_dir.resolve(), out_dir.resolve())
         self.images: dict[str, str] = {}
+        self.progress = progress
+        self.total = sum(1 for path in report.files if path.lower().endswith(IMAGE_SUFFIXES))
 
     def href(self, artifact: str) -> str:
         return PurePosixPath(Path(self.base).as_posix(), artifact).as_posix()
@@ -58,14 +62,19 @@ class _Links:
                 continue
             if artifact not in self.images:
                 self.images[artifact] = inline_image(self.report.run_dir / artifact)
+                if len(self.images) % PROGRESS_EVERY == 0:
+                    self.progress(f"html: {len(self.images)} of at most {self.total} "
+                                  "screenshots inlined")
             found.append({"src": self.images[artifact], "href": self.href(artifact),
                           "name": PurePosixPath(artifact).name})
         return found
 
 
-def render_html(report: RunReport, out_dir: Path) -> str:
-    """The report's HTML text, with links relative to `out_dir` (where it will be written)."""
-    links = _Links(report, out_dir)
+def render_html(report: RunReport, out_dir: Path,
+                progress: Callable[[str], None] = lambda _: None) -> str:
+    """The report's HTML text, with links relative to `out_dir` (where it will be written);
+    `progress` hears how many screenshots are inlined, every PROGRESS_EVERY."""
+    links = _Links(report, out_dir, progress)
     verdict = report.verdict
     surfaces = []
     for surface, lines in report.by_surface().items():
@@ -96,7 +105,8 @@ def render_html(report: RunReport, out_dir: Path) -> str:
         stage_plots=stage_plots)
 
 
-def write_html(report: RunReport, out_dir: Path) -> Path:
+def write_html(report: RunReport, out_dir: Path,
+               progress: Callable[[str], None] = lambda _: None) -> Path:
     """Write `out_dir/report.html`; returns its path."""
     out = Path(out_dir) / HTML_FILE
-    return write_output(out, render_html(report, out.parent).encode("utf-8"))
+    return write_output(out, render_html(report, out.parent, progress).encode("utf-8"))

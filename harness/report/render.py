@@ -35,7 +35,7 @@ def write_reports(report: RunReport, formats: Sequence[str], out_dir: Path, *,
         raise ConfigError(f"--out {out_dir}: reports cannot go inside the run directory (its "
                           "manifest lists every file in it); give a folder outside it")
     written: list[Path] = []
-    for name, write in _writers(lang):
+    for name, write in _writers(lang, progress):
         if name not in chosen:
             continue
         started = time.monotonic()
@@ -46,13 +46,14 @@ def write_reports(report: RunReport, formats: Sequence[str], out_dir: Path, *,
     return written
 
 
-def _writers(lang: str) -> list[tuple[str, Callable[[RunReport, Path], list[Path]]]]:
+def _writers(lang: str, progress: Callable[[str], None]
+             ) -> list[tuple[str, Callable[[RunReport, Path], list[Path]]]]:
     """Each format's writer, imported when used (trestle and Pillow load slowly)."""
 
     def html(report: RunReport, out: Path) -> list[Path]:
         from harness.report.html import write_html  # noqa: PLC0415
 
-        return [write_html(report, out)]
+        return [write_html(report, out, progress)]
 
     def article6(report: RunReport, out: Path) -> list[Path]:
         from harness.report.article6 import write_article6  # noqa: PLC0415

@@ -426,3 +426,15 @@ def test_report_rates_prints_the_table(tmp_path: Path,
 def test_write_reports_refuses_an_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--format 'pdf'"):
         write_reports(_report(recorded_run(tmp_path)), ["pdf"], tmp_path / "o")
+
+
+def test_html_tells_its_progress_while_it_inlines_screenshots(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.report import html
+
+    monkeypatch.setattr(html, "PROGRESS_EVERY", 1)
+    heard: list[str] = []
+    write_reports(_report(recorded_run(tmp_path / "runs")), ["html"], tmp_path / "out",
+                  progress=heard.append)
+    assert heard[0] == "html: 1 of at most 1 screenshots inlined"
+    assert heard[-1].startswith(f"html: {tmp_path / 'out' / 'report.html'} (")
