@@ -23,7 +23,7 @@ from harness import __version__, interrupts
 from harness.cleanup import CREATED, pending, run_cleanup
 from harness.controls import catalog
 from harness.errors import HarnessError
-from harness.evidence.chain import file_sha256
+from harness.evidence.chain import file_sha256, utc_now_iso
 from harness.evidence.redact import Redactor
 from harness.evidence.store import RunStore, read_entries
 from harness.evidence.verify import read_run_info
@@ -264,7 +264,9 @@ def seal_run(store: RunStore, *, complete: bool, why: str,
                 c.expect != MUST_BLOCK)):
             rates.append(store.append(cell.evidence()))
         entries += rates
-    ending = {"entry_type": "run_end", "complete": complete, "usage_error": usage_error}
+    # The ending's time is the day waivers are judged against, now and whenever judged again.
+    ending = {"entry_type": "run_end", "complete": complete, "usage_error": usage_error,
+              "time": utc_now_iso()}
     verdict = judge_run([*entries, ending], gate_of)
     for control in verdict.controls:
         store.append(control.evidence())
