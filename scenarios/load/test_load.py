@@ -77,7 +77,7 @@ def test_controls_hold_under_load(request, target_profile, api_target, evidence,
     request.config.stash[STAGE_TABLE] = table.lines()
     found = observations(table)
     for observation in found:
-        observation.details.update(stages=stages, canaries=canaries,
-                                   reconciliation=reconciliation, plan=plan.evidence())
+        observation.details.update(plan=plan.evidence(), artifacts={
+            "stages": stages, "canaries": canaries, "reconciliation": reconciliation})
     evidence.record(found)
     evidence.judge()

@@ -1,0 +1,76 @@
+"""The load channel end to end: `harness load` in a subprocess, as a user runs it, on short
+stages (three of 3 s, 1 to 16 users). The clean reference site passes both load controls with
+the reconciliation in its evidence; each load-only fault fails its own control, at a loaded
+stage (never the no-load one), and leaves the other control passing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.evidence import read_entries, verify_run
+from harness.load.scenario import INTAKE_UNDER_LOAD, UNDER_LOAD
+
+from .runs import control_verdicts
+
+SHORT = """grace_seconds: 1
+load: {users: 16, spawn_rate: 16, seconds: 9, stages: 3, canaries_per_stage: 20}
+"""
+FAULTS = {"filter-fails-open-under-load": UNDER_LOAD,
+          "reports-dropped-when-busy": INTAKE_UNDER_LOAD}
+
+
+def harness_load(tmp_path: Path, *args: str) -> tuple[int, Path, str]:
+    """`harness load` on the short policy into tmp_path; exit code, run directory, output."""
+    policy = tmp_path / "load-policy.yaml"
+    policy.write_text(SHORT, encoding="utf-8")
+    out = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "load", "--policy", str(policy), "--out", str(out),
+         "--seed", "7", *args], capture_output=True, text=True, timeout=300, check=False)
+    runs = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(runs) == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.returncode, runs[0], done.stdout + done.stderr
+
+
+def stage_observations(run_dir: Path, control: str) -> list[dict]:
+    return [e for e in read_entries(run_dir)
+            if e["entry_type"] == "observation" and e["control"] == control]
+
+
+def test_clean_site_passes_both_load_controls_with_the_reconciliation_in_evidence(tmp_path):
+    code, run_dir, output = harness_load(tmp_path)
+    assert code == 0, output[-3000:]
+    assert control_verdicts(run_dir) == {UNDER_LOAD: "pass", INTAKE_UNDER_LOAD: "pass"}
+    assert verify_run(run_dir).ok
+    assert "load stages" in output
+    assert "no-load (1 user)" in output
+    intake = stage_observations(run_dir, INTAKE_UNDER_LOAD)
+    assert [o["details"]["stage"]["users"] for o in intake] == [1, 8, 16]
+    assert all(o["details"]["receipts"] > 0 and o["details"]["lost"] == [] for o in intake)
+    leaks = stage_observations(run_dir, UNDER_LOAD)
+    assert all(o["details"]["canaries"] == 20 and o["details"]["leaked"] == 0 for o in leaks)
+    artifacts = intake[0]["details"]["artifacts"]
+    reconciliation = run_dir / artifacts["reconciliation"]
+    assert json.loads(reconciliation.read_text(encoding="utf-8"))["queue"] is not None
+    stats = run_dir / artifacts["stages"]
+    assert (stats.parent.parent / "locust" / "locust.json").is_file()
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_load_fault_fails_its_control_at_a_loaded_stage(fault, tmp_path):
+    code, run_dir, output = harness_load(tmp_path, "--reference-fault", fault)
+    expected = FAULTS[fault]
+    assert code == 1, output[-3000:]
+    verdicts = control_verdicts(run_dir)
+    assert verdicts[expected] == "fail"
+    assert {c: v for c, v in verdicts.items() if c != expected} == \
+        {c: "pass" for c in FAULTS.values() if c != expected}
+    failed = [o for o in stage_observations(run_dir, expected) if o["verdict"] == "fail"]
+    assert failed
+    assert all(o["details"]["stage"]["index"] > 0 for o in failed)  # never the no-load stage
+    assert f"{expected} broke at stage" in output
