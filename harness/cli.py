@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _run_commands(sub)
     add_load_parser(sub)
+    _profile_commands(sub)
 
     codes = sub.add_parser("exit-codes", help="print the exit codes and what each means")
     codes.set_defaults(func=cmd_exit_codes)
@@ -143,6 +144,24 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument(f"--report-{name}-seconds", metavar="S", help=f"seconds: {what}")
     serve.set_defaults(func=cmd_serve)
     return parser
+
+
+def _profile_commands(sub: Any) -> None:
+    """The commands that work on a profile: check."""
+    profile = sub.add_parser("profile", help="work on a target profile")
+    profile_sub = profile.add_subparsers(required=True, metavar="ACTION")
+    check = profile_sub.add_parser(
+        "check", help="perform every action the profile declares once, with benign content, "
+        "and show each step: ok, or why not (exit 0 only when every action works)")
+    check.add_argument("profile", type=Path, help="the profile (YAML)")
+    check.add_argument("--base-url", help="the target's URL (default: the profile's)")
+    check.add_argument("--channel", choices=("api", "browser"), default=None,
+                       help="the channel to check (default: api when the profile has one)")
+    check.add_argument("--out", type=Path, help="folder for screenshots of failed page steps "
+                       "(default: reports/profile-check-<time>)")
+    check.add_argument("--seed", type=int, help="seed of the benign content (default: random)")
+    check.add_argument("--browser-path", help="Chromium for the browser channel")
+    check.set_defaults(func=cmd_profile_check)
 
 
 def _run_commands(sub: Any) -> None:
@@ -630,6 +649,39 @@ def cmd_corpus_sample(args: argparse.Namespace) -> int:
 
     print("\n".join(sample_corpus(args.path, args.n, args.seed, args.expect)))
     return EXIT_OK
+
+
+def cmd_profile_check(args: argparse.Namespace) -> int:
+    """Check that a profile drives its site: every declared action, step by step."""
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+    from rich.live import Live  # noqa: PLC0415
+
+    from harness.profile_check import check_profile, summary_lines, table  # noqa: PLC0415
+    from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
+    from harness.targets.profile import load_profile  # noqa: PLC0415
+
+    profile = load_profile(args.profile, base_url=args.base_url)
+    channel = args.channel or ("api" if "api" in profile.channels else "browser")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out = (args.out or REPORTS_DIR / f"profile-check-{stamp}").resolve()
+    console = Console()
+    console.print(f"[bold]{profile.name}[/bold] ({profile.path}) at {profile.base_url}, "
+                  f"through the {channel} channel")
+    rows: list[Any] = []
+    with Live(table(rows), console=console, refresh_per_second=4) as live:
+        def shown(row: Any) -> None:
+            rows.append(row)
+            live.update(table(rows))
+
+        check = check_profile(profile, channel, out, seed=args.seed,
+                              browser_path=args.browser_path, progress=shown)
+    console.line()
+    for line in summary_lines(check):
+        console.print(line, style="green" if check.ok else "red", markup=False,
+                      highlight=False)
+    return EXIT_OK if check.ok else EXIT_FAIL
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

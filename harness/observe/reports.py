@@ -292,7 +292,8 @@ class ReportDesk:
             steps = self.spec["submit"]
         steps = [{"as": "reporter", **step} for step in steps]
         submitted = datetime.now(timezone.utc)
-        done = self.target.run_steps(steps, variables, self.actors(item, reporter), {})
+        done = self.target.run_steps(steps, variables, self.actors(item, reporter), {},
+                                     action=f"report {item.kind}")
         received = datetime.now(timezone.utc)
         self.exchanges.extend(done)
         filing = Filing(item, reporter, variables.get("ticket"), utc(submitted), utc(received),
