@@ -213,8 +213,8 @@ class ReportDesk:
         if "absent" in spec:
             raise Absent(spec["absent"])
         seed = self._next_seed()
-        joiner = (self.admin.surface_spec(spec["surface"]) or {}).get("joiner", " ")
-        case = build_case(spec["surface"], "create", probe, seed, joiner)
+        case = build_case(spec["surface"], "create", probe, seed,
+                          self.target.profile.joiner(spec["surface"], self.target.channel))
         run = CaseRun(self.session, case, self.policy, seed)
         submission = run.submit()
         self.exchanges.extend(run.result.exchanges)
