@@ -147,6 +147,10 @@ def check_allowed(url: str, allowed_hosts: list[str] | tuple[str, ...], path: Pa
 
 
 def _validate(data: dict[str, Any], path: Path) -> None:
+    where = _odd_key(data, ())
+    if where is not None:  # the schema's keys are names; jsonschema cannot rank such errors
+        raise ConfigError(f"{path}: {_where(where[:-1])}: the key {where[-1]!r} is not a name "
+                          "(quote it if it is meant as one)")
     validator = jsonschema.Draft202012Validator(_schema())
     errors = list(validator.iter_errors(data))
     if not errors:
@@ -158,6 +162,24 @@ def _validate(data: dict[str, Any], path: Path) -> None:
     unknown = [e for e in errors if e.validator == "additionalProperties"]
     error = unknown[0] if unknown else best_match(errors)
     raise ConfigError(f"{path}: {_describe(error)}")
+
+
+def _odd_key(value: Any, at: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The path to the first mapping key that is not a string (YAML reads `1:` or `yes:` as a
+    number or a boolean), or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return (*at, key)
+            found = _odd_key(item, (*at, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _odd_key(item, (*at, index))
+            if found is not None:
+                return found
+    return None
 
 
 def _describe(error: ValidationError) -> str:

@@ -268,3 +268,11 @@ def test_check_allowed_accepts_listed_hosts() -> None:
     check_allowed("http://localhost:80/x", ["localhost"], "p.yaml")
     with pytest.raises(UnsafeTargetError, match=r"p\.yaml"):
         check_allowed("http://127.0.0.2/", ["127.0.0.1"], "p.yaml")
+
+
+def test_a_key_that_is_not_a_name_is_refused_with_where_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "profile.yaml"
+    path.write_text("name: odd\nallowed_hosts: [127.0.0.1]\nbrowser:\n  register: []\n"
+                    "  surfaces: {}\n  timeouts: {1: 5}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"browser\.timeouts: the key 1 is not a name"):
+        load_profile(path, base_url="http://127.0.0.1")
