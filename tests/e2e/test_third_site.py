@@ -164,20 +164,43 @@ def test_every_fault_has_a_run():
     assert set(BOARD_FAULTS.values()) <= set(SCOPE), "a fault breaks a control out of scope"
 
 
-def test_clean_board_fails_no_control(start_board, tmp_path):
-    code, run_dir, output = assess(start_board(), tmp_path / "reports", SCOPE, "-n", "2")
-    assert run_dir is not None, output[-4000:]
-    assert verify_run(run_dir).ok
+def _not_applicable_where_absent(run_dir: Path) -> dict[str, str]:
+    """The run's control verdicts, having checked that the absent things did not apply."""
     verdicts = control_verdicts(run_dir)
-    assert code == 0, (verdicts, output[-4000:])
     assert {c: verdicts.get(c) for c in NOT_APPLICABLE} == dict.fromkeys(
         NOT_APPLICABLE, "not_applicable"), verdicts
-    assert {c: v for c, v in verdicts.items() if c in SCOPE and c not in NOT_APPLICABLE} == \
-        dict.fromkeys(set(SCOPE) - set(NOT_APPLICABLE), "pass"), verdicts
     edits = {e["surface"]: e["verdict"] for e in read_entries(run_dir)
              if e["entry_type"] == "observation" and e.get("mode") == "edit"
              and e.get("surface") in ("post", "comment", "group_message")}
     assert set(edits.values()) <= {"not_applicable"}, edits
+    return verdicts
+
+
+def test_clean_board_fails_no_control(start_board, tmp_path):
+    """Through the pages with the Chinese probes (the Latin ones take the same paths), to keep
+    the suite's time in bounds: every case observed passes, and the controls left short of
+    their plan say so. The fault runs below are narrowed to cases this run observes."""
+    code, run_dir, output = assess(start_board(), tmp_path / "reports", SCOPE, "-n", "2",
+                                   "--", "-k", "not latin and not benign-en")
+    assert run_dir is not None, output[-4000:]
+    assert verify_run(run_dir).ok
+    assert code == 1, output[-4000:]
+    observed_all_pass(run_dir)
+    verdicts = _not_applicable_where_absent(run_dir)
+    for control in ("A5.4-RETENTION", "A5.4-PROPAGATION", "A5.6-PUBLISHED",
+                    "A5.6-ENTRY-POINTS", "A5.6-INTAKE"):
+        assert verdicts.get(control) == "pass", (control, verdicts)
+
+
+@pytest.mark.full
+def test_clean_board_passes_every_control(start_board, tmp_path):
+    code, run_dir, output = assess(start_board(), tmp_path / "reports", SCOPE, "-n", "2")
+    assert run_dir is not None, output[-4000:]
+    assert verify_run(run_dir).ok
+    verdicts = _not_applicable_where_absent(run_dir)
+    assert code == 0, (verdicts, output[-4000:])
+    assert {c: v for c, v in verdicts.items() if c in SCOPE and c not in NOT_APPLICABLE} == \
+        dict.fromkeys(set(SCOPE) - set(NOT_APPLICABLE), "pass"), verdicts
 
 
 @pytest.mark.parametrize("fault", sorted(FAULT_RUNS))
@@ -191,17 +214,6 @@ def test_each_fault_fails_its_own_control(start_board, tmp_path, fault):
     verdicts = control_verdicts(run_dir)
     assert code == 1, output[-4000:]
     assert verdicts.get(control) == "fail", (fault, verdicts, output[-3000:])
-
-
-def test_observed_cases_pass_on_the_clean_board_when_narrowed(start_board, tmp_path):
-    """The narrowing the fault runs use observes passing cases on the clean site, so their
-    failures are the faults' doing."""
-    code, run_dir, output = assess(start_board(), tmp_path / "reports",
-                                   ["A5.4-POST", "A5.4-RECORDS", "A5.3-LOG-FIELDS"],
-                                   "--", "-k", f"post and {ONE_CANARY}")
-    assert run_dir is not None, output[-4000:]
-    assert code == 1, output[-4000:]
-    observed_all_pass(run_dir)
 
 
 def test_profile_check_passes(start_board, tmp_path):
