@@ -142,7 +142,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "surface(name): the Article 5(4) surface a scenario submits to",
         "channel(name): the channel a scenario drives the target through",
         "one_channel: observed once, on the first selected channel the profile describes",
-        "one_channel: observed once, on the first selected channel the profile describes",
     ):
         config.addinivalue_line("markers", line)
     workerinput = getattr(config, "workerinput", None)
@@ -341,7 +340,7 @@ def _run_info(config: pytest.Config) -> dict[str, Any]:
         "target": {"name": profile_name(path), "base_url": settings.base_url},
         **pins,
         "channel": settings.channel,
-        "channels": list(settings.channels),
+        "channels": list(selected_channels(config)),
         "controls": list(settings.controls),
         "reference_faults": list(settings.reference_faults),
         "settings": dict(settings.sources),
@@ -455,8 +454,19 @@ def _run_profile(config: pytest.Config) -> Profile:
 
 
 def selected_channels(config: pytest.Config) -> tuple[str, ...]:
-    """The channels this run assesses through (`--channel all` is every one)."""
-    return harness_settings(config).channels
+    """The channels this run assesses through (`--channel all` is every one). A pages-only
+    profile (no `api` section) is assessed through its pages: the API is left out of `all` and
+    of the default channel, and asking for it by name is a usage error."""
+    settings = harness_settings(config)
+    channels = settings.channels
+    if "api" not in channels or "api" in _profile_sections(config):
+        return channels
+    if settings.channel == "api" and settings.sources.get("channel", "default") != "default":
+        raise pytest.UsageError(
+            f"{settings.profile_path}: channel api (from the {settings.sources['channel']}), but "
+            "the profile has no api section: a pages-only site is assessed through its pages "
+            "(--channel browser)")
+    return tuple(name for name in channels if name != "api") or ("browser",)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -492,9 +502,10 @@ def _profile_sections(config: pytest.Config) -> frozenset[str]:
 
 
 @pytest.fixture
-def channel() -> str:
-    """The channel of a scenario that is not parametrised by channel: the API."""
-    return "api"
+def channel(pytestconfig: pytest.Config) -> str:
+    """The channel of a scenario that is not parametrised by channel: the API, or the pages of
+    a pages-only site."""
+    return "api" if "api" in _profile_sections(pytestconfig) else "browser"
 
 
 @pytest.fixture(scope="session")

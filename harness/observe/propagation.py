@@ -118,6 +118,11 @@ def not_assessable(profile: Profile, channel: str, change: str,
     admin = profile.api.get("moderation")
     if admin is not None and "absent" in admin:
         return Verdict.NOT_APPLICABLE, admin["absent"]
+    surface = (profile.api if channel == "api" else profile.data.get(channel, {})).get(
+        "surfaces", {}).get(KIND_SURFACES[kind])
+    if surface is not None and "absent" in surface:
+        return Verdict.NOT_APPLICABLE, f"the site has no {KIND_SURFACES[kind]}: " \
+            f"{surface['absent']}"
     section = channel_section(profile, channel)
     edit = (section or {}).get("edit", {}).get(kind)
     where = "api.moderation" if channel == "api" else f"api.moderation nor {channel}.moderation"
@@ -138,6 +143,8 @@ def not_assessable(profile: Profile, channel: str, change: str,
         missing = f"the profile's {channel}.moderation section names no way to edit a {kind}"
     elif change == "removal" and remove_steps(profile, channel, kind) is None:
         missing = f"neither {where} names a way for a moderator to remove a {kind}"
+    elif surface is None:  # a case is built for the surface whose filter a plant skips
+        missing = f"the profile describes no {channel} steps for {KIND_SURFACES[kind]}"
     else:
         return None
     return Verdict.INCONCLUSIVE, f"not assessed: {missing}"

@@ -225,7 +225,11 @@ BROWSER = """\
 browser:
   register:
     - {goto: /register}
-  surfaces: {}
+  surfaces:
+    post:
+      create: [{goto: /}]
+      edit: [{goto: /}]
+      observe: [{goto: /, as: [viewer]}]
   moderation:
     edit:
       post:
@@ -317,3 +321,15 @@ def test_a_site_that_says_no_way_to_remove_is_inconclusive_for_removals_only(
     assert verdict is Verdict.INCONCLUSIVE
     assert "names a way for a moderator to remove a comment" in reason
     assert not_assessable(profile, "browser", "edit", "comment") is None
+
+
+def test_a_kind_the_site_does_not_have_is_not_applicable_and_one_left_out_is_not(
+        tmp_path: Path) -> None:
+    profile = _pages_only(tmp_path)
+    profile.data["browser"]["surfaces"]["group_message"] = {"absent": "no groups here"}
+    assert not_assessable(profile, "browser", "edit", "group_message") == (
+        Verdict.NOT_APPLICABLE, "the site has no group_message: no groups here")
+    del profile.data["browser"]["surfaces"]["comment"]
+    verdict, reason = not_assessable(profile, "browser", "removal", "comment")
+    assert verdict is Verdict.INCONCLUSIVE
+    assert "describes no browser steps for comment" in reason
