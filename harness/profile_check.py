@@ -106,8 +106,9 @@ def _target(profile: Profile, channel: str, out: Path,
             launch_options,
         )
 
+        options = launch_options(find_browser(browser_path))  # before Playwright starts
         playwright = stack.enter_context(sync_playwright())
-        browser = playwright.chromium.launch(**launch_options(find_browser(browser_path)))
+        browser = playwright.chromium.launch(**options)
         stack.callback(browser.close)
         target = BrowserTarget(profile, browser, api)
         stack.callback(target.close)
@@ -292,9 +293,9 @@ class _Checker:
                 continue
             try:
                 item = desk.item(kind)
-                reporter = desk.reporter()
-                filing = desk.file(item, reporter, f"harness profile check {kind} "
-                                   f"{self.session.nonce}")
+                # the viewer, as the scenarios do: a member of the groups the items are in
+                filing = desk.file(item, self.session.actors["viewer"],
+                                   f"harness profile check {kind} {self.session.nonce}")
             except NotObserved as exc:
                 self.add(Row(action, "-", False, str(exc)))
                 continue
@@ -311,9 +312,10 @@ class _Checker:
                              "{ticket}: check the submit steps' extract (or read)"))
                 return
             found = desk.look_up(filing)
+            status = (found or {}).get("status")
             self.add(Row(f"{action} lookup", f"ticket {filing.ticket}", found is not None,
-                         f"status {found.get('status')!r}" if found else
-                         "the ticket could not be looked up"))
+                         "the ticket could not be looked up" if found is None else
+                         f"status {status!r}" if status else "found (no status read)"))
         if desk.part("queue") is None or desk.absent("queue") is not None:
             return
         record, problem = desk.in_queue(filing)
