@@ -30,7 +30,8 @@ from harness.verdicts import (
 
 NOT_ASSESSED = "not_assessed"  # an automated control outside the run's scope
 TIMELY = "A5.6-TIMELY"
-STAGES = "stages"  # the `details` key of an observation that carries load stage figures
+STAGE = "stage"  # the `details` key of a load observation: which stage its figures are of
+STAGE_NOISE = frozenset({STAGE, "plan", "artifacts"})  # details that are not stage figures
 RUN_WIDE = "run-wide"  # the group of observations that belong to no surface
 
 
@@ -179,12 +180,22 @@ class RunReport:
                 float(limits["acknowledge"]), float(limits["handle"])))
         return points
 
-    def stages(self) -> list[tuple[str, list[Mapping[str, Any]]]]:
-        """Load stage figures, per observation that carries them: (its control, the stages,
-        each a mapping with a `stage` name and its figures)."""
-        return [(str(line["control"]), list(line["details"][STAGES]))
-                for line in self.observations()
-                if isinstance((line.get("details") or {}).get(STAGES), list)]
+    def stages(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Load stage figures per control, in stage order: the observations whose details
+        carry a `stage` (index, users, seconds), each as one row of the stage's name, its
+        verdict and its figures (nested ones flattened: `ack_s.p95`)."""
+        by_control: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for line in self.observations():
+            details = line.get("details") or {}
+            stage = details.get(STAGE)
+            if not isinstance(stage, Mapping) or "index" not in stage:
+                continue
+            row: dict[str, Any] = {"stage": f"{stage['index']}: {stage.get('users')} users",
+                                   "verdict": line["verdict"], "users": stage.get("users")}
+            row.update(_flat({k: v for k, v in details.items() if k not in STAGE_NOISE}))
+            by_control.setdefault(str(line["control"]), []).append((int(stage["index"]), row))
+        return [(control, [row for _, row in sorted(rows, key=lambda r: r[0])])
+                for control, rows in by_control.items()]
 
     def traces(self, line: Mapping[str, Any]) -> list[str]:
         """The run-relative paths of what traces an observation: the Playwright traces in its
@@ -197,6 +208,18 @@ class RunReport:
         if not found and isinstance(exchanges, str) and exchanges in self.files:
             found = [exchanges]
         return found
+
+
+def _flat(figures: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested figures as one level (`{"ack_s": {"p95": 1}}` -> `{"ack_s.p95": 1}`); lists are
+    kept whole."""
+    flat: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def artifact_paths(line: Mapping[str, Any]) -> Iterable[str]:

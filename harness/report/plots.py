@@ -14,6 +14,7 @@ from harness.report.model import LatencyPoint, block_grid
 from harness.verdicts import MUST_BLOCK, RateCell
 
 CELL_W, CELL_H, LABEL_W, HEAD_H = 74, 40, 150, 70
+DASHED = ' stroke-dasharray="5 3"'  # a measured cell: shown, not gated
 MARK = {"fail": "\u2716", "inconclusive": "?", "waived": "w"}
 
 
@@ -81,7 +82,8 @@ def _cell(cell: RateCell, x: float, y: float, expect: str) -> str:
            f"<title>{escape(tip)}</title>",
            f'<rect x="{x + 1}" y="{y + 1}" width="{CELL_W - 2}" height="{CELL_H - 2}" '
            f'fill="{_colour(good)}" stroke="{"#000" if verdict == "fail" else "#fff"}" '
-           f'stroke-width="{2 if verdict == "fail" else 1}"/>',
+           f'stroke-width="{2 if verdict == "fail" else 1}"'
+           f"{'' if cell.gate.gating else DASHED}/>",
            f'<text x="{x + CELL_W / 2}" y="{y + 15}" font-size="11" text-anchor="middle">'
            f'{escape(shown)} {escape(MARK.get(verdict, ""))}</text>',
            f'<text x="{x + CELL_W / 2}" y="{y + 26}" font-size="9" text-anchor="middle">'

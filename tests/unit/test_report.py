@@ -57,11 +57,12 @@ def _case(surface: str, probe: str, variant: str = "identity") -> dict[str, Any]
 
 
 def recorded_run(base: Path, *, post_leaks: bool = True, observe_timely: bool = True,
-                 about: dict[str, Any] | None = ABOUT, run_id: str = "run-r") -> Path:
+                 about: dict[str, Any] | None = ABOUT, run_id: str = "run-r",
+                 measured: bool = False) -> Path:
     """A sealed run of three controls: A5.4-POST (an API case that passes and a browser case
     that leaks when `post_leaks`, with screenshots and a trace), A5.4-EVASION-FULLWIDTH (rate
     cells on two surfaces) and A5.6-TIMELY (one report followed, unless not `observe_timely`:
-    then planned and never observed)."""
+    then planned and never observed); with `measured` the policy only measures the rates."""
     store = RunStore.create(base, run_id=run_id)
     info: dict[str, Any] = {"seed": 7, "target": {"name": "tiny"}, "channels": ["api", "browser"],
                             "started": "2026-12-01T10:00:00+00:00",
@@ -118,7 +119,7 @@ def recorded_run(base: Path, *, post_leaks: bool = True, observe_timely: bool = 
         store.append({"entry_type": "rate", "control": control, "surface": surface,
                       "family": "fullwidth", "expect": "must_block", "k": k, "n": 9,
                       "rate": k / 9, "low": 0.7 if k else 0.0, "high": 1.0 if k else 0.3,
-                      "bound": "low", "threshold": 0.7, "gating": True, "unobserved": 0,
+                      "bound": "low", "threshold": 0.7, "gating": not measured, "unobserved": 0,
                       "verdict": "pass" if k else "fail", "reason": f"{k}/9 blocked"})
     store.append({"entry_type": "run_end", "complete": True})
     store.finalize()
@@ -259,6 +260,13 @@ def test_html_heat_map_marks_the_failing_cell_with_its_interval(tmp_path: Path) 
     assert html.count('class="interval"') == 2
 
 
+def test_html_heat_map_dashes_the_cells_the_policy_only_measures(tmp_path: Path) -> None:
+    gated = render_html(_report(recorded_run(tmp_path / "g")), tmp_path)
+    measured = render_html(_report(recorded_run(tmp_path / "m", measured=True)), tmp_path)
+    assert "stroke-dasharray=\"5 3\"" not in gated
+    assert measured.count("stroke-dasharray=\"5 3\"") == 2
+
+
 def test_html_escapes_what_the_target_or_the_probe_put_in_evidence(tmp_path: Path) -> None:
     html = render_html(_report(recorded_run(tmp_path)), tmp_path)
     assert "<script>" not in html.split("<script>\ndocument")[0]
@@ -269,15 +277,23 @@ def test_html_escapes_what_the_target_or_the_probe_put_in_evidence(tmp_path: Pat
 def test_html_draws_load_stages_when_the_evidence_has_them(tmp_path: Path) -> None:
     run_dir = recorded_run(tmp_path)
     store = RunStore.open(run_dir)
-    stages = [{"stage": "no load", "users": 0, "leak_rate": 0.0},
-              {"stage": "50 users", "users": 50, "leak_rate": 0.02}]
-    store.append({"entry_type": "observation", "control": POST, "surface": None,
-                  "channel": "api", "case_id": "load", "verdict": "pass", "reason": "held",
-                  "test": "t-load", "details": {"stages": stages}})
+    for index, users, leaked in ((1, 50, 2), (0, 0, 0)):  # stage order comes from the index
+        store.append({"entry_type": "observation", "control": "A5.4-UNDER-LOAD",
+                      "surface": "post", "channel": "load", "case_id": f"stage-{index}",
+                      "verdict": "pass", "reason": "held", "test": "t-load",
+                      "details": {"stage": {"index": index, "users": users, "seconds": 5},
+                                  "leaked": leaked, "ack_s": {"p95": 0.1 * (index + 1)},
+                                  "plan": {"seed": 7}}})
     store.finalize()
-    html = render_html(_report(run_dir), tmp_path)
+    report = _report(run_dir)
+    [(control, rows)] = report.stages()
+    assert control == "A5.4-UNDER-LOAD"
+    assert [r["stage"] for r in rows] == ["0: 0 users", "1: 50 users"]
+    assert rows[1]["ack_s.p95"] == pytest.approx(0.2)
+    assert "plan" not in rows[0]
+    html = render_html(report, tmp_path)
     assert '<svg id="plot-stages-0"' in html
-    assert "50 users: users 50" in html
+    assert "1: 50 users: leaked 2" in html
 
 
 # --- the Article 6 report ---------------------------------------------------------------------
