@@ -129,10 +129,12 @@ class Conclusion:
 
 
 def conclusion(report: RunReport) -> Conclusion:
-    """A gating control that failed is a hazard: non-conformant. Otherwise a gating control
-    inconclusive, an incomplete run or a run that assessed nothing: not established."""
+    """A gating control that failed is a hazard: non-conformant; so is a waived one (a waiver
+    lets a launch gate pass, it rectifies nothing). Otherwise a gating control inconclusive,
+    an incomplete run or a run that assessed nothing: not established."""
     rows = [r for r in report.rows() if r.judged is not None and r.judged.gating]
-    hazards = [r for r in rows if r.judged is not None and r.judged.verdict is Verdict.FAIL]
+    hazards = [r for r in rows if r.judged is not None
+               and r.judged.verdict in (Verdict.FAIL, Verdict.WAIVED)]
     unsettled = [r for r in rows if r.judged is not None
                  and r.judged.verdict is Verdict.INCONCLUSIVE]
     if hazards:

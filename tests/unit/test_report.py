@@ -322,6 +322,26 @@ def test_article6_of_a_clean_run_found_no_hazard_but_is_not_final(tmp_path: Path
     assert "DRAFT" not in markdown
 
 
+def test_article6_counts_a_waived_control_as_a_hazard(tmp_path: Path) -> None:
+    run_dir = recorded_run(tmp_path, post_leaks=False)
+    store = RunStore.open(run_dir)
+    store.append({"entry_type": "gate", "operator": "ci", "measured": [], "waivers": [
+        {"control": TIMELY, "reason": "desk moves", "approver": "lead",
+         "expires": "2099-01-01"}]})
+    store.append({"entry_type": "observation", "control": TIMELY, "surface": None,
+                  "channel": "api", "case_id": "report/must_block", "verdict": "fail",
+                  "reason": "handled after 40s", "test": "t-timely"})
+    store.append({"entry_type": "run_end", "complete": True})
+    store.finalize()
+    report = _report(run_dir)
+    row = next(r for r in report.rows() if r.control.id == TIMELY)
+    assert row.status == "waived"
+    assert report.verdict.exit_code == 0  # the gate passes ...
+    found = article6.conclusion(report)
+    assert found.state == article6.NON_CONFORMANT  # ... but the hazard is still there
+    assert [r.control.id for r in found.hazards] == [TIMELY]
+
+
 def test_article6_part1_comes_from_the_recorded_about(tmp_path: Path) -> None:
     markdown = article6.render_markdown(_report(recorded_run(tmp_path)), "zh")
     assert "| 服务名称 | Tiny forum |" in markdown
