@@ -7,14 +7,17 @@ of the run the recorder deletes them (`clean`) and records a `cleanup` line per 
 failed with the reason. `harness cleanup RUN` retries, from the evidence and the profile alone,
 every item without an ok line, so a staging site stays usable however many runs it serves.
 
-The steps are rendered with the item's `{id}` (for an account, also `{account_name}`) and run
-as `admin` through the API: the personas' sessions end with the run and are never kept.
+The steps are rendered with the item's `{id}` (for an account, also `{account_name}`): the
+API's (`api.cleanup`) as `admin`; a pages-only site's (`browser.cleanup`) in a browser as the
+roles the profile provisions (a moderator), signed in for the purpose. The personas' sessions
+end with the run and are never kept.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +31,17 @@ OK = "ok"
 FAILED = "failed"
 
 
-def cleanup_spec(section: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A profile section's `cleanup` mapping (kind -> {ids, steps}), empty when it has none."""
-    return dict((section or {}).get("cleanup", {}))
+CHANNELS = ("api", "browser")  # whose cleanup steps are used, in this order
+
+
+def cleanup_kinds(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per kind, how the profile deletes it: {ids, steps, channel}; the API's steps where
+    it has them (an item made through the pages too), else the pages'."""
+    kinds: dict[str, dict[str, Any]] = {}
+    for channel in CHANNELS:
+        for kind, how in (data.get(channel) or {}).get("cleanup", {}).items():
+            kinds.setdefault(kind, {**how, "channel": channel})
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -120,40 +131,52 @@ def pending(entries: Iterable[Mapping[str, Any]]) -> list[Created]:
                   else len(KINDS))
 
 
-def steps_for(profile: Any, item: Created) -> list[dict[str, Any]] | None:
-    """The steps that delete `item` (the API's `cleanup.<kind>.steps`, whichever channel made
-    it: an item made through the pages is deleted through the admin API); None if none."""
-    return cleanup_spec(profile.data.get("api")).get(item.kind, {}).get("steps") or None
-
-
-def clean(items: Iterable[Created], profile: Any, api: Any) -> Iterator[dict[str, Any]]:
-    """Delete each item with its cleanup steps through `api` (an `ApiTarget`): one `cleanup`
-    line per item, ok or failed with the reason. One item's failure is recorded, not raised;
-    the next is tried."""
+def clean(items: Iterable[Created], profile: Any, api: Any,
+          pages: tuple[Any, Mapping[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
+    """Delete each item with its kind's cleanup steps: through `api` (an `ApiTarget`) as
+    admin, or through `pages` (a `BrowserTarget` and its signed-in actors); one `cleanup` line
+    per item, ok or failed with the reason. One item's failure is recorded, not raised; the
+    next is tried."""
     from harness.observe.flow import outcome_of  # noqa: PLC0415 (flow imports the targets)
     from harness.targets.templates import MissingVariable  # noqa: PLC0415
 
+    kinds = cleanup_kinds(profile.data)
     for item in items:
         line: dict[str, Any] = {"entry_type": "cleanup", "kind": item.kind, "id": item.id,
                                 "channel": item.channel}
-        steps = steps_for(profile, item)
-        if steps is None:
+        how = kinds.get(item.kind)
+        if how is None:
             yield {**line, "outcome": FAILED, "reason": f"the profile has no cleanup steps "
-                   f"for a {item.kind} (api.cleanup.{item.kind})"}
+                   f"for a {item.kind} (api.cleanup or browser.cleanup)"}
             continue
+        steps = list(how["steps"])
+        if how["channel"] == "api":
+            runner, actors = api, {}
+        elif pages is None:
+            yield {**line, "outcome": FAILED,
+                   "reason": "browser.cleanup steps need the browser, which could not start"}
+            continue
+        else:
+            runner, actors = pages
+            steps = [{"as": "moderator", **step} for step in steps]
         try:
-            done = api.run_steps(steps, item.variables(), {}, {})
+            done = runner.run_steps(steps, item.variables(), actors, {},
+                                    action=f"cleanup {item.kind}")
         except MissingVariable as exc:
             yield {**line, "outcome": FAILED,
                    "reason": f"a step needs {{{exc.name}}}, which a cleanup does not have "
                    "(only {id} and, for an account, {account_name})"}
             continue
-        exchanges = [exchange.evidence() for exchange in done]
+        except KeyError as exc:
+            yield {**line, "outcome": FAILED, "reason": f"the steps act as {exc}, a role "
+                   "the cleanup has no session of (admin, or a provisioned role)"}
+            continue
+        results = [result.evidence() for result in done]
         if len(done) == len(steps) and done[-1].ok:
-            yield {**line, "outcome": OK, "exchanges": exchanges}
+            yield {**line, "outcome": OK, "steps": results}
         else:
             yield {**line, "outcome": FAILED, "reason": outcome_of(done[-1] if done else None),
-                   "exchanges": exchanges}
+                   "steps": results}
 
 
 def summary(lines: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
@@ -162,21 +185,68 @@ def summary(lines: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
     return outcomes.count(OK), outcomes.count(FAILED)
 
 
-def run_cleanup(store: Any, items: list[Created], profile: Any) -> tuple[int, int]:
-    """Delete `items` through a fresh API target of `profile`, appending each `cleanup` line
-    to `store` as it comes (nothing is lost if the run stops halfway); (ok, failed) counts."""
+def run_cleanup(store: Any, items: list[Created], profile: Any, *,
+                browser_path: str | None = None) -> tuple[int, int]:
+    """Delete `items` through fresh targets of `profile` (a browser only when some kind is
+    deleted through the pages), appending each `cleanup` line to `store` as it comes (nothing
+    is lost if the run stops halfway); (ok, failed) counts."""
     from harness.targets.api import ApiTarget  # noqa: PLC0415 (api imports this module)
 
+    kinds = cleanup_kinds(profile.data)
     lines = []
-    with ApiTarget(profile) as api:
-        for line in clean(items, profile, api):
+    with ExitStack() as stack:
+        api = stack.enter_context(ApiTarget(profile))
+        pages = None
+        if any(kinds.get(item.kind, {}).get("channel") == "browser" for item in items):
+            pages = stack.enter_context(_signed_in_pages(profile, api, store, browser_path))
+        for line in clean(items, profile, api, pages):
             store.append(line)
             lines.append(line)
     return summary(lines)
 
 
-def retry(run_dir: Path, *, profile_path: Path | None = None,
-          base_url: str | None = None) -> tuple[int, int]:
+@contextmanager
+def _signed_in_pages(profile: Any, api: Any, store: Any,
+                     browser_path: str | None) -> Iterator[tuple[Any, dict[str, Any]] | None]:
+    """A browser target with every provisioned role signed in through the profile's login
+    steps (screenshots of failed steps kept as the run's artifacts); None when no browser
+    can start (the browser's items are then recorded as failed, for a later retry)."""
+    from harness.errors import HarnessError  # noqa: PLC0415
+    from harness.observe.flow import device_id  # noqa: PLC0415
+    from harness.targets.api import Actor  # noqa: PLC0415
+    from harness.targets.browser import (  # noqa: PLC0415
+        BrowserTarget,
+        find_browser,
+        launch_options,
+    )
+
+    try:
+        options = launch_options(find_browser(browser_path))
+    except HarnessError:
+        yield None
+        return
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**options)
+        target = BrowserTarget(profile, browser, api)
+        target.begin_case(lambda name, data, text: store.write_artifact(
+            f"cleanup/{name}", data, text=text), tracing="off", screenshots="on", har="off")
+        actors: dict[str, Any] = {}
+        try:
+            for role, account in profile.accounts.provisioned.items():
+                actor = Actor(role, device_id(role, 0))
+                if target.sign_in(actor, account).ok:
+                    actors[role] = actor
+            yield target, actors
+        finally:
+            target.end_case(False, lambda data: data)
+            target.close()
+            browser.close()
+
+
+def retry(run_dir: Path, *, profile_path: Path | None = None, base_url: str | None = None,
+          browser_path: str | None = None) -> tuple[int, int]:
     """`harness cleanup RUN`: delete what a sealed run created and did not delete (no ok
     `cleanup` line), from its evidence and its profile (run.json's, or `profile_path`, e.g.
     one whose cleanup steps were fixed), appending the new `cleanup` lines to the same chain.
@@ -192,6 +262,6 @@ def retry(run_dir: Path, *, profile_path: Path | None = None,
                            base_url=base_url or info["target"]["base_url"])
     store = RunStore.open(run_dir, redactor=Redactor(profile.secrets))
     try:
-        return run_cleanup(store, items, profile)
+        return run_cleanup(store, items, profile, browser_path=browser_path)
     finally:
         store.finalize()

@@ -237,6 +237,8 @@ def _run_commands(sub: Any) -> None:
     clean.add_argument("--profile", type=Path,
                        help="the profile whose cleanup steps to use (default: the run's)")
     clean.add_argument("--base-url", help="the target's URL (default: the run's)")
+    clean.add_argument("--browser-path", help="Chromium, for a profile that deletes through "
+                       "its pages (browser.cleanup)")
     clean.set_defaults(func=cmd_cleanup)
 
 
@@ -594,7 +596,8 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     run_dir = _resolve(args)
     if not _verified(run_dir):
         return EXIT_NOT_INTACT
-    ok, failed = retry(run_dir, profile_path=args.profile, base_url=args.base_url)
+    ok, failed = retry(run_dir, profile_path=args.profile, base_url=args.base_url,
+                       browser_path=args.browser_path)
     if ok + failed == 0:
         print(f"{run_dir}: nothing left to delete")
         return EXIT_OK

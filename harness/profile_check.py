@@ -332,8 +332,10 @@ class _Checker:
         if not created:
             return
         admin = getattr(self.target, "admin", self.target)
+        pages = (self.target, self.session.actors) if self.result.channel == "browser" \
+            else None
         deleted: dict[str, int] = {}
-        for line in clean(pending(created), self.profile, admin):
+        for line in clean(pending(created), self.profile, admin, pages):
             if line["outcome"] == OK:
                 deleted[line["kind"]] = deleted.get(line["kind"], 0) + 1
             else:

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from harness import __version__
-from harness.cleanup import Ledger, cleanup_spec
+from harness.cleanup import Ledger, cleanup_kinds
 from harness.errors import ConfigError, UnsafeTargetError
 from harness.observe.visibility import match_text
 from harness.probes.images import image_type
@@ -150,7 +150,7 @@ class ApiTarget:
         self.reject_status = frozenset(api.get("reject_status", ()))
         self.refusals = RefusalRules(api, "api")
         self.settle_seconds = float(api.get("settle_seconds", 0.0))
-        self.ledger = Ledger(cleanup_spec(api), self.channel)
+        self.ledger = Ledger(cleanup_kinds(profile.data), self.channel)
         self._client = httpx.Client(
             base_url=profile.base_url,
             timeout=timeout or float(api.get("timeout_seconds", DEFAULT_TIMEOUT_S)),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from harness.cleanup import Ledger, cleanup_spec
+from harness.cleanup import Ledger, cleanup_kinds
 from harness.errors import ConfigError, HarnessError, UnsafeTargetError
 from harness.evidence.redact import scrub_hidden_fields
 from harness.observe.visibility import match_text
@@ -323,8 +323,8 @@ class BrowserTarget:
         self._violations: list[dict[str, str]] = []
         self._network_refusals: list[dict[str, str]] = []
         self._explained: set[str] = set()  # where the violations went (host:port)
-        # What the pages created, deleted at the end of the run by api.cleanup's steps.
-        self.ledger = Ledger(cleanup_spec(profile.api), self.channel)
+        # What the pages created, deleted at the end of the run (see harness.cleanup).
+        self.ledger = Ledger(cleanup_kinds(profile.data), self.channel)
 
     # --- lifecycle ----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ and each deletion recorded as ok or failed with the reason; a retry takes only w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -107,7 +108,7 @@ def test_items_are_deleted_as_admin_and_each_recorded(profile: Profile, api: Api
                                                                    ("account", "ok")]
     assert site.deleted == ["/api/admin/posts/7", "/api/admin/users/41"]
     assert site.admin_tokens == [ADMIN_TOKEN, ADMIN_TOKEN]
-    assert lines[0]["exchanges"][0]["status"] == 200
+    assert lines[0]["steps"][0]["status"] == 200
     assert summary(lines) == (2, 0)
 
 
@@ -127,7 +128,7 @@ def test_what_a_profile_cannot_delete_is_a_failure_with_its_reason(profile: Prof
     no_steps, no_name = list(clean([Created("group", "5", "api"),
                                     Created("report", "R-1", "api")], profile, api))
     assert no_steps["outcome"] == "failed"
-    assert "no cleanup steps for a group (api.cleanup.group)" in no_steps["reason"]
+    assert "no cleanup steps for a group (api.cleanup or browser.cleanup)" in no_steps["reason"]
     assert no_name["outcome"] == "failed"
     assert "needs {account_name}" in no_name["reason"]
 
@@ -145,3 +146,80 @@ def test_pending_is_what_has_no_ok_line_in_deletion_order() -> None:
     ]
     assert [(i.kind, i.id) for i in pending(entries)] == [("report", "R-1"), ("post", "7"),
                                                           ("account", "1")]
+
+
+PAGES_CLEANUP = """\
+browser:
+  register:
+    - {goto: /signup}
+  surfaces: {}
+  cleanup:
+    post:
+      ids: [post_id]
+      steps: [{goto: "/mod/notes/{id}"}, {click: "button.delete"}]
+    group:
+      ids: [group_id]
+      steps: [{goto: "/mod/groups/{id}", as: admin}]
+"""
+
+
+class Pages:
+    """Stands in for a BrowserTarget: records the page steps it is given and who acts."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[dict[str, str]], dict[str, str], str]] = []
+
+    def run_steps(self, steps: list[dict[str, str]], variables: dict[str, str],
+                  actors: dict[str, Actor], accounts: dict[str, object], *,
+                  action: str) -> list[object]:
+        self.calls.append((steps, variables, action))
+        if any(step.get("as") not in actors for step in steps):
+            raise KeyError(next(step["as"] for step in steps if step["as"] not in actors))
+        return [Done(step) for step in steps]
+
+
+@dataclass(frozen=True)
+class Done:
+    """A page step that worked."""
+
+    spec: dict[str, str]
+    ok: bool = True
+
+    def evidence(self) -> dict[str, str]:
+        return dict(self.spec)
+
+
+def test_the_api_deletes_what_both_describe_and_the_pages_the_rest(
+        write_profile: Callable[..., Path], minimal_profile: str) -> None:
+    from harness.cleanup import cleanup_kinds
+
+    profile = load_profile(write_profile(minimal_profile + CLEANUP + PAGES_CLEANUP),
+                           base_url="http://127.0.0.1:9")
+    kinds = cleanup_kinds(profile.data)
+    assert kinds["post"]["channel"] == "api"  # the API's steps win for a kind both describe
+    assert kinds["group"]["channel"] == "browser"
+    ledger = Ledger(kinds, "browser")
+    ledger.bound(["group_id"], {"group_id": "3"})
+    assert ledger.take()[0]["kind"] == "group"
+
+
+def test_page_steps_act_as_the_signed_in_moderator(write_profile: Callable[..., Path],
+                                                   minimal_profile: str) -> None:
+    profile = load_profile(write_profile(minimal_profile + PAGES_CLEANUP),
+                           base_url="http://127.0.0.1:9")
+    pages = Pages()
+    moderator = Actor("moderator", "d-m")
+    item = Created("post", "12", "browser")
+    done, = clean([item], profile, None, (pages, {"moderator": moderator}))
+    assert done["outcome"] == "ok"
+    steps, variables, action = pages.calls[0]
+    assert [step["as"] for step in steps] == ["moderator", "moderator"]
+    assert variables == {"id": "12"}
+    assert action == "cleanup post"
+    admin_only, = clean([Created("group", "3", "browser")], profile, None,
+                        (pages, {"moderator": moderator}))
+    assert admin_only["outcome"] == "failed"
+    assert "act as 'admin'" in admin_only["reason"]
+    no_browser, = clean([item], profile, None, None)
+    assert no_browser["outcome"] == "failed"
+    assert "need the browser" in no_browser["reason"]
