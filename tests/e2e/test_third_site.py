@@ -216,6 +216,18 @@ def test_each_fault_fails_its_own_control(start_board, tmp_path, fault):
     assert verdicts.get(control) == "fail", (fault, verdicts, output[-3000:])
 
 
+def test_own_corpus_drives_the_surface_controls(start_board, tmp_path):
+    """Given Corkboard's own corpus, the post control sends its rows, not the canaries."""
+    code, run_dir, output = assess(start_board(), tmp_path / "reports", ["A5.4-POST"],
+                                   "--corpus", str(BOARD_DIR / "corpus.jsonl"))
+    assert run_dir is not None, output[-4000:]
+    assert code == 0, output[-4000:]
+    cases = {e["case_id"] for e in read_entries(run_dir) if e["entry_type"] == "observation"
+             and e["control"] == "A5.4-POST" and e["verdict"] == "pass"}
+    assert cases, output[-4000:]
+    assert all(case.startswith("post/create/corpus:cork-") for case in cases), cases
+
+
 def test_profile_check_passes(start_board, tmp_path):
     site = start_board()
     if harness(site, "profile", "check", "--help", timeout=60).returncode != 0:

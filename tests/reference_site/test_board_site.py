@@ -195,7 +195,8 @@ def test_handles_cannot_be_changed(site):
 # --- the filter ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("term", [CANARY_LATIN, CANARY_ZH, "ｍｏｄｈａｒｎｅｓｓ canary_alpha"])
+@pytest.mark.parametrize("term", [CANARY_LATIN, CANARY_ZH, "ｍｏｄｈａｒｎｅｓｓ canary_alpha",
+                                  "软木禁语甲", "corkban zulu"])
 def test_the_filter_refuses_canaries_with_its_own_markup(site, term):
     client = join(site, "writer_a")
     answer = post(client, "/notes/new", {"body": f"{term} abc123"})
