@@ -190,6 +190,9 @@ def test_clean_board_fails_no_control(start_board, tmp_path):
     for control in ("A5.4-RETENTION", "A5.4-PROPAGATION", "A5.6-PUBLISHED",
                     "A5.6-ENTRY-POINTS", "A5.6-INTAKE"):
         assert verdicts.get(control) == "pass", (control, verdicts)
+    cleanup = [e for e in read_entries(run_dir) if e["entry_type"] == "cleanup"]
+    assert cleanup, "the moderator deleted none of the accounts the run made"
+    assert {(e["kind"], e["outcome"]) for e in cleanup} == {("account", "ok")}, cleanup
 
 
 @pytest.mark.full

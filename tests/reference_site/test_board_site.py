@@ -301,6 +301,22 @@ def test_moderator_takes_an_item_down_everywhere(site):
     assert record["decision"] == "taken_down"
 
 
+def test_moderator_deletes_an_account_with_everything_it_wrote(site):
+    author = join(site, "leaving")
+    note = note_of(author, "goodbye note qqz")
+    post(author, f"{note}/replies", {"body": "my reply"}, page=note)
+    club = post(author, "/clubs/new", {"name": "Leavers", "about": ""}).headers["location"]
+    post(author, f"{club}/wall", {"body": "wall words"})
+    moderator = sign_in(site, *MODERATOR)
+    assert post(moderator, "/desk/accounts/leaving", {}).status_code == 200
+    for table in ("account WHERE handle = 'leaving'", "note", "reply", "club", "wall"):
+        assert site.board.one(f"SELECT count(*) AS n FROM {table}")["n"] == 0, table
+    assert site.client().get(note).status_code == 404
+    assert post(moderator, "/desk/accounts/leaving", {}, page="/desk/reports").status_code == 404
+    assert post(moderator, f"/desk/accounts/{MODERATOR[0]}", {}).status_code == 403
+    assert author.get("/me", follow_redirects=False).status_code == 303  # its session is gone
+
+
 def test_complaint_page_is_linked_from_every_page_footer(site):
     for path in ("/", "/clubs", "/login", "/join", "/search?q=x"):
         assert 'href="/help/complaints"' in site.client().get(path).text

@@ -528,6 +528,31 @@ class Board:
         self.log(origin, moderator["handle"], f"desk.take_down.{kind}", f"{kind}:{target_id}",
                  reason or None, "taken_down")
 
+    def delete_account(self, origin: Origin, moderator: sqlite3.Row, handle: str) -> None:
+        """Delete an account and everything it wrote (a member's request, or test cleanup);
+        the audit log keeps its records."""
+        row = self.one("SELECT * FROM account WHERE handle = ?", handle)
+        if row is None:
+            raise Gone("没有这个账号 There is no account with that handle.")
+        if row["role"] == "moderator":
+            raise NotAllowed("不能删除版主账号 A moderator's account cannot be deleted here.")
+        account_id = row["id"]
+        with self.lock:
+            clubs = "SELECT id FROM club WHERE owner_id = ?"
+            for sql in (
+                    f"DELETE FROM wall WHERE author_id = ? OR club_id IN ({clubs})",
+                    f"DELETE FROM member WHERE account_id = ? OR club_id IN ({clubs})",
+                    "DELETE FROM reply WHERE author_id = ? OR note_id IN "
+                    "(SELECT id FROM note WHERE author_id = ?)",
+                    "DELETE FROM report WHERE reporter_id = ?",
+                    "DELETE FROM note WHERE author_id = ?",
+                    "DELETE FROM club WHERE owner_id = ?",
+                    "DELETE FROM session WHERE account_id = ?",
+                    "DELETE FROM account WHERE id = ?"):
+                self.db.execute(sql, (account_id,) * sql.count("?"))
+        self.log(origin, moderator["handle"], "desk.delete_account", f"account:{account_id}",
+                 None, "accepted")
+
     def dismiss(self, origin: Origin, moderator: sqlite3.Row, report_id: int) -> None:
         self.found("report", report_id, "report")
         self.write("UPDATE report SET status = 'dismissed' WHERE id = ?", report_id)
@@ -902,6 +927,17 @@ class Site:
         self.board.dismiss(Origin.of(request), self.me(visit), request.path_params["report_id"])
         return RedirectResponse("/desk/reports", 303)
 
+    async def account_desk(self, request: Request, visit: Visit) -> Response:
+        handle = request.path_params["handle"]
+        if request.method == "POST":
+            self.board.delete_account(Origin.of(request), self.me(visit), handle)
+            return self.render(visit, "message", title="已删除 Deleted",
+                               text=f"@{handle} 及其内容已删除 and everything it wrote are gone.")
+        who = self.board.one("SELECT * FROM account WHERE handle = ?", handle)
+        if who is None:
+            raise Gone("没有这个账号 There is no account with that handle.")
+        return self.render(visit, "account_desk", who=who)
+
     async def audit_log(self, request: Request, visit: Visit) -> Response:
         since = request.query_params.get("since", "").strip()
         try:  # a '+' of an offset arrives as a space when the URL did not escape it
@@ -958,6 +994,8 @@ class Site:
             Route("/desk/reports/{report_id:int}/dismiss", page(self.dismiss, moderator=True),
                   methods=post),
             Route("/desk/take-down", page(self.take_down, moderator=True), methods=post),
+            Route("/desk/accounts/{handle}", page(self.account_desk, moderator=True),
+                  methods=both),
             Route("/desk/log", page(self.audit_log, moderator=True), methods=get),
             Route("/desk/retention", page(self.retention, moderator=True), methods=both),
         ]
