@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness import __version__
+from harness.controls import PARTIAL, catalog
 from harness.evidence.chain import file_sha256
 from harness.report.model import RunReport, artifact_paths, write_output
 from harness.verdicts import ControlVerdict, Verdict
@@ -122,16 +123,17 @@ class _Builder:
             props=[self.prop("run-id", report.run_id), self.prop("seed", report.info.get("seed")),
                    self.prop("exit-code", report.verdict.exit_code),
                    self.prop("complete", str(report.verdict.complete).lower()),
-                   *(self.prop("not-assessed-control", row.control.id)
+                   *(self.prop(f"{row.status.replace('_', '-')}-control", row.control.id)
                      for row in report.rows() if row.judged is None)],
             reviewed_controls=oscal.ReviewedControls(control_selections=[
                 oscal.ControlSelections(include_controls=[
                     oscal.SelectControlById(control_id=c) for c in selected],
                     remarks=None if judged else "the run judged no control")]),
             observations=observations or None, findings=findings or None,
-            remarks=("Controls the harness did not judge (manual, or outside the run's scope) "
-                     "are listed as not-assessed-control properties; the assessor completes "
-                     "them."))
+            remarks=("Controls the harness did not judge are listed as manual-control "
+                     "properties (the assessor checks them) and not-assessed-control ones "
+                     "(outside the run's scope); partial findings say what the assessor "
+                     "completes."))
 
     def observation(self, line: Mapping[str, Any], evidence: str) -> Any:
         """One evidence observation, with the evidence line and its artifacts as evidence."""
@@ -155,8 +157,10 @@ class _Builder:
             relevant_evidence=relevant, collected=_time(line.get("time"), self.started))
 
     def finding(self, control: ControlVerdict, related: list[str]) -> Any:
-        """One judged control: satisfied only when it passed."""
+        """One judged control: satisfied only when it passed; a partly automated one says in
+        its remarks what the assessor completes."""
         oscal = self.oscal
+        entry = catalog()[control.control]
         passed = control.verdict is Verdict.PASS
         reason = {Verdict.PASS: "pass", Verdict.FAIL: "fail"}.get(control.verdict, "other")
         return oscal.Finding(
@@ -166,14 +170,17 @@ class _Builder:
             props=[self.prop("verdict", control.verdict.value),
                    self.prop("gating", str(control.gating).lower()),
                    self.prop("planned", control.planned),
-                   self.prop("observed", control.observed)],
+                   self.prop("observed", control.observed),
+                   self.prop("automation", entry.automation)],
             target=oscal.FindingTarget(
                 type="objective-id", target_id=control.control,
                 status=oscal.ObjectiveStatus(
                     state="satisfied" if passed else "not-satisfied", reason=reason,
                     remarks=None if passed else _line(control.reason))),
             related_observations=[oscal.RelatedObservation(observation_uuid=u)
-                                  for u in related] or None)
+                                  for u in related] or None,
+            remarks=f"for the assessor: {entry.assessor}" if entry.automation == PARTIAL
+            else None)
 
 
 def build(report: RunReport, out_file: Path) -> Any:

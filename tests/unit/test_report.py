@@ -396,6 +396,12 @@ def test_oscal_validates_with_findings_per_control_and_hashed_evidence(tmp_path:
     post = next(f for f in result.findings if f.target.target_id == POST)
     related = {r.observation_uuid for r in post.related_observations}
     assert leaked.uuid in related
+    timely = next(f for f in result.findings if f.target.target_id == TIMELY)
+    assert {p.name: p.value for p in timely.props}["automation"] == "partial"
+    assert timely.remarks.startswith("for the assessor: ")
+    listed = {(p.name, p.value) for p in result.props}
+    assert ("manual-control", "A5.6-PROCEDURE") in listed
+    assert ("not-assessed-control", "A5.4-BIO") in listed
 
 
 def test_oscal_is_the_same_document_when_rebuilt(tmp_path: Path) -> None:
