@@ -59,11 +59,6 @@ class ControlRow:
             return "-"
         return f"{self.judged.observed}/{self.judged.planned}"
 
-    @property
-    def problem(self) -> bool:
-        """Whether a person should look at it first: a failing or inconclusive verdict."""
-        return self.status in (Verdict.FAIL.value, Verdict.INCONCLUSIVE.value)
-
 
 @dataclass(frozen=True)
 class LatencyPoint:
