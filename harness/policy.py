@@ -91,6 +91,8 @@ class LoadPolicy:
     """The load channel: how hard a run pushes (always bounded) and what the controls must
     hold under it.
 
+    `workers` worker processes run on this machine and `remote_workers` elsewhere, against a
+    master listening on `master_bind`:`master_port` (0: a free port).
     `stages` steps from one user (the no-load stage) up to `users`, each stage `seconds /
     stages` long; every stage submits `canaries_per_stage` canaries once its users are all
     running. A stage's leak rate (95% Wilson upper bound) must stay at most `leak_rate_max`,
@@ -105,6 +107,9 @@ class LoadPolicy:
     stages: int = 4
     max_requests: int = 50_000
     workers: int = 0
+    remote_workers: int = 0
+    master_bind: str = "127.0.0.1"
+    master_port: int = 0
     canaries_per_stage: int = 30
     leak_rate_max: float | None = None
     ack_p50_seconds: float | None = None
@@ -307,7 +312,9 @@ def _bank(path: Path, raw: Any) -> BankGate:
     _reachable(path, "overblocking", gate)
     return gate
 
-_LOAD_WHOLE = frozenset({"users", "stages", "max_requests", "workers", "canaries_per_stage"})
+
+_LOAD_WHOLE = frozenset({"users", "stages", "max_requests", "workers", "remote_workers",
+                         "master_port", "canaries_per_stage"})
 _LOAD_MINIMUM = {"users": 2, "stages": 2, "max_requests": 1, "canaries_per_stage": 1}
 
 
@@ -324,6 +331,10 @@ def load_section(path: Path | str, raw: Any, base: LoadPolicy | None = None) -> 
     for key, value in raw.items():
         nullable = key == "leak_rate_max" or key.startswith("ack_")
         if value is None and nullable:
+            continue
+        if key == "master_bind":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{path}: load.master_bind must be an address, not {value!r}")
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value):

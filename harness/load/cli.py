@@ -36,6 +36,12 @@ def add_parser(sub: Any) -> None:
                       "(60, 60s, 1m30s)")
     load.add_argument("--workers", type=int, metavar="K", help="Locust's distributed mode on "
                       "this machine: one master and K worker processes (default: one process)")
+    load.add_argument("--remote-workers", type=int, metavar="R", help="workers the master "
+                      "also waits for, started on other hosts (it prints their command)")
+    load.add_argument("--master-bind", metavar="ADDR", help="where the master listens for "
+                      "workers (default 127.0.0.1; another host's workers need a reachable one)")
+    load.add_argument("--master-port", type=int, metavar="P", help="the master's port "
+                      "(default: a free one)")
     load.add_argument("--reference-fault", action="append", default=[], metavar="NAME",
                       help="start the reference site with this fault (repeatable)")
     load.add_argument("--policy", type=Path, help="assessment policy file")
@@ -59,7 +65,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     }, project=Path.cwd())
     checked = settings.check()
     given = {"users": args.users, "spawn_rate": args.spawn_rate, "seconds": args.time,
-             "workers": args.workers}
+             "workers": args.workers, "remote_workers": args.remote_workers,
+             "master_bind": args.master_bind, "master_port": args.master_port}
     bounds = load_section("the command line", {k: v for k, v in given.items() if v is not None},
                           checked.policy.load)
     checked = Checked(settings, replace(checked.policy, load=bounds), checked.corpora)

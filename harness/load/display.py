@@ -3,11 +3,10 @@ elapsed and remaining time, refreshed from the progress lines Locust's master wr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
-
-from harness.load.runner import Progress
 
 
 def progress_line(line: dict[str, Any]) -> str:
@@ -18,18 +17,38 @@ def progress_line(line: dict[str, Any]) -> str:
             f"{line.get('remaining', 0):.0f} s left")
 
 
+class Display:
+    """What a load run shows: the live progress line, and notes printed above it."""
+
+    def __init__(self, live: Any = None) -> None:
+        self.live = live
+
+    def __call__(self, line: dict[str, Any]) -> None:
+        if self.live is not None:
+            from rich.text import Text  # noqa: PLC0415
+
+            self.live.update(Text(progress_line(line)))
+
+    def note(self, text: str) -> None:
+        """A line to keep (e.g. the command to start workers elsewhere with), shown even
+        without a terminal."""
+        if self.live is not None:
+            self.live.console.print(text)
+        else:
+            sys.stderr.write(text + "\n")
+
+
 @contextmanager
-def live_progress(stream: IO[str] | None) -> Iterator[Progress]:
-    """A `Progress` callback that keeps one live line on `stream` (a terminal) while the run
-    lasts; on no stream, a callback that shows nothing."""
+def live_progress(stream: IO[str] | None) -> Iterator[Display]:
+    """A display that keeps one live line on `stream` (a terminal) while the run lasts; on no
+    stream, one that shows nothing."""
     if stream is None:
-        yield lambda line: None
+        yield Display()
         return
     from rich.console import Console  # noqa: PLC0415 (only when a display is shown)
     from rich.live import Live  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
-    console = Console(file=stream)
-    with Live(Text("load: starting Locust"), console=console, refresh_per_second=4,
-              transient=False) as live:
-        yield lambda line: live.update(Text(progress_line(line)))
+    with Live(Text("load: starting Locust"), console=Console(file=stream),
+              refresh_per_second=4) as live:
+        yield Display(live)

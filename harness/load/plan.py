@@ -18,12 +18,13 @@ from typing import Any
 
 from harness.errors import ConfigError
 
+PROJECT = Path(__file__).parents[2]
 NO_LOAD = 0  # the index of the no-load stage
 TAIL_SHARE = 0.15  # the end of each stage left without new canaries, so they finish in it
 WORKER_ENV = "HARNESS_LOAD_WORKER"  # a worker's number (0 in a single process), for seeds
 # What the Locust processes write into the plan's `out` folder besides Locust's own stats.
 PROGRESS_FILE = "progress.jsonl"  # the master's progress, one line per shape tick
-RECORDS_GLOB = "records-*.jsonl"  # one file per process that runs users
+RECORDS_FILE = "records.jsonl"  # every canary and report, written by the master
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,10 @@ class LoadPlan:
     canaries_per_stage: int
     seed: int
     out: str
-    workers: int = 0
+    workers: int = 0  # worker processes this machine starts (0: one process, no master)
+    remote_workers: int = 0  # workers started elsewhere, that the master waits for
+    master_bind: str = "127.0.0.1"  # where the master listens for workers
+    master_port: int = 0  # 0: a free port (workers elsewhere need a known one)
 
     def __post_init__(self) -> None:
         check_ramps(self.stages, self.spawn_rate)
@@ -90,9 +94,13 @@ class LoadPlan:
         return max(stage.users for stage in self.stages)
 
     @property
+    def distributed(self) -> bool:
+        return bool(self.workers or self.remote_workers)
+
+    @property
     def processes(self) -> int:
         """Processes that run users: the workers, or the one local process."""
-        return max(1, self.workers)
+        return max(1, self.workers + self.remote_workers)
 
     def ramp_seconds(self, stage: Stage, previous_users: int | None = None) -> float:
         """How long the stage takes to reach its users from the previous stage's."""
@@ -149,3 +157,16 @@ class LoadPlan:
     @classmethod
     def read(cls, path: Path | str) -> LoadPlan:
         return cls.from_mapping(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_text(cls, text: str) -> LoadPlan:
+        """A plan from its JSON, or from the file holding it."""
+        return cls.from_mapping(json.loads(text)) if text.lstrip().startswith("{") \
+            else cls.read(text)
+
+    @property
+    def profile_path(self) -> Path:
+        """The profile: a path inside the project is kept relative to it, so a worker on
+        another host with its own checkout finds its own copy."""
+        return PROJECT / self.profile if not Path(self.profile).is_absolute() \
+            else Path(self.profile)

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import HarnessError
-from harness.load.plan import PROGRESS_FILE, RECORDS_GLOB, WORKER_ENV, LoadPlan
+from harness.load.plan import PROGRESS_FILE, PROJECT, RECORDS_FILE, WORKER_ENV, LoadPlan
 
-LOCUSTFILE = Path(__file__).parents[2] / "scenarios" / "load" / "locustfile.py"
+LOCUSTFILE = PROJECT / "scenarios" / "load" / "locustfile.py"
 STATS_PREFIX = "locust"
 POLL_SECONDS = 0.25
 START_GRACE_S = 60.0  # Locust's start-up and workers joining, beyond the plan's own time
@@ -53,7 +53,7 @@ class LoadResult:
                        for path in sorted(self.out.glob("*.log")))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -62,30 +62,41 @@ def _free_port() -> int:
 def commands(plan: LoadPlan, plan_file: Path, locustfile: Path = LOCUSTFILE
              ) -> list[list[str]]:
     """The Locust command lines of a plan: the master (or the single process) first, then one
-    per worker. Users, spawn rate and time come from the plan's shape (Locust ignores
+    per local worker. Users, spawn rate and time come from the plan's shape (Locust ignores
     `--users`, `--spawn-rate` and `--run-time` under a shape); the deadline of `run_load` bounds
     the run besides."""
     out = Path(plan.out)
-    common = [sys.executable, "-m", "locust", "-f", str(locustfile),
-              "--harness-plan", str(plan_file), "--loglevel", "WARNING"]
-    main = [*common, "--headless", "--host", plan.base_url, "--only-summary",
-            "--stop-timeout", "5",
+    main = [*_locust(locustfile), "--harness-plan", str(plan_file), "--headless", "--host",
+            plan.base_url, "--only-summary", "--stop-timeout", "5",
             "--csv", str(out / STATS_PREFIX), "--json-file", str(out / STATS_PREFIX),
             "--exit-code-on-error", "0"]
-    if not plan.workers:
+    if not plan.distributed:
         return [main]
-    port = _free_port()
-    master = [*main, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
-              str(port), "--expect-workers", str(plan.workers),
+    port = plan.master_port or free_port()
+    master = [*main, "--master", "--master-bind-host", plan.master_bind, "--master-bind-port",
+              str(port), "--expect-workers", str(plan.workers + plan.remote_workers),
               "--expect-workers-max-wait", str(int(START_GRACE_S))]
-    worker = [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-    return [master, *([*worker] for _ in range(plan.workers))]
+    return [master, *(worker_command("127.0.0.1", port, locustfile)
+                      for _ in range(plan.workers))]
+
+
+def worker_command(master_host: str, master_port: int, locustfile: Path = LOCUSTFILE
+                   ) -> list[str]:
+    """A worker's command line: the master hands it the plan (on this host or any other)."""
+    return [*_locust(locustfile), "--worker", "--master-host", master_host, "--master-port",
+            str(master_port)]
+
+
+def _locust(locustfile: Path) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(locustfile), "--loglevel", "WARNING"]
 
 
 def run_load(plan: LoadPlan, environ: Mapping[str, str] | None = None,
-             progress: Progress | None = None, locustfile: Path = LOCUSTFILE) -> LoadResult:
+             progress: Progress | None = None, note: Callable[[str], None] | None = None,
+             locustfile: Path = LOCUSTFILE) -> LoadResult:
     """Run the plan with Locust and collect what it wrote; `progress` gets each progress line
-    (stage, users, requests per second, failures, elapsed, remaining) as it comes."""
+    (stage, users, requests per second, failures, elapsed, remaining) as it comes, and `note`
+    the command to start each worker elsewhere with, when the plan waits for some."""
     out = Path(plan.out)
     out.mkdir(parents=True, exist_ok=True)
     plan_file = plan.write(out / "plan.json")
@@ -104,15 +115,25 @@ def run_load(plan: LoadPlan, environ: Mapping[str, str] | None = None,
                 log.close()
                 raise LoadRunError(f"cannot start Locust: {exc}") from None
             processes.append((process, log))
+        if plan.remote_workers and note is not None:
+            port = commands_port(processes[0][0].args)
+            shown = worker_command("<this-host>", port, LOCUSTFILE.relative_to(PROJECT))
+            note(f"waiting {START_GRACE_S:.0f} s for {plan.remote_workers} worker(s); on each, "
+                 f"in a checkout of this project: python {' '.join(shown[1:])}")
         timed_out = _follow(processes[0][0], out, plan, progress)
     finally:
         for process, log in processes:
             _stop(process)
             log.close()
     master = processes[0][0]
-    return LoadResult(out=out, exit_code=master.returncode, records=_read_records(out),
+    return LoadResult(out=out, exit_code=master.returncode, records=_read_lines(out / RECORDS_FILE),
                       stats=_read_stats(out), progress=_read_lines(out / PROGRESS_FILE),
                       timed_out=timed_out)
+
+
+def commands_port(command: list[str]) -> int:
+    """The port a master command binds."""
+    return int(command[command.index("--master-bind-port") + 1])
 
 
 def _follow(master: subprocess.Popen[bytes], out: Path, plan: LoadPlan,
@@ -160,8 +181,6 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
-def _read_records(out: Path) -> list[dict[str, Any]]:
-    return [record for path in sorted(out.glob(RECORDS_GLOB)) for record in _read_lines(path)]
 
 
 def _read_stats(out: Path) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from harness.load.judge import (
     judge_leaks,
     percentiles,
 )
-from harness.load.plan import LoadPlan, Stage, stages_for
+from harness.load.plan import PROJECT, LoadPlan, Stage, stages_for
 from harness.observe.flow import CaseRun, Session
 from harness.observe.reports import NotObserved, ReportDesk
 from harness.policy import LoadPolicy, Policy
@@ -49,11 +49,15 @@ def make_plan(profile: Profile, load: LoadPolicy, seed: int, out: Path) -> LoadP
                           f"profile's allowed_hosts {list(profile.allowed_hosts)}")
     if profile.surface("post") is None:
         raise ConfigError("the load channel needs the profile's api steps for posts")
-    return LoadPlan(base_url=profile.base_url, profile=str(profile.path),
+    path = profile.path.resolve()
+    return LoadPlan(base_url=profile.base_url,
+                    profile=str(path.relative_to(PROJECT) if path.is_relative_to(PROJECT)
+                                else path),
                     stages=stages_for(load.users, load.stages, load.seconds),
                     spawn_rate=load.spawn_rate, max_requests=load.max_requests,
                     canaries_per_stage=load.canaries_per_stage, seed=seed, out=str(out),
-                    workers=load.workers)
+                    workers=load.workers, remote_workers=load.remote_workers,
+                    master_bind=load.master_bind, master_port=load.master_port)
 
 
 @dataclass

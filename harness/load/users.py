@@ -7,11 +7,13 @@ and a member, who joins the author's groups and reports other users' posts. Requ
 through the harness's own `ApiTarget` (the profile's steps, templates, refusal rules and
 `allowed_hosts` guard) over a transport that sends them with the user's `FastHttpUser`
 client, so Locust's statistics count every one. Every canary and every report filed is
-written as one JSON line to the process's records file, which the scenario reads afterwards.
+sent to the master (Locust's own messages, so workers may run on other hosts), which writes it
+as one JSON line to the run's records file; the scenario reads that file afterwards.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -28,9 +30,9 @@ import httpx
 from locust import FastHttpUser, LoadTestShape, constant, events, task
 from locust.env import Environment
 from locust.exception import StopUser
-from locust.runners import MasterRunner
+from locust.runners import WorkerRunner
 
-from harness.load.plan import PROGRESS_FILE, WORKER_ENV, LoadPlan, Stage
+from harness.load.plan import PROGRESS_FILE, RECORDS_FILE, WORKER_ENV, LoadPlan, Stage
 from harness.observe.flow import device_id, new_account, submission_index
 from harness.probes.benign import benign_text
 from harness.probes.cases import MUST_ALLOW, TEXT_PROBES, build_case
@@ -43,6 +45,7 @@ from harness.targets.templates import MissingVariable, render
 CANARIES = tuple(p for p in TEXT_PROBES if p.canary is not None)
 BENIGN = tuple(p for p in TEXT_PROBES if p.expect == MUST_ALLOW)
 _NUMBERED = re.compile(r"/\d+(?=/|$)")
+RECORD_MESSAGE = "harness_record"  # a worker's record, sent to the master
 _HOP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding",
                           "accept-encoding"})
 
@@ -64,10 +67,20 @@ class ProcessRun:
     def elapsed(self) -> float:
         return time.time() - self.started if self.started else 0.0
 
-    def write(self, record: dict[str, Any]) -> None:
+    def store(self, record: dict[str, Any]) -> None:
+        """Append one record to the run's file (on the master, or the single process)."""
         if self.records is not None:
             self.records.write(json.dumps(record, ensure_ascii=False) + "\n")
             self.records.flush()
+
+
+def _record(environment: Environment, record: dict[str, Any]) -> None:
+    """Hand a record to the master (a worker, on any host) or store it (a single process)."""
+    environment.runner.send_message(RECORD_MESSAGE, record)
+
+
+def _stored(environment: Environment, msg: Any, **_: Any) -> None:
+    RUN.store(msg.data)
 
 
 RUN = ProcessRun()
@@ -75,33 +88,50 @@ RUN = ProcessRun()
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    parser.add_argument("--harness-plan", default="", help="the harness's load plan (JSON)")
+    parser.add_argument("--harness-plan", default="",
+                        help="the harness's load plan: a JSON file, or the JSON itself")
+
+
+def _plan_given(environment: Environment) -> str:
+    options = environment.parsed_options
+    return str(getattr(options, "harness_plan", "") or "") if options is not None else ""
+
+
+def _use(text: str) -> None:
+    """Take the plan (a file or its JSON) and the profile it names; refuse a target outside the
+    profile's allowed_hosts before any user starts."""
+    plan = RUN.plan = LoadPlan.from_text(text)
+    RUN.profile = load_profile(plan.profile_path, base_url=plan.base_url)
+    if not in_scope(plan.base_url, RUN.profile.allowed_hosts):
+        raise SystemExit(f"refusing to load {plan.base_url}: not in the profile's allowed_hosts")
 
 
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
-    options = environment.parsed_options
-    path = getattr(options, "harness_plan", "") if options is not None else ""
-    if not path:
-        return  # `locust --help` and the like
-    plan = RUN.plan = LoadPlan.read(path)
-    RUN.profile = load_profile(plan.profile, base_url=plan.base_url)
-    if not in_scope(plan.base_url, RUN.profile.allowed_hosts):
-        raise SystemExit(f"refusing to load {plan.base_url}: not in the profile's allowed_hosts")
-    if not isinstance(environment.runner, MasterRunner):
-        RUN.records = (Path(plan.out) / f"records-{os.getpid()}.jsonl").open(
-            "a", encoding="utf-8")
+    given = _plan_given(environment)
+    if not given:
+        return  # `locust --help`, or a worker that gets the plan from the master
+    _use(given)
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    # The master hands its custom options to every worker: the plan itself, not a path, so a
+    # worker on another host needs no copy of the file.
+    environment.parsed_options.harness_plan = json.dumps(RUN.plan.evidence())
+    RUN.records = (Path(RUN.plan.out) / RECORDS_FILE).open("a", encoding="utf-8")
+    environment.runner.register_message(RECORD_MESSAGE, _stored)
 
 
 @events.test_start.add_listener
-def _start(**_: Any) -> None:
+def _start(environment: Environment, **_: Any) -> None:
+    if RUN.plan is None:
+        _use(_plan_given(environment))
     RUN.started = time.time()
 
 
 @events.request.add_listener
 def _count(**_: Any) -> None:
     RUN.requests += 1
-    if RUN.requests >= RUN.plan.request_cap():
+    if RUN.plan is not None and RUN.requests >= RUN.plan.request_cap():
         RUN.capped = True
 
 
@@ -148,9 +178,12 @@ class ProfileUser(FastHttpUser):
 
     def on_start(self) -> None:
         plan = RUN.plan
+        if plan is None or RUN.profile is None:
+            raise StopUser("no plan or profile in this process (see its log for why)")
         number = next(RUN.users)
-        self.seed = derive_seed(plan.seed, f"load:{os.environ.get(WORKER_ENV, '0')}:{number}")
-        self.nonce = f"l{os.environ.get(WORKER_ENV, '0')}{number}"
+        process = _process_name(self.environment)
+        self.seed = derive_seed(plan.seed, f"load:{process}:{number}")
+        self.nonce = f"l{hashlib.sha256(process.encode()).hexdigest()[:4]}{number}"
         self.serial = itertools.count()
         self.random = random.Random(self.seed)
         self.target = ApiTarget(RUN.profile, transport=LocustTransport(self.client),
@@ -196,7 +229,7 @@ class ProfileUser(FastHttpUser):
         if kind == "benign" and surface == "post" and outcome == "accepted" \
                 and variables.get("post_id"):
             RUN.posts.append(str(variables["post_id"]))
-        RUN.write({
+        _record(self.environment, {
             "kind": kind, "stage": stage.index if stage else self._stage_of(at), "at": round(at, 3),
             "surface": surface, "probe": probe.id, "seed": seed, "outcome": outcome,
             **_answer(submitted or (done[-1] if done else None)),
@@ -260,9 +293,16 @@ class ProfileUser(FastHttpUser):
         at = time.time()
         done = self.target.run_steps(reports["submit"], variables, self.actors, {})
         last = done[-1] if done else None
-        RUN.write({"kind": "report", "stage": self._stage_of(at), "at": round(at, 3),
-                    "ticket": variables.get("ticket") if last is not None and last.ok else None,
-                    "item": variables["item_id"], **_answer(last)})
+        _record(self.environment, {
+            "kind": "report", "stage": self._stage_of(at), "at": round(at, 3),
+            "ticket": variables.get("ticket") if last is not None and last.ok else None,
+            "item": variables["item_id"], **_answer(last)})
+
+
+def _process_name(environment: Environment) -> str:
+    """This process among the run's: the number the harness gave a worker it started, else
+    Locust's own id of a worker started elsewhere (host and a random part), else `0`."""
+    return os.environ.get(WORKER_ENV) or str(getattr(environment.runner, "client_id", "0"))
 
 
 def _answer(exchange: Exchange | None) -> dict[str, Any]:

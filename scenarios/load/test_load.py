@@ -48,7 +48,7 @@ def test_controls_hold_under_load(request, target_profile, api_target, evidence,
         capture = request.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled(), live_progress(
                 sys.stdout if sys.stdout.isatty() else None) as show:
-            result = run_load(plan, {**os.environ, **site_env}, show)
+            result = run_load(plan, {**os.environ, **site_env}, show, show.note)
         for name in ARTIFACTS:
             path = Path(scratch) / name
             if path.is_file():

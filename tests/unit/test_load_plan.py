@@ -3,6 +3,7 @@ over its running part, the request cap shared by the processes, and the policy's
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,21 @@ def test_commands_one_master_and_k_workers(tmp_path: Path):
     assert len(many) == 3
     assert "--master" in many[0]
     assert many[0][many[0].index("--expect-workers") + 1] == "2"
-    assert all("--worker" in c and "--harness-plan" in c for c in many[1:])
+    # The master hands the plan to its workers, wherever they run: they need no file.
+    assert all("--worker" in c and "--harness-plan" not in c for c in many[1:])
+    remote = commands(plan(out=str(tmp_path), workers=1, remote_workers=2,
+                           master_bind="0.0.0.0", master_port=5557), tmp_path / "plan.json")
+    assert len(remote) == 2  # the master and the one local worker
+    master = remote[0]
+    assert master[master.index("--expect-workers") + 1] == "3"
+    assert master[master.index("--master-bind-host") + 1:][:3] == \
+        ["0.0.0.0", "--master-bind-port", "5557"]
+
+
+def test_a_plan_passed_as_json_reads_the_same(tmp_path: Path):
+    p = plan(out=str(tmp_path))
+    assert LoadPlan.from_text(json.dumps(p.evidence())) == p
+    assert LoadPlan.from_text(str(p.write(tmp_path / "plan.json"))) == p
 
 
 def test_policy_load_section(tmp_path: Path):
