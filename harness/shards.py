@@ -136,14 +136,16 @@ def merge(runs: Sequence[Path], reports_dir: Path) -> tuple[Path, RunVerdict, li
 
 
 def _check_alike(first: Shard, shards: list[Shard]) -> None:
-    """Refuse shards of different plans, seeds, pins or shard counts: no merge can make them
-    one run."""
+    """Refuse shards of different plans, seeds, pins, gates (waivers) or shard counts: no merge
+    can make them one run."""
     def key(shard: Shard) -> tuple[Any, ...]:
         tests = sorted(t["test"] for t in shard.plan.get("tests", ()))
         pins = tuple((shard.info.get(k) or {}).get("sha256") for k in ("profile", "policy"))
         corpora = tuple(c.get("sha256") for c in shard.info.get("corpora", ()))
+        gate = next(({k: v for k, v in e.items() if k not in (*RESERVED_FIELDS, "time")}
+                     for e in shard.entries if e["entry_type"] == GATE), None)
         return (tests, shard.plan.get("controls"), shard.plan.get("channels"), shard.count,
-                shard.info.get("seed"), pins, corpora)
+                shard.info.get("seed"), pins, corpora, repr(gate))
 
     for shard in shards[1:]:
         if key(shard) != key(first):

@@ -21,6 +21,7 @@ from harness.verdicts import (
     Verdict,
     judge_run,
 )
+from harness.waivers import gate_record
 
 POST, BIO = "A5.4-POST", "A5.4-BIO"
 TESTS = [PlannedTest(f"t{i}", (POST if i % 2 else BIO,), "api", None, f"c{i}")
@@ -48,10 +49,11 @@ def test_shares_partition_the_plan_whatever_its_order(tests: set[str], count: in
 
 
 def _shard(reports: Path, index: int, count: int, *, fail: str | None = None,
-           seed: int = 7) -> Path:
+           seed: int = 7, operator: str = "ci") -> Path:
     """A shard run as `harness assess --shard` records it: the whole plan, its share observed."""
-    store = RunStore.create(reports, run_id=f"shard-{index}-of-{count}-{seed}")
+    store = RunStore.create(reports, run_id=f"shard-{index}-of-{count}-{seed}-{operator}")
     store.append({"entry_type": "run_start", "seed": seed})
+    store.append({"entry_type": "gate", **gate_record((), (), operator)})
     store.append(Plan((POST, BIO), ("api",), tuple(TESTS), shard=(index, count)).evidence())
     mine = share((t.test for t in TESTS), index, count)
     for test in TESTS:
@@ -125,7 +127,10 @@ def test_shards_of_different_runs_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a shard of the same plan"):
         merge([_shard(tmp_path, 1, 2), _shard(tmp_path, 2, 2, seed=8)], tmp_path / "merged")
     with pytest.raises(ConfigError, match="both shard 1"):
-        merge([tmp_path / "shard-1-of-2-7", _shard(tmp_path / "again", 1, 2)],
+        merge([tmp_path / "shard-1-of-2-7-ci", _shard(tmp_path / "again", 1, 2)],
+              tmp_path / "merged")
+    with pytest.raises(ConfigError, match="not a shard of the same plan"):
+        merge([tmp_path / "shard-1-of-2-7-ci", _shard(tmp_path, 2, 2, operator="eve")],
               tmp_path / "merged")
 
 
