@@ -25,6 +25,7 @@ from harness.targets.mail import (
     MailNotFound,
     MailSink,
     parse_mail,
+    profile_mailbox,
     run_mail_step,
 )
 from harness.targets.profile import load_profile
@@ -254,3 +255,20 @@ def test_an_absolute_url_outside_allowed_hosts_is_refused_before_sending(
     profile = load_profile(path, base_url=site, environ={"SMTP_PORT": str(sink.port)})
     with ApiTarget(profile) as api, pytest.raises(ConfigError, match="not in allowed_hosts"):
         api.request({"method": "GET", "url": "{link}"}, {"link": "http://example.com/x"}, {})
+
+
+def test_a_profiles_mailbox_is_its_own_sink_for_the_block_or_its_folder(tmp_path: Path) -> None:
+    with profile_mailbox({"smtp": {"host": "127.0.0.1", "port": 0}}, tmp_path) as box:
+        assert isinstance(box, FolderMailbox)
+        port = int(box.variables["smtp_port"])
+        _send(port, "gus@board.test", "http://127.0.0.1:9/activate/g")
+        assert box.wait_for_link("gus@board.test", LINK, 5).endswith("/activate/g")
+        folder = box.folder
+    assert not folder.exists()  # the sink removed what it made
+    with pytest.raises(ConnectionRefusedError):
+        _send(port, "gus@board.test", "http://127.0.0.1:9/activate/h")  # and stopped
+    with profile_mailbox({"directory": "outbox"}, tmp_path) as box:
+        assert isinstance(box, FolderMailbox)
+        assert box.folder == tmp_path / "outbox"
+    with profile_mailbox(None, tmp_path) as box:
+        assert box is None
