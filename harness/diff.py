@@ -1,10 +1,11 @@
 """Differences between two runs' verdicts, per control and per case.
 
 Both runs are judged by the one judge from their evidence alone. A verdict that was good (pass,
-not applicable, waived) and is not now is a regression; the converse is a fix; a verdict that
-changed within its kind (fail to inconclusive, pass to waived) is a change; a control or case
-judged in one run only is new or gone. Cases are observations matched on (test, control,
-channel, case id), as a replay or a later run of the same scope records them.
+not applicable, waived) and is not now is a regression; the converse is a fix, except that a
+failure waived is a change (accepted, not fixed), as is any change within a kind (fail to
+inconclusive, pass to waived); a control or case judged in one run only is new or gone.
+Cases are observations matched on (test, control, channel, case id), as a replay or a later
+run of the same scope records them.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def kind_of(before: str | None, after: str | None) -> str | None:
         return "new"
     if after is None:
         return "gone"
+    if after == Verdict.WAIVED.value and before not in GOOD:
+        return "changed"  # accepted by a person, not fixed
     if (before in GOOD) != (after in GOOD):
         return "fix" if after in GOOD else "regression"
     if before == Verdict.INCONCLUSIVE.value and after == Verdict.FAIL.value:

@@ -44,7 +44,8 @@ def _store(reports: Path, name: str, verdicts: dict[tuple[str, str], str]) -> Pa
 @pytest.mark.parametrize(("before", "after", "kind"), [
     ("pass", "fail", "regression"), ("pass", "inconclusive", "regression"),
     ("inconclusive", "fail", "regression"), ("waived", "fail", "regression"),
-    ("fail", "pass", "fix"), ("inconclusive", "pass", "fix"), ("fail", "waived", "fix"),
+    ("fail", "pass", "fix"), ("inconclusive", "pass", "fix"), ("fail", "waived", "changed"),
+    ("waived", "pass", "fix"),
     ("fail", "inconclusive", "changed"), ("pass", "not_applicable", "changed"),
     (None, "fail", "new"), ("pass", None, "gone"), ("pass", "pass", None),
 ])
