@@ -1,11 +1,12 @@
 """Differences between two runs' verdicts, per control and per case.
 
 Both runs are judged by the one judge from their evidence alone. A verdict that was good (pass,
-not applicable, waived) and is not now is a regression; the converse is a fix, except that a
-failure waived is a change (accepted, not fixed), as is any change within a kind (fail to
-inconclusive, pass to waived); a control or case judged in one run only is new or gone.
-Cases are observations matched on (test, control, channel, case id), as a replay or a later
-run of the same scope records them.
+not applicable, waived) and is not now is a regression, as is an inconclusive one that now
+fails; the converse is a fix, and so is a waived one that passes now. A failure now waived is
+a change (accepted, not fixed), as is any other change within a kind (fail to inconclusive,
+pass to waived). A control or case judged in one run only is new or gone. Cases are
+observations matched on (test, control, channel, case id), as a replay or a later run of the
+same scope records them.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def kind_of(before: str | None, after: str | None) -> str | None:
         return "gone"
     if after == Verdict.WAIVED.value and before not in GOOD:
         return "changed"  # accepted by a person, not fixed
+    if before == Verdict.WAIVED.value and after in GOOD:
+        return "fix"  # what was accepted failing now passes (or does not apply)
     if (before in GOOD) != (after in GOOD):
         return "fix" if after in GOOD else "regression"
     if before == Verdict.INCONCLUSIVE.value and after == Verdict.FAIL.value:
