@@ -16,6 +16,7 @@ from harness.verdicts import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_PASS,
+    EXIT_USAGE,
     Plan,
     PlannedTest,
     Verdict,
@@ -142,3 +143,11 @@ def test_cli_merge_prints_each_shard_and_the_verdict(
     assert "shard 1/2" in out
     assert "shard 2/2" in out
     assert "merged run:" in out
+
+
+@pytest.mark.parametrize("text", ["0/3", "2"])
+def test_assess_refuses_a_bad_shard_before_anything_starts(
+        text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pytest, "main", lambda *a, **k: pytest.fail("pytest must not start"))
+    assert cli.main(["assess", "--shard", text, "--out", str(tmp_path)]) == EXIT_USAGE
+    assert not any(tmp_path.iterdir())
