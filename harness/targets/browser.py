@@ -439,8 +439,11 @@ class BrowserTarget:
             results += self._steps(self.section["login"], {**scope, **actor.variables},
                                    {actor.role: actor}, action="login",
                                    default_actor=actor.role, bind_actor=actor)
-        # The registration is the last step that acts; a failure anywhere is the result.
-        acting = [r for r in results if r.method.lower() not in PASSIVE_ACTIONS]
+        # The registration is the last step that acts before any mail is awaited (what
+        # follows, such as opening the activation link, is not the sign-up's write); a
+        # failure anywhere is the result.
+        mailed = next((i for i, r in enumerate(results) if r.method == "MAIL"), len(results))
+        acting = [r for r in results[:mailed] if r.method.lower() not in PASSIVE_ACTIONS]
         result = results[-1] if not results[-1].ok or not acting else acting[-1]
         if result.ok:
             actor.variables.setdefault("account_name", str(scope.get("account_name", "")))

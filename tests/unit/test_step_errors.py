@@ -78,12 +78,13 @@ class _Pages(BaseHTTPRequestHandler):
         return None
 
     def do_GET(self) -> None:
-        if self.path in ("/join", "/login") and self._session():
+        path = self.path.partition("?")[0]
+        if path in ("/join", "/login") and self._session():
             self._page("", 302, {"Location": "/home"})
-        elif self.path in ("/join", "/login"):
-            self._page(f'<form method="post" action="{self.path}"><input id="name" name="name">'
+        elif path in ("/join", "/login"):
+            self._page(f'<form method="post" action="{path}"><input id="name" name="name">'
                        '<button type="submit">Go</button></form>')
-        elif self.path == "/home":
+        elif path == "/home":
             self._page(f'<p id="me">{self._session() or "nobody"}</p>'
                        f'<p id="lang">{self.headers.get("Accept-Language", "")}</p>'
                        '<p id="width"></p><script>document.getElementById("width")'
@@ -201,3 +202,38 @@ def test_a_provisioned_account_signs_in_and_its_page_stays_signed_in(browser_sid
     page = browser_side.page_for(moderator)
     page.goto(browser_side.profile.base_url + "/home")
     assert page.locator("#me").inner_text() == "mod_one"
+
+
+def test_a_sign_up_with_an_activation_mail_is_its_own_write(
+        pages: str, tmp_path: Path, harness_browser: Any) -> None:
+    from harness.targets.browser import BrowserTarget
+    from harness.targets.mail import FolderMailbox
+
+    (tmp_path / "outbox").mkdir()
+    (tmp_path / "outbox" / "1.eml").write_bytes(
+        b"To: ivy@pages.test\r\nSubject: activate\r\n\r\nOpen " + pages.encode() +
+        b"/home?activate=ivy now.\r\n")
+    path = tmp_path / "mailing.yaml"
+    activation = """    - {mail: {link: "activate=", into: link, timeout: 5}}
+    - {goto: "{link}"}
+  login:"""
+    provisioned = ('provisioned: {moderator: {account_name: mod_one, password: '
+                   '"${MOD_PASSWORD}"}}')
+    path.write_text(BROWSER_PROFILE.replace("  login:", activation).replace(
+        provisioned, "email: '{account_name}@pages.test'"), encoding="utf-8")
+    profile = load_profile(path, base_url=pages)
+    target = BrowserTarget(profile, harness_browser,
+                           ApiTarget(profile, mailbox=FolderMailbox(tmp_path / "outbox")))
+    target.begin_case(lambda name, data, text: None, tracing="off", screenshots="off",
+                      har="off")
+    try:
+        author = Actor("author", "hx-i")
+        done = target.register(author, {"account_name": "ivy", "password": "pw",
+                                        "email": "ivy@pages.test"})
+    finally:
+        target.end_case(False, lambda data: data)
+        target.close()
+    assert done.ok, outcome_of(done)
+    assert (done.method, done.step) == ("CLICK", "register step 3 (click {role: button, name: Go})")
+    assert author.variables["link"] == f"{pages}/home?activate=ivy"
+    assert author.variables["email"] == "ivy@pages.test"
