@@ -22,6 +22,7 @@ from typing import Any
 from harness import __version__, controls, interrupts
 from harness.errors import ConfigError, EvidenceError, HarnessError
 from harness.load.cli import add_parser as add_load_parser
+from harness.report import FORMATS, LANGS
 from harness.verdicts import (
     EXIT_BAD_SIGNATURE,
     EXIT_CODES,
@@ -216,11 +217,7 @@ def _run_commands(sub: Any) -> None:
                        "(default: reports/)")
     merge.set_defaults(func=cmd_merge)
 
-    report = sub.add_parser("report", help="print a run's per-control summary from its evidence")
-    report.add_argument("run", help="run directory, run id under reports/, or 'latest'")
-    report.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
-    report.add_argument("--junit", type=Path, help="also write JUnit XML here")
-    report.set_defaults(func=cmd_report)
+    _report_command(sub)
 
     follow = sub.add_parser("followup", help="settle a run's pending checks (reports whose "
                             "handling limit outlasted the run) in the same evidence")
@@ -240,6 +237,26 @@ def _run_commands(sub: Any) -> None:
     clean.add_argument("--browser-path", help="Chromium, for a profile that deletes through "
                        "its pages (browser.cleanup)")
     clean.set_defaults(func=cmd_cleanup)
+
+
+def _report_command(sub: Any) -> None:
+    """`harness report`: the summary and the report files of a verified run."""
+    report = sub.add_parser("report", help="verify a run, print its summary and rebuild its "
+                            "reports from its evidence alone (offline; a copied run works)")
+    report.add_argument("run", help="run directory, run id under reports/, or 'latest'")
+    report.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
+    report.add_argument("--format", action="append", choices=FORMATS, metavar="FORMAT",
+                        help="text (the summary, the default), html (report.html), article6 "
+                        "(assessment.md and .html), oscal (oscal/assessment-results.json), "
+                        "junit (junit.xml) or all; repeatable")
+    report.add_argument("--out", type=Path, help="folder for the report files (default: "
+                        "<run-dir>.report beside the run; never inside it)")
+    report.add_argument("--rates", action="store_true",
+                        help="print the full rate table instead of the block rate grid")
+    report.add_argument("--lang", choices=LANGS, default="zh",
+                        help="language of the Article 6 report (default: zh)")
+    report.add_argument("--junit", type=Path, help="also write JUnit XML here")
+    report.set_defaults(func=cmd_report)
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -309,7 +326,7 @@ def _run_pytest(found: list[str], run_dir: Path, checked: Any = None) -> int:
 def _print_outcome(verdict: RunVerdict) -> None:
     from harness.evidence.recorder import verdict_lines  # noqa: PLC0415
 
-    lines = verdict_lines(verdict)
+    lines = verdict_lines(verdict, grid=False)  # the session's summary showed the grid
     print("\n".join(lines[len(verdict.controls):]).strip())
 
 
@@ -516,8 +533,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
-def _verified(run_dir: Path, *, quiet: bool = False) -> bool:
-    """Verify a run before anything is reported from it; print why when it is not intact
+def _verified(run_dir: Path, *, quiet: bool = False) -> str | None:
+    """Verify a run before anything is reported from it: how far it can be trusted, or None
+    when it is not intact; print why when it is not intact
     (and, unless `quiet`, how far it can be trusted when it is)."""
     from harness.evidence import verify_run  # noqa: PLC0415
 
@@ -525,10 +543,10 @@ def _verified(run_dir: Path, *, quiet: bool = False) -> bool:
     if not result.ok:
         print(f"{run_dir}: NOT intact, nothing is reported from it: {result.problems[0]}",
               file=sys.stderr)
-        return False
+        return None
     if not quiet:
         print(f"{run_dir}: {_trust(run_dir, result.warnings)} ({result.lines} evidence lines)")
-    return True
+    return _trust(run_dir, result.warnings)
 
 
 def _trust(run_dir: Path, warnings: Sequence[str]) -> str:
@@ -546,30 +564,27 @@ def _trust(run_dir: Path, warnings: Sequence[str]) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.evidence import read_entries  # noqa: PLC0415
+    """Verify the run, print its summary, write the report files its formats ask for; the
+    exit code is the run's own."""
     from harness.evidence.recorder import verdict_lines  # noqa: PLC0415
     from harness.report.junit import write_junit  # noqa: PLC0415
-    from harness.verdicts import judge_run  # noqa: PLC0415
+    from harness.report.model import RunReport  # noqa: PLC0415
+    from harness.report.render import default_out, write_reports  # noqa: PLC0415
 
     run_dir = _resolve(args)
-    if not _verified(run_dir):
+    trust = _verified(run_dir)
+    if trust is None:
         return EXIT_NOT_INTACT
-    entries = list(read_entries(run_dir))
-    verdict = judge_run(entries)
-    rates = _latest_rates(entries)
-    print("\n".join(verdict_lines(verdict, rates=rates)))
+    report = RunReport.load(run_dir, trust)
+    print("\n".join(verdict_lines(report.verdict,
+                                  rates=report.rate_lines() if args.rates else None)))
+    formats = [f for f in args.format or () if f != "text"]
+    if formats:
+        write_reports(report, formats, args.out or default_out(run_dir), lang=args.lang,
+                      progress=print)
     if args.junit:
         print(f"junit: {write_junit(run_dir, args.junit)}")
-    return verdict.exit_code
-
-
-def _latest_rates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rate lines of the run's last seal (a resumed run seals its cells again)."""
-    latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for e in entries:
-        if e["entry_type"] == "rate":
-            latest[(e["control"], e["surface"], e["family"], e["expect"])] = e
-    return list(latest.values())
+    return report.verdict.exit_code
 
 
 def cmd_followup(args: argparse.Namespace) -> int:
