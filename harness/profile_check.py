@@ -250,11 +250,12 @@ class _Checker:
                 self.add(Row(f"{action} observe", f"as {role}", False,
                              "no read could be made (a variable it needs is unknown)"))
             for sighting in reads:
+                shot = None if sighting.visible else next(
+                    (a for a in sighting.artifacts if a.endswith(".png")), None)
                 self.add(Row(f"{action} observe", f"{sighting.request} as {role}",
                              bool(sighting.visible),
                              "shown" if sighting.visible else sighting.note or "not shown",
-                             sighting.artifacts[0] if sighting.artifacts and not
-                             sighting.visible else None))
+                             shot))
         if audit_spec(self.profile) is not None:
             self.audit(run, submission, action)
 
