@@ -27,6 +27,7 @@ from harness.probes.cases import (
 from harness.probes.corpora import Corpus, organisation_corpora
 from harness.probes.variants import get, registry
 from harness.seeds import derive_seed
+from harness.targets.accounts import Naming
 from harness.targets.profile import SURFACES
 
 # Account names have a format of their own (letters, digits, '_' and '-') that refuses most
@@ -94,15 +95,21 @@ def _rank(seed: int, key: str) -> bytes:
     return hashlib.sha256(f"{seed}:{key}".encode()).digest()
 
 
-def _fits(surface: str, case: Case, joiner: str) -> bool:
+def _fits(surface: str, case: Case, joiner: str, naming: Naming | None) -> bool:
+    """Whether a case can be sent on its surface: within the site's naming rule (a nickname's
+    length), and on a name surface within NAME_LENGTH."""
+    if naming is not None and naming.refusal(surface, case.text) is not None:
+        return False
     if surface not in NAME_SURFACES:
         return True
     return len(case.text) - len(joiner) - len(case.tag) <= NAME_LENGTH
 
 
 def cell_cases(surface: str, family: str, expect: str, n: int, seed: int, *,
-               pool: list[Body] | None = None, joiner: str = " ") -> list[Case]:
+               pool: list[Body] | None = None, joiner: str = " ",
+               naming: Naming | None = None) -> list[Case]:
     """Up to `n` cases of one cell; empty when the family applies to none of the content.
+    A case the site's `naming` rule could not take is drawn again (never cut).
 
     With a `pool` (`must_block` cells, and the bank with `family` "identity") the cases cycle
     through the pool in an order drawn from `seed`; without one they use fresh benign text.
@@ -129,7 +136,7 @@ def cell_cases(surface: str, family: str, expect: str, n: int, seed: int, *,
             continue
         probe = ProbeSpec(f"{family}-{body.id}-{draw}", expect, body.lang, family, body.canary)
         case = derive_case(surface, probe, body.text, case_seed, joiner, category=body.category)
-        if _fits(surface, case, joiner):
+        if _fits(surface, case, joiner, naming):
             cases.append(case)
         elif bodies is not None:
             misses[body.id] += 1

@@ -104,7 +104,8 @@ def test_evasion(family, expect, channel, target, actors, evidence, harness_poli
     pool = must_block_pool(harness_corpora) if expect == MUST_BLOCK else None
     n = gate.must_block_n if expect == MUST_BLOCK else gate.must_allow_n
     cells = {surface: cell_cases(surface, family, expect, n, derive_seed(case_seed, surface),
-                                 pool=pool, joiner=target.profile.joiner(surface, channel))
+                                 pool=pool, joiner=target.profile.joiner(surface, channel),
+                                 naming=target.profile.accounts.naming)
              for surface in RATE_SURFACES if family in families_for(surface)}
     _measure(controls.for_family(family).id, family, expect, cells, target=target,
              actors=actors, evidence=evidence, policy=harness_policy, seed=case_seed)
@@ -118,7 +119,8 @@ def test_overblocking(family, expect, channel, target, actors, evidence, harness
     pool = bank_pool(overblocking_bank)
     cells = {surface: cell_cases(surface, family, expect, harness_policy.overblocking.n,
                                  derive_seed(case_seed, surface), pool=pool,
-                                 joiner=target.profile.joiner(surface, channel))
+                                 joiner=target.profile.joiner(surface, channel),
+                                 naming=target.profile.accounts.naming)
              for surface in TEXT_SURFACES}
     _measure(controls.OVERBLOCK, family, expect, cells, target=target, actors=actors,
              evidence=evidence, policy=harness_policy, seed=case_seed)

@@ -174,3 +174,18 @@ def test_rate_authors_are_named_within_the_rule(tmp_path: Path) -> None:
         names.add(run.account["account_name"])
         assert re.fullmatch(r"[A-Za-z0-9_]{3,20}", run.account["account_name"])
     assert len(names) == 100
+
+
+def test_rate_cells_draw_nicknames_the_rule_can_take() -> None:
+    from harness.probes.matrix import cell_cases, must_block_pool
+
+    short = Naming(nickname_max_length=16)
+    pool = must_block_pool([])
+    unruled = cell_cases("nickname", "zero_width", "must_block", 8, 3, pool=pool)
+    assert any(short.refusal("nickname", case.text) for case in unruled)
+    ruled = cell_cases("nickname", "zero_width", "must_block", 8, 3, pool=pool, naming=short)
+    assert len(ruled) == 8
+    assert all(short.refusal("nickname", case.text) is None for case in ruled)
+    # A family no canary can take within the rule has no case to send, not cut ones.
+    assert cell_cases("nickname", "fullwidth", "must_block", 8, 3, pool=pool,
+                      naming=Naming(nickname_max_length=14)) == []
