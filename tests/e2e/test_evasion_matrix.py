@@ -57,9 +57,9 @@ def test_clean_site_records_a_rate_for_every_cell_and_passes(clean_api_run):
     assert (pinyin["verdict"], pinyin["gating"]) == ("fail", False)
     assert rates["post", "pinyin", "must_block"]["rate"] < 0.5
     assert all(e["verdict"] == "pass" for e in entries.values() if e["gating"])
-    assert "surface" in output  # the rates table is in the terminal summary
-    report = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(run_dir)],
-                            capture_output=True, text=True, check=False)
+    assert "block rate" in output  # the family x surface grid is in the terminal summary
+    report = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(run_dir),
+                             "--rates"], capture_output=True, text=True, check=False)
     assert report.returncode == 0
     table = report.stdout[report.stdout.index("rates (95% Wilson intervals)"):]
     assert "post           pinyin" in table or "post  pinyin" in " ".join(table.split("\n"))
