@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.errors import UnsafeTargetError
 from harness.load.judge import (
     Filing,
     StageVerdict,
@@ -43,12 +43,16 @@ STAGE_TABLE = pytest.StashKey[list[str]]()  # the table the terminal summary pri
 
 def make_plan(profile: Profile, load: LoadPolicy, seed: int, out: Path) -> LoadPlan:
     """The plan of a run: the policy's bounds against the profile's target, refused before
-    anything is sent when the target is not in the profile's `allowed_hosts`."""
+    anything is sent when the target is not in the profile's `allowed_hosts` (UnsafeTargetError)
+    and not observable (NotObserved) when the profile has no api steps for posts."""
     if not in_scope(profile.base_url, profile.allowed_hosts):
-        raise ConfigError(f"refusing to load {profile.base_url}: its host is not in the "
-                          f"profile's allowed_hosts {list(profile.allowed_hosts)}")
+        refused = UnsafeTargetError(f"refusing to load {profile.base_url}: its host is not in "
+                                    f"the profile's allowed_hosts {list(profile.allowed_hosts)}")
+        refused.url = profile.base_url  # what the run's scope violation names
+        raise refused
     if profile.surface("post") is None:
-        raise ConfigError("the load channel needs the profile's api steps for posts")
+        raise NotObserved("the load channel drives the profile's api steps, and it has none "
+                          "for posts (a pages-only site is not load-tested)")
     path = profile.path.resolve()
     return LoadPlan(base_url=profile.base_url,
                     profile=str(path.relative_to(PROJECT) if path.is_relative_to(PROJECT)

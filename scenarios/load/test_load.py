@@ -29,6 +29,7 @@ from harness.load.scenario import (
     observations,
 )
 from harness.observe.flow import Session
+from harness.observe.reports import NotObserved
 from harness.pytest_plugin import SITE_KEY, Inconclusive
 from harness.seeds import derive_seed
 
@@ -43,7 +44,10 @@ def test_controls_hold_under_load(request, target_profile, api_target, evidence,
                                   run_seed):
     seed = derive_seed(run_seed, "load")
     with tempfile.TemporaryDirectory(prefix="harness-load-") as scratch:
-        plan = make_plan(target_profile, harness_policy.load, seed, Path(scratch))
+        try:
+            plan = make_plan(target_profile, harness_policy.load, seed, Path(scratch))
+        except NotObserved as exc:
+            raise Inconclusive(str(exc)) from None
         _, site_env = request.config.stash.get(SITE_KEY, (None, {}))
         capture = request.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled(), live_progress(

@@ -4,14 +4,18 @@ over its running part, the request cap shared by the processes, and the policy's
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, UnsafeTargetError
 from harness.load.plan import LoadPlan, stages_for
 from harness.load.runner import commands
+from harness.load.scenario import make_plan
+from harness.observe.reports import NotObserved
 from harness.policy import LoadPolicy, load_policy, load_section
+from harness.targets.profile import REFERENCE_PROFILE, load_profile
 
 
 def plan(**changes) -> LoadPlan:
@@ -92,3 +96,15 @@ def test_policy_load_section(tmp_path: Path):
                 {"bogus": 1}, {"max_requests": True}):
         with pytest.raises(ConfigError, match="load"):
             load_section(path, bad)
+
+
+def test_a_target_outside_allowed_hosts_is_refused_before_the_plan(tmp_path: Path):
+    environ = {"REFERENCE_ADMIN_TOKEN": "t"}
+    inside = load_profile(REFERENCE_PROFILE, base_url="http://127.0.0.1:9", environ=environ)
+    with pytest.raises(UnsafeTargetError, match="allowed_hosts"):
+        make_plan(replace(inside, base_url="http://example.com"), LoadPolicy(), 1, tmp_path)
+    assert make_plan(inside, LoadPolicy(), 1, tmp_path).profile == \
+        "fixtures/targets/reference.yaml"
+    no_posts = replace(inside, data={**inside.data, "api": {}})
+    with pytest.raises(NotObserved):
+        make_plan(no_posts, LoadPolicy(), 1, tmp_path)
