@@ -105,7 +105,7 @@ class LoadPolicy:
     spawn_rate: float = 8.0
     seconds: float = 30.0
     stages: int = 4
-    max_requests: int = 50_000
+    max_requests: int = 500_000
     workers: int = 0
     remote_workers: int = 0
     master_bind: str = "127.0.0.1"

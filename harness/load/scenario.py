@@ -118,6 +118,7 @@ class StageTable:
     leaks: list[StageVerdict]
     intake: list[StageVerdict]
     figures: dict[int, dict[str, Any]]
+    stopped: str | None = None  # why the run ended before its last stage did
 
     def evidence(self) -> list[dict[str, Any]]:
         return [{"stage": stage.index, "label": stage.label, "users": stage.users,
@@ -194,16 +195,20 @@ def reconcile_intake(session: Session, policy: Policy, seed: int, stages: tuple[
 
 
 def observations(table: StageTable) -> list[Observation]:
-    """One observation per planned stage and control, carrying the stage's figures."""
+    """One observation per planned stage and control, carrying the stage's figures; a stage
+    not passed says so when the run was stopped early (the request cap)."""
     found = []
     for control, judged, surface in ((UNDER_LOAD, table.leaks, "post"),
                                      (INTAKE_UNDER_LOAD, table.intake, None)):
         for verdict in judged:
             stage = verdict.stage
+            reason = verdict.reason
+            if table.stopped and verdict.verdict is Verdict.INCONCLUSIVE:
+                reason += f"; the run stopped early: {table.stopped}"
             found.append(Observation(
                 control=control, surface=surface, channel=CHANNEL,
                 case_id=f"stage-{stage.index}", expect=MUST_BLOCK if surface else None,
-                verdict=verdict.verdict, reason=verdict.reason,
+                verdict=verdict.verdict, reason=reason,
                 details={"stage": {"index": stage.index, "users": stage.users,
                                    "seconds": stage.seconds},
                          **verdict.figures, **table.figures.get(stage.index, {})}))
@@ -219,5 +224,7 @@ def judge_load(plan: LoadPlan, session: Session, policy: Policy, profile: Profil
     counts = count_canaries((int(c.record.get("stage") or 0), c.verdict) for c in checks)
     leaks = judge_leaks(plan.stages, counts, policy.load.leak_rate_max)
     intake, queue = reconcile_intake(session, policy, plan.seed, plan.stages, records)
-    table = StageTable(plan.stages, leaks, intake, stage_figures(plan.stages, records, progress))
+    stopped = next((p["stopped"] for p in progress if p.get("stopped")), None)
+    table = StageTable(plan.stages, leaks, intake, stage_figures(plan.stages, records, progress),
+                       stopped)
     return table, checks, queue

@@ -331,8 +331,11 @@ class SteppedShape(LoadTestShape):
                 "rps": round(stats.current_rps, 1) if stats is not None else 0.0,
                 "requests": requests,
                 "failures": stats.num_failures if stats is not None else 0}
+        capped = stage is not None and requests >= plan.max_requests
+        if capped:
+            line["stopped"] = f"the request cap of {plan.max_requests} was reached"
         with (Path(plan.out) / PROGRESS_FILE).open("a", encoding="utf-8") as progress:
             progress.write(json.dumps(line) + "\n")
-        if stage is None or requests >= plan.max_requests:
+        if stage is None or capped:
             return None
         return stage.users, plan.spawn_rate

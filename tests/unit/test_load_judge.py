@@ -158,3 +158,15 @@ def test_the_one_judge_rolls_stage_observations_up_and_never_passes_a_missing_st
     found = {c.control: c.verdict for c in run.controls}
     assert found == {UNDER_LOAD: Verdict.INCONCLUSIVE, INTAKE_UNDER_LOAD: Verdict.PASS}
     assert run.exit_code == 1
+
+
+def test_a_run_stopped_by_the_request_cap_says_so_where_it_is_inconclusive():
+    counts = {0: CanaryCount(held=20), 1: CanaryCount(held=20), 2: CanaryCount(held=7)}
+    every = [f for s in STAGES for f in filings(s.index, 5)]
+    table = StageTable(STAGES, judge_leaks(STAGES, counts, None),
+                       judge_intake(STAGES, every, [f.ticket for f in every], LIMITS), {},
+                       stopped="the request cap of 100 was reached")
+    found = [o for o in observations(table) if o.control == UNDER_LOAD]
+    assert found[2].verdict is Verdict.INCONCLUSIVE
+    assert found[2].reason.endswith("the run stopped early: the request cap of 100 was reached")
+    assert "stopped" not in found[0].reason
