@@ -123,9 +123,17 @@ def _init(environment: Environment, **_: Any) -> None:
 
 @events.test_start.add_listener
 def _start(environment: Environment, **_: Any) -> None:
+    """The run's clock is the master's: a worker that gets its first users in a later stage
+    still places its records in the stage they fell in."""
     if RUN.plan is None:
         _use(_plan_given(environment))
+    options = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner):
+        RUN.started = float(getattr(options, "harness_started", 0.0) or time.time())
+        return
     RUN.started = time.time()
+    if options is not None:  # sent to the workers with every start message
+        options.harness_started = RUN.started
 
 
 @events.request.add_listener
