@@ -15,10 +15,12 @@ import pytest
 # The longest e2e tests, longest first (from `make test --durations`); the two readers of the
 # session's shared clean run side by side, so that one worker makes it and both read it.
 LONGEST = (
+    "tests/e2e/test_third_site.py::test_clean_board_fails_no_control",
     "tests/e2e/test_detection_matrix.py::test_clean_site_passes_every_control",
     "tests/e2e/test_evasion_matrix.py::test_clean_site_records_a_rate_for_every_cell",
     "tests/e2e/test_browser_channel.py::test_clean_site_passes_through_its_pages",
     "tests/e2e/test_second_site.py",
+    "tests/e2e/test_third_site.py",
     "tests/e2e/test_interrupts.py",
     "tests/e2e/test_transport_faults.py",
     "tests/e2e/test_browser_channel.py",

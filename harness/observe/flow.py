@@ -84,14 +84,15 @@ class Session:
         """Register the viewer (or sign it in, when provisioned) and sign every other
         provisioned role in; a failure leaves that actor without a session (its reads fail)."""
         session = cls(target=target, seed=seed, nonce=nonce)
-        session.actors[ANONYMOUS] = Actor(ANONYMOUS, device_id(ANONYMOUS, seed))
+        session.actors[ANONYMOUS] = Actor(ANONYMOUS, device_id(ANONYMOUS, seed), lasting=True)
         rules = target.profile.accounts
-        viewer = Actor("viewer", device_id("viewer", seed))
+        viewer = Actor("viewer", device_id("viewer", seed), lasting=True)
         if "viewer" not in rules.provisioned:
             session.register(viewer, new_account("viewer", seed, nonce, rules))
         session.actors["viewer"] = viewer
         for role, account in rules.provisioned.items():
-            actor = session.actors.setdefault(role, Actor(role, device_id(role, seed)))
+            actor = session.actors.setdefault(role, Actor(role, device_id(role, seed),
+                                                          lasting=True))
             session.sign_in(actor, account)
         return session
 

@@ -71,6 +71,9 @@ class Actor:
     variables: dict[str, str] = field(default_factory=dict)
     password: str | None = field(default=None, repr=False)
     state: dict[str, Any] | None = field(default=None, repr=False)  # browser storage state
+    # A persona the cases of a worker share (the viewer, the public, a provisioned moderator):
+    # the browser keeps its context and page from case to case instead of opening new ones.
+    lasting: bool = False
 
     @property
     def token(self) -> str | None:
@@ -162,6 +165,9 @@ class ApiTarget:
 
     def close(self) -> None:
         self._client.close()
+
+    def release(self, actor: Actor) -> None:
+        """An HTTP actor holds nothing but its token: nothing to let go of."""
 
     def take_created(self) -> list[dict[str, Any]]:
         """What this channel created on the target since last asked (see harness.cleanup)."""

@@ -274,6 +274,17 @@ ArtifactSink = Callable[[str, bytes, bool], "str | None"]
 
 
 @dataclass
+class _Lasting:
+    """The context and page of a lasting actor (Actor.lasting), kept from case to case; its
+    trace is recorded in one chunk per case."""
+
+    actor: Actor
+    context: BrowserContext
+    page: Page | None = None
+    tracing: bool = False  # whether tracing was started on the context
+
+
+@dataclass
 class _CaseScope:
     """Per-test state: one context per actor, the evidence policies, the artifact sink."""
 
@@ -287,6 +298,9 @@ class _CaseScope:
     pages: dict[str, Page] = field(default_factory=dict)
     last_response: dict[str, Any] = field(default_factory=dict)
     holders: dict[str, Actor] = field(default_factory=dict)
+    chunks: set[str] = field(default_factory=set)  # lasting roles traced in this case
+    released: list[str] = field(default_factory=list)  # closed before the end (`release`)
+    released_cookies: list[str] = field(default_factory=list)  # their cookies, for redaction
     pending: list[tuple[str, bytes, bool]] = field(default_factory=list)
     counter: int = 0
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="harness-")))
@@ -318,6 +332,7 @@ class BrowserTarget:
         # The pages' own breaker: once the site stops answering, reads end at once.
         self.breaker = Breaker(int(profile.api.get("unreachable_after", UNREACHABLE_AFTER)))
         self._scope: _CaseScope | None = None
+        self._lasting: dict[str, _Lasting] = {}
         bypass_rules(profile.allowed_hosts)  # refuses, before any browser starts, a bad host
         self._sinkhole: Sinkhole | None = None
         self._violations: list[dict[str, str]] = []
@@ -347,11 +362,19 @@ class BrowserTarget:
                 stored = scope.sink(name, data, text)
                 if stored:
                     kept.append(stored)
+        # A trace is written only where it is kept (writing one costs more than recording it).
+        keep_trace = scope.tracing == "on" or (scope.tracing == "retain-on-failure" and failed)
+        for role in scope.chunks:  # a lasting context stays open: its case's chunk ends
+            trace = scope.scratch / f"trace-{role}.zip"
+            self._lasting[role].context.tracing.stop_chunk(
+                **({"path": str(trace)} if keep_trace else {}))
         for role, context in scope.contexts.items():  # role: the context's key
             trace = scope.scratch / f"trace-{role}.zip"
             if scope.tracing != "off":
-                context.tracing.stop(path=str(trace))
+                context.tracing.stop(**({"path": str(trace)} if keep_trace else {}))
             context.close()  # writes the HAR
+        for role in (*scope.contexts, *scope.chunks, *scope.released):
+            trace = scope.scratch / f"trace-{role}.zip"
             for kind, path in (("tracing", trace), ("har", scope.scratch / f"{role}.har")):
                 policy = scope.tracing if kind == "tracing" else scope.har
                 if path.is_file() and (policy == "on" or (policy == "retain-on-failure"
@@ -364,14 +387,39 @@ class BrowserTarget:
         shutil.rmtree(scope.scratch, ignore_errors=True)
         return kept
 
+    def release(self, actor: Actor) -> None:
+        """Close a fresh actor's context now that its case is done (a rate test has many
+        fresh authors: only those in flight keep a context open). Its HAR is kept for the end
+        of the test by policy; its trace only under tracing `on` (whether the test fails is
+        not known yet). A lasting actor's context stays open."""
+        scope = self._scope
+        if scope is None or actor.lasting:
+            return
+        key = next((k for k, holder in scope.holders.items() if holder is actor), None)
+        context = scope.contexts.pop(key, None) if key is not None else None
+        if context is None:
+            return
+        scope.pages.pop(key, None)
+        scope.last_response.pop(key, None)
+        scope.released_cookies += _cookie_values([context])
+        if scope.tracing != "off":
+            trace = scope.scratch / f"trace-{key}.zip"
+            context.tracing.stop(**({"path": str(trace)} if scope.tracing == "on" else {}))
+        context.close()  # writes the HAR
+        scope.released.append(key)
+
     def secrets(self) -> list[str]:
         """Cookie values of the open contexts, so evidence redacts session cookies."""
         if self._scope is None:
             return []
-        return [c["value"] for ctx in self._scope.contexts.values() for c in ctx.cookies()
-                if len(c.get("value", "")) >= 4]
+        contexts = [*self._scope.contexts.values(),
+                    *(lasting.context for lasting in self._lasting.values())]
+        return [*self._scope.released_cookies, *_cookie_values(contexts)]
 
     def close(self) -> None:
+        for lasting in self._lasting.values():
+            lasting.context.close()
+        self._lasting.clear()
         self.admin.close()
         if self._sinkhole is not None:
             self._sinkhole.close()
@@ -840,48 +888,77 @@ class BrowserTarget:
         scope = self._scope
         if scope is None:
             raise RuntimeError("begin_case() was not called")
+        if actor.lasting:
+            return self._lasting_context(actor)
         key = self._key(actor)
         context = scope.contexts.get(key)
         if context is None:
-            options: dict[str, Any] = {
-                "base_url": self.profile.base_url,
-                "locale": self.section.get("locale", DEFAULT_LOCALE),
-                "extra_http_headers": self._headers(actor),
-                "viewport": dict(self.section.get("viewport", DEFAULT_VIEWPORT)),
-            }
-            if actor.state:
-                options["storage_state"] = actor.state
-            if scope.har != "off":
-                options["record_har_path"] = str(scope.scratch / f"{key}.har")
-            if self._sinkhole is None:
-                self._sinkhole = Sinkhole()
-            # Whatever is not for an allowed host goes to the sinkhole (redirect hops that no
-            # route handler sees included); service workers would fetch past the route guard.
-            options["proxy"] = self._sinkhole.proxy(self.profile.allowed_hosts)
-            options["service_workers"] = "block"
-            context = self.browser.new_context(**options)
-            context.set_default_timeout(self.step_ms)
-            context.set_default_navigation_timeout(self.navigation_ms)
-            role = actor.role
-
-            def guard(route: Any) -> None:
-                self._guard(route, role)
-
-            def hop(request: Any) -> None:
-                self._see_hop(request, role)
-
-            def sockets(page: Any) -> None:
-                page.on("websocket", lambda socket: self._see_socket(socket, role))
-
-            context.route("**/*", guard)
-            context.on("request", hop)
-            context.on("page", sockets)
-            # WebRTC sends UDP straight past both guards (a STUN server anywhere).
-            context.add_init_script(NO_WEBRTC_JS)
+            har = scope.scratch / f"{key}.har" if scope.har != "off" else None
+            context = self._new_context(actor, har_path=har)
             if scope.tracing != "off":
-                context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                context.tracing.start(screenshots=False, snapshots=True, sources=False)
             scope.contexts[key] = context
         return context
+
+    def _new_context(self, actor: Actor, *, har_path: Path | None) -> BrowserContext:
+        """A browser context for the actor: its locale, viewport, headers and cookies, every
+        request outside `allowed_hosts` refused (route guard, sinkhole proxy, no WebRTC)."""
+        options: dict[str, Any] = {
+            "base_url": self.profile.base_url,
+            "locale": self.section.get("locale", DEFAULT_LOCALE),
+            "extra_http_headers": self._headers(actor),
+            "viewport": dict(self.section.get("viewport", DEFAULT_VIEWPORT)),
+        }
+        if actor.state:
+            options["storage_state"] = actor.state
+        if har_path is not None:
+            options["record_har_path"] = str(har_path)
+        if self._sinkhole is None:
+            self._sinkhole = Sinkhole()
+        # Whatever is not for an allowed host goes to the sinkhole (redirect hops that no
+        # route handler sees included); service workers would fetch past the route guard.
+        options["proxy"] = self._sinkhole.proxy(self.profile.allowed_hosts)
+        options["service_workers"] = "block"
+        context = self.browser.new_context(**options)
+        context.set_default_timeout(self.step_ms)
+        context.set_default_navigation_timeout(self.navigation_ms)
+        role = actor.role
+
+        def guard(route: Any) -> None:
+            self._guard(route, role)
+
+        def hop(request: Any) -> None:
+            self._see_hop(request, role)
+
+        def sockets(page: Any) -> None:
+            page.on("websocket", lambda socket: self._see_socket(socket, role))
+
+        context.route("**/*", guard)
+        context.on("request", hop)
+        context.on("page", sockets)
+        # WebRTC sends UDP straight past both guards (a STUN server anywhere).
+        context.add_init_script(NO_WEBRTC_JS)
+        return context
+
+    def _lasting_context(self, actor: Actor) -> BrowserContext:
+        """A lasting actor's context: opened at its first case and kept (no HAR, which would
+        span cases; a trace chunk per case when tracing is on)."""
+        scope = self._scope
+        assert scope is not None
+        lasting = self._lasting.get(actor.role)
+        if lasting is not None and lasting.actor is not actor:  # a new persona of that role
+            lasting.context.close()
+            lasting = None
+        if lasting is None:
+            context = self._new_context(actor, har_path=None)
+            lasting = self._lasting[actor.role] = _Lasting(actor, context)
+        if scope.tracing != "off" and actor.role not in scope.chunks:
+            if not lasting.tracing:
+                lasting.context.tracing.start(screenshots=False, snapshots=True, sources=False)
+                lasting.tracing = True
+            lasting.context.tracing.start_chunk()
+            scope.chunks.add(actor.role)
+        return lasting.context
 
     def _key(self, actor: Actor) -> str:
         """The context an actor's pages open in: its role's, unless another actor of that role
@@ -889,6 +966,8 @@ class BrowserTarget:
         fresh author signs up in a fresh context."""
         scope = self._scope
         assert scope is not None
+        if actor.lasting:
+            return actor.role
         for key, holder in scope.holders.items():
             if holder is actor:
                 return key
@@ -903,7 +982,8 @@ class BrowserTarget:
         """The profile's request headers (e.g. the client device id) as this actor sends them;
         a header that needs a value the actor does not have is left out."""
         headers = {}
-        for name, template in self.profile.api.get("headers", {}).items():
+        templates = self.section.get("headers", self.profile.api.get("headers", {}))
+        for name, template in templates.items():
             try:
                 headers[name] = str(render(template, {**actor.variables,
                                                       "device_id": actor.device_id}))
@@ -915,16 +995,23 @@ class BrowserTarget:
         scope = self._scope
         assert scope is not None
         role = self._key(actor)
-        page = scope.pages.get(role)
-        if page is None:
+        lasting = self._lasting.get(role) if actor.lasting else None
+        page = lasting.page if lasting is not None and lasting.actor is actor \
+            else scope.pages.get(role)
+        if page is None or page.is_closed():
             page = self._context(actor).new_page()
 
             def remember(response: Any) -> None:
-                if response.request.is_navigation_request() and response.frame == page.main_frame:
-                    scope.last_response[role] = response
+                current = self._scope  # a lasting page outlives the case it was opened in
+                if current is not None and response.request.is_navigation_request() \
+                        and response.frame == page.main_frame:
+                    current.last_response[role] = response
 
             page.on("response", remember)
-            scope.pages[role] = page
+            if actor.lasting:
+                self._lasting[role].page = page
+            else:
+                scope.pages[role] = page
         return page
 
     def _guard(self, route: Any, actor: str = "") -> None:
@@ -996,6 +1083,12 @@ def _vars(actors: Mapping[str, Actor], role: str) -> dict[str, Any]:
     if actors[role].variables.get("email"):
         found["email"] = actors[role].variables["email"]
     return found
+
+
+def _cookie_values(contexts: Iterable[BrowserContext]) -> list[str]:
+    """The cookie values of contexts (those long enough to be secrets)."""
+    return [c["value"] for ctx in contexts for c in ctx.cookies()
+            if len(c.get("value", "")) >= 4]
 
 
 def _redact_zip(data: bytes, redact: Callable[[bytes], bytes]) -> bytes:
