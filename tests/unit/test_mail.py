@@ -272,3 +272,15 @@ def test_a_profiles_mailbox_is_its_own_sink_for_the_block_or_its_folder(tmp_path
         assert box.folder == tmp_path / "outbox"
     with profile_mailbox(None, tmp_path) as box:
         assert box is None
+
+
+def test_a_mail_step_result_is_a_step_result() -> None:
+    from harness.targets.base import StepResult
+    from harness.targets.mail import MailResult
+
+    done = MailResult(url="mailto:a@b.test", actor="author", started="t", elapsed_s=0.1)
+    assert isinstance(done, StepResult)
+    assert isinstance(vars(MailResult)["ok"], property)
+    assert done.ok
+    assert not MailResult(url="mailto:a@b.test", actor="author", started="t", elapsed_s=0.1,
+                          error="no mail").ok
