@@ -243,7 +243,7 @@ class ReportDesk:
         if not registered.ok:
             raise NotObserved(f"could not register the author: {outcome_of(registered)}")
         run.variables.update(actor_variables(run.author))
-        done = self.admin.run_steps(steps, run.variables, run.actors, {})
+        done = self.admin.run_steps(steps, run.variables, run.actors, {}, action="report plant")
         self.exchanges.extend(done)
         if len(done) < len(steps) or not done[-1].ok:
             raise NotObserved(f"planting failed: {outcome_of(done[-1] if done else None)}")
@@ -321,7 +321,7 @@ class ReportDesk:
             if not self.pages.get("lookup"):
                 return None
             steps = [{"as": "reporter", **step} for step in self.pages["lookup"]]
-            done = self.target.run_steps(steps, variables, actors, {})
+            done = self.target.run_steps(steps, variables, actors, {}, action="report lookup")
             self.exchanges.extend(done)
             if not done or not done[-1].ok or len(done) < len(steps):
                 return None
@@ -465,7 +465,7 @@ class ReportDesk:
                 raise NotObserved("disposing through the pages needs a signed-in moderator "
                                   "(accounts.provisioned.moderator)")
             done = self.target.run_steps([{"as": "moderator", **step} for step in dispose],
-                                         variables, actors, {})
+                                         variables, actors, {}, action="disposal")
             self.exchanges.extend(done)
             last = done[-1] if done else None
             ok = len(done) == len(dispose) and last is not None and last.ok
@@ -516,7 +516,7 @@ class ReportDesk:
         else:
             steps = appeal["submit"]
         steps = [{"as": "author", **step} for step in steps]
-        done = self.target.run_steps(steps, variables, item.run.actors, {})
+        done = self.target.run_steps(steps, variables, item.run.actors, {}, action="appeal")
         self.exchanges.extend(done)
         receipt = variables.get("appeal")
         if receipt is None:

@@ -114,7 +114,8 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
     reporter = actors.actors["viewer"]
     steps = [{"as": "reporter", **step} for step in [{"goto": found.url}, *spec["form"]]]
     form_vars = {**variables, "reason": _reason(desk, "web form")}
-    done = desk.target.run_steps(steps, form_vars, {"reporter": reporter}, {})
+    done = desk.target.run_steps(steps, form_vars, {"reporter": reporter}, {},
+                                 action="complaint form")
     desk.exchanges.extend(done)
     ticket = form_vars.get("ticket")
     if ticket is None and desk.absent("receipt") and done and len(done) == len(steps) \
