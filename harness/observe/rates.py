@@ -84,9 +84,11 @@ class RateCaseRun(CaseRun):
             self.due = time.monotonic() + max(self.target.settle_seconds, POLL_SECONDS * 5)
 
     def finish(self) -> None:
-        """Judge the case as `CaseRun` does, from the submission and reads made so far."""
+        """Judge the case as `CaseRun` does, from the submission and reads made so far; then
+        let go of its author (a browser context), so that only cases in flight hold one."""
         if self.submission is not None:
             super().run()
+        self.target.release(self.author)
 
     def submit(self) -> Any:
         """The submission `start` made (`CaseRun.run` asks for it)."""

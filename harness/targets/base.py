@@ -72,6 +72,10 @@ class Target(Protocol):
     def fetch_image(self, url: str, role: str, actors: Mapping[str, Actor]) -> bytes | None:
         """An image's bytes as `role` would load it; None when it cannot be fetched."""
 
+    def release(self, actor: Actor) -> None:
+        """Let go of what a finished case's fresh actor holds (its browser context), so that a
+        test with many cases holds only those in flight."""
+
     def take_violations(self) -> list[dict[str, str]]:
         """Requests refused since last asked for leaving `allowed_hosts` (then forgotten)."""
 

@@ -25,7 +25,8 @@ from harness.observe.rates import (
 from harness.policy import Gate, Policy, RatePolicy
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, ProbeSpec, build_case
 from harness.report.summary import rate_table
-from harness.targets.api import ApiTarget
+from harness.targets.api import Actor, ApiTarget
+from harness.targets.browser import BrowserTarget, _CaseScope
 from harness.targets.profile import load_profile
 from harness.verdicts import (
     RATE,
@@ -266,3 +267,35 @@ def test_concurrency_comes_from_the_policy_per_channel_and_images_stay_low() -> 
     assert concurrency(policy, "browser") == 3
     assert concurrency(policy, "api", image=True) == IMAGE_CONCURRENCY
     assert dict(Policy().rates.concurrency) == {"api": 8, "browser": 4}
+
+
+class FakeContext:
+    """A browser context that records its closing and writes its HAR when closed."""
+
+    def __init__(self, har: Path, cookie: str) -> None:
+        self.har, self.cookie, self.closed = har, cookie, False
+
+    def cookies(self) -> list[dict[str, str]]:
+        return [{"value": self.cookie}]
+
+    def close(self) -> None:
+        self.closed = True
+        self.har.write_text("{}", encoding="utf-8")
+
+
+def test_a_released_author_closes_its_context_and_keeps_its_cookie_and_har() -> None:
+    target = BrowserTarget.__new__(BrowserTarget)
+    target._lasting = {}
+    kept: list[str] = []
+    target._scope = scope = _CaseScope(sink=lambda name, data, text: kept.append(name) or name,
+                                       tracing="off", screenshots="off", har="on")
+    author, viewer = Actor("author", "d1"), Actor("viewer", "d2")
+    context = FakeContext(scope.scratch / "author.har", "session-cookie-of-author")
+    scope.contexts["author"], scope.holders["author"] = context, author
+    target.release(viewer)  # holds nothing: nothing happens
+    target.release(author)
+    assert context.closed
+    assert "author" not in scope.contexts
+    assert "session-cookie-of-author" in target.secrets()  # still redacted from evidence
+    target.end_case(False, lambda data: data)
+    assert kept == ["author.har"]
