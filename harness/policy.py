@@ -41,11 +41,11 @@ class Gate:
 
     A cell passes when the Wilson lower bound of its block rate on `must_block` cases is at
     least `block_rate_min` and the upper bound of its false-block rate on `must_allow` cases is at
-    most `false_block_max`. With `gate` false the family is measured and judged, but its verdict
-    does not make the run fail.
+    most `false_block_max`. With `gating` false (the policy's `gate: false`) the family is
+    measured and judged, but its verdict does not make the run fail.
     """
 
-    gate: bool = False
+    gating: bool = False
     must_block_n: int = 12
     must_allow_n: int = 4
     block_rate_min: float = 0.70
@@ -81,7 +81,7 @@ class BankGate:
     """The over-blocking bank: `n` rows per text surface; the Wilson upper bound of the
     false-block rate must stay at most `false_block_max`."""
 
-    gate: bool = True
+    gating: bool = True
     n: int = 20
     false_block_max: float = 0.20
 
@@ -224,12 +224,17 @@ def pin(policy: Policy) -> dict[str, object]:
             "sha256": policy.sha256, "warnings": list(policy.warnings)}
 
 
+# A gate's field and the policy file's key for it, where they differ.
+KEYS = {"gating": "gate"}
+FIELDS = {key: name for name, key in KEYS.items()}
+
+
 def _section(path: Path, where: str, raw: Any, base: Any,
              extra: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any]]:
     """`base` updated from the mapping `raw` (keys of `cls`, plus `extra` returned apart)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: {where} must be a mapping of keys to values")
-    known = {f.name for f in fields(base)}
+    known = {KEYS.get(f.name, f.name) for f in fields(base)}
     unknown = sorted(map(str, set(raw) - known - set(extra)))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown} in {where}; known: "
@@ -248,7 +253,7 @@ def _section(path: Path, where: str, raw: Any, base: Any,
         elif isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not 0 <= value < 1:  # NaN fails this too
             raise ConfigError(f"{path}: {where}.{key} must be a rate in [0, 1), not {value!r}")
-        values[key] = value
+        values[FIELDS.get(key, key)] = value
     return replace(base, **values), {key: raw[key] for key in extra if key in raw}
 
 

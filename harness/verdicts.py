@@ -202,10 +202,10 @@ def policy_gate(policy: Policy) -> Callable[[str, str, str], RateGate]:
     def gate_of(control: str, family: str, expect: str) -> RateGate:
         if control == OVERBLOCK:
             bank = policy.overblocking
-            return RateGate(bank.false_block_max, bank.gate)
+            return RateGate(bank.false_block_max, bank.gating)
         gate = policy.rates.gate(family)
         threshold = gate.block_rate_min if expect == MUST_BLOCK else gate.false_block_max
-        return RateGate(threshold, gate.gate)
+        return RateGate(threshold, gate.gating)
 
     return gate_of
 

@@ -33,7 +33,7 @@ RATE_CONTROLS = frozenset(
 # Rate controls whose families the policy only measures: they show their true rate and verdict
 # but gate nothing, so no fault is needed to show that they can fail a run.
 MEASURED = frozenset(c.id for c in controls.catalog().values() if c.families and not any(
-    load_policy(FAST_POLICY).rates.gate(family).gate for family in c.families))
+    load_policy(FAST_POLICY).rates.gate(family).gating for family in c.families))
 REPORTING = frozenset(c for c in AUTOMATED if c.startswith("A5.6-"))
 STRICT = AUTOMATED - RATE_CONTROLS - REPORTING
 # Faults that fail no control (transport faults, honest reads, tolerated ones).

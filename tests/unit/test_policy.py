@@ -132,10 +132,10 @@ def test_default_policy_gates_the_families_a_normalising_filter_undoes() -> None
     from harness.probes.variants import registry
 
     rates = load_policy().rates
-    gated = {name for name in registry() if rates.gate(name).gate}
+    gated = {name for name in registry() if rates.gate(name).gating}
     assert gated == GATED_BY_DEFAULT
-    assert not rates.gate("pinyin").gate  # measured, shown, never failing the run
-    assert load_policy().overblocking.gate
+    assert not rates.gate("pinyin").gating  # measured, shown, never failing the run
+    assert load_policy().overblocking.gating
 
 
 def test_default_sample_sizes_let_a_perfect_cell_clear_its_threshold() -> None:
@@ -163,15 +163,15 @@ def test_a_family_override_keeps_the_section_defaults(tmp_path: Path) -> None:
     text = ("rates:\n  must_block_n: 20\n  block_rate_min: 0.8\n"
             "  families:\n    pinyin: {gate: true}\n")
     rates = load_policy(_policy_file(tmp_path, text)).rates
-    assert rates.gate("pinyin").gate
+    assert rates.gate("pinyin").gating
     assert rates.gate("pinyin").must_block_n == 20
     assert rates.gate("pinyin").block_rate_min == 0.8
-    assert not rates.gate("case").gate
+    assert not rates.gate("case").gating
 
 
 def test_a_composed_family_can_be_gated(tmp_path: Path) -> None:
     text = "rates:\n  families:\n    traditional+zero_width: {gate: true}\n"
-    assert load_policy(_policy_file(tmp_path, text)).rates.gate("traditional+zero_width").gate
+    assert load_policy(_policy_file(tmp_path, text)).rates.gate("traditional+zero_width").gating
 
 
 @pytest.mark.parametrize(("text", "named"), [

@@ -106,7 +106,7 @@ def test_rate_details_say_whether_the_case_was_blocked() -> None:
 
 
 def _policy(gated: bool) -> Policy:
-    return Policy(rates=RatePolicy(families=(("case", Gate(gate=gated)),)))
+    return Policy(rates=RatePolicy(families=(("case", Gate(gating=gated)),)))
 
 
 def test_the_control_verdict_is_the_gate_and_names_the_worst_cell() -> None:
