@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from harness import reference
 from harness.load.plan import LoadPlan, stages_for
-from harness.load.runner import _free_port
+from harness.load.runner import free_port
 from harness.targets.profile import REFERENCE_PROFILE
 
 ENDPOINT = "/api/complaint-channels"
@@ -83,7 +83,7 @@ def locust(folder: Path, url: str, user: str, *, seconds: int, users: int, worke
             "-t", f"{seconds}s", "--only-summary", "--json-file", str(stats), user]
     workers_run = []
     if workers:
-        port = str(_free_port())
+        port = str(free_port())
         main += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
                  "--expect-workers", str(workers)]
         workers_run = [subprocess.Popen(

@@ -3,7 +3,8 @@
 Locust patches the process with gevent when it is imported, so only `harness.load.users` (which
 runs inside the Locust subprocess) and the locustfiles under `scenarios/load/` import it. The
 rest of this package is plain: `plan` (the stages and bounds a run gives Locust), `runner`
-(starts Locust as a subprocess, one master and K workers with `--workers K`, and shows its
-progress), `judge` (per-stage figures, leak-rate bounds, the reconciliation of receipts) and
-`cli` (`harness load`).
+(starts Locust as a subprocess: one process, or a master and K workers with `--workers K`),
+`display` (its live progress), `judge` (per-stage leak-rate bounds, the reconciliation of
+receipts, acknowledgement latency), `scenario` (the checks after the run, and the stages as
+observations) and `cli` (`harness load`).
 """

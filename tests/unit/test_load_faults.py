@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from harness.probes.canaries import lexicon
 from reference_site import create_app
 from reference_site.errors import ContentRejected
 from reference_site.load import BUSY_ABOVE, CountInFlight, InFlight
@@ -17,8 +18,6 @@ def service(*faults: str):
 
 
 def canary_text() -> str:
-    from harness.probes.canaries import lexicon  # noqa: PLC0415
-
     return lexicon()["canary-zh-a"].text
 
 
