@@ -75,8 +75,12 @@ class ProcessRun:
 
 
 def _record(environment: Environment, record: dict[str, Any]) -> None:
-    """Hand a record to the master (a worker, on any host) or store it (a single process)."""
-    environment.runner.send_message(RECORD_MESSAGE, record)
+    """Hand a record to the master (a worker, on any host) or store it (a single process;
+    `run_single_user`, which has no runner)."""
+    if environment.runner is None:
+        RUN.store(record)
+    else:
+        environment.runner.send_message(RECORD_MESSAGE, record)
 
 
 def _stored(environment: Environment, msg: Any, **_: Any) -> None:
@@ -117,8 +121,10 @@ def _init(environment: Environment, **_: Any) -> None:
     # The master hands its custom options to every worker: the plan itself, not a path, so a
     # worker on another host needs no copy of the file.
     environment.parsed_options.harness_plan = json.dumps(RUN.plan.evidence())
+    environment.host = environment.host or RUN.plan.base_url
     RUN.records = (Path(RUN.plan.out) / RECORDS_FILE).open("a", encoding="utf-8")
-    environment.runner.register_message(RECORD_MESSAGE, _stored)
+    if environment.runner is not None:
+        environment.runner.register_message(RECORD_MESSAGE, _stored)
 
 
 @events.test_start.add_listener
@@ -215,7 +221,8 @@ class ProfileUser(FastHttpUser):
 
     def _stage(self) -> Stage | None:
         if RUN.capped:
-            self.environment.runner.quit()
+            if self.environment.runner is not None:
+                self.environment.runner.quit()
             raise StopUser("the request cap was reached")
         return RUN.plan.stage_at(RUN.elapsed())
 
