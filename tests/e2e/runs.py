@@ -8,12 +8,17 @@ import fcntl
 import functools
 import json
 import os
+import queue
+import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -116,3 +121,48 @@ def observed_all_pass(run_dir: Path, control: str | None = None) -> None:
                 "pass", "not_applicable"):  # not_applicable: the profile declares it absent
             assert entry["verdict"] == "inconclusive", (entry["control"], entry["reason"])
             assert "planned cases observed" in entry["reason"], entry["reason"]
+
+
+SITE_START_TIMEOUT = 30.0
+
+
+def _lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
+    """Forward a pipe's lines to a queue (None at its end), so reads can have a deadline."""
+    for line in stream:
+        into.put(line)
+    into.put(None)
+
+
+def start_site(command: list[str], env: dict[str, str], url_line: re.Pattern[str],
+               log: Path, name: str) -> tuple[subprocess.Popen[str], str]:
+    """Start a test site that prints its URL (the first group of `url_line`) on stdout once it
+    listens; its stderr goes to `log`. Fails the test, with the log's tail, when it exits or
+    says nothing within SITE_START_TIMEOUT."""
+    with log.open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   env=env)
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+    deadline = time.monotonic() + SITE_START_TIMEOUT
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except queue.Empty:
+            stop_site(process)
+            pytest.fail(f"{name} printed no URL within {SITE_START_TIMEOUT:g}s")
+        if line is None:
+            pytest.fail(f"{name} exited ({process.wait()}): {log.read_text()[-2000:]}")
+        found = url_line.search(line)
+        if found:
+            return process, found.group(1)
+
+
+def stop_site(process: subprocess.Popen[str]) -> None:
+    """Stop a test site: terminate, then kill if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

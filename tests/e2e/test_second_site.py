@@ -5,25 +5,21 @@ own in harness/. Its absent surfaces (remark, group_logo) come out not_applicabl
 from __future__ import annotations
 
 import os
-import queue
 import re
 import secrets
 import subprocess
 import sys
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from harness import controls
 from harness.evidence import read_entries, verify_run
 
-from .runs import observed_all_pass
+from .runs import observed_all_pass, start_site, stop_site
 
 FORUM_DIR = Path(__file__).parents[1] / "sites" / "forum"
 PROFILE = FORUM_DIR / "profile.yaml"
@@ -39,7 +35,6 @@ SCOPE = [c.id for c in controls.catalog().values() if c.automated
          and not c.id.startswith(("A5.4-EVASION-", "A5.4-OVERBLOCK"))
          and c.id not in ("A5.6-TIMELY", "A5.6-APPEAL", "A5.6-PUBLISHED")]
 URL_LINE = re.compile(r"Forum listening on (http://127\.0\.0\.1:\d+)")
-START_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -50,46 +45,17 @@ class RunningForum:
     env: dict[str, str]
 
 
-def _lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
-    """Forward a pipe's lines to a queue (None at its end), so reads can have a deadline."""
-    for line in stream:
-        into.put(line)
-    into.put(None)
-
-
 @pytest.fixture(scope="module")
 def forum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningForum]:
     """Lantern Forum on a free loopback port, with a fresh admin token."""
     env = {**os.environ, "FORUM_ADMIN_TOKEN": secrets.token_urlsafe(18)}
-    log = tmp_path_factory.mktemp("forum") / "stderr.log"
-    with log.open("w", encoding="utf-8") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, str(FORUM_DIR / "app.py"), "--port", "0"], stdout=subprocess.PIPE,
-            stderr=stderr, text=True, env=env,
-        )
-    lines: queue.Queue[str | None] = queue.Queue()
-    assert process.stdout is not None
-    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT
-    url = None
+    process, url = start_site([sys.executable, str(FORUM_DIR / "app.py"), "--port", "0"], env,
+                              URL_LINE, tmp_path_factory.mktemp("forum") / "stderr.log",
+                              "the forum")
     try:
-        while url is None:
-            try:
-                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                pytest.fail(f"the forum printed no URL within {START_TIMEOUT:g}s")
-            if line is None:
-                pytest.fail(f"the forum exited ({process.wait()}): {log.read_text()[-2000:]}")
-            found = URL_LINE.search(line)
-            url = found.group(1) if found else None
         yield RunningForum(url, env)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_site(process)
 
 
 def assess(site: RunningForum, out: Path, *args: str) -> tuple[int, Path | None, str]:

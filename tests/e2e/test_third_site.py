@@ -7,31 +7,26 @@ edited. The clean site fails no control; each of its faults fails its own contro
 from __future__ import annotations
 
 import os
-import queue
 import re
 import secrets
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from harness import controls
 from harness.evidence import read_entries, verify_run
 
-from .runs import FAST_POLICY, control_verdicts, observed_all_pass
+from .runs import FAST_POLICY, control_verdicts, observed_all_pass, start_site, stop_site
 
 BOARD_DIR = Path(__file__).parents[1] / "sites" / "board"
 PROFILE = BOARD_DIR / "profile.yaml"
 ROOT = Path(__file__).parents[2]
 URL_LINE = re.compile(r"Corkboard listening on (http://127\.0\.0\.1:\d+)")
-START_TIMEOUT = 30.0
 SURFACE_CONTROLS = {c.surface: c.id for c in controls.catalog().values() if c.surface}
 ABSENT_SURFACES = {"account_name", "remark", "forward"}
 IMPLEMENTED = set(SURFACE_CONTROLS) - ABSENT_SURFACES
@@ -79,13 +74,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
-    """Forward a pipe's lines to a queue (None at its end), so reads can have a deadline."""
-    for line in stream:
-        into.put(line)
-    into.put(None)
-
-
 def _board_faults() -> dict[str, str]:
     """The site's faults (name -> control), as `app.py --list-faults` prints them."""
     done = subprocess.run([sys.executable, str(BOARD_DIR / "app.py"), "--list-faults"],
@@ -107,36 +95,16 @@ def start_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         name, password = f"mod_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
         env = {**os.environ, "BOARD_SMTP_PORT": str(_free_port()), "BOARD_MOD_NAME": name,
                "BOARD_MOD_PASSWORD": password, "BOARD_MODERATOR": f"{name}:{password}"}
-        log = tmp_path_factory.mktemp("board") / "stderr.log"
-        with log.open("w", encoding="utf-8") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, str(BOARD_DIR / "app.py"), "--port", "0",
-                 *(arg for fault in faults for arg in ("--fault", fault))],
-                stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+        process, url = start_site(
+            [sys.executable, str(BOARD_DIR / "app.py"), "--port", "0",
+             *(arg for fault in faults for arg in ("--fault", fault))], env, URL_LINE,
+            tmp_path_factory.mktemp("board") / "stderr.log", "Corkboard")
         processes.append(process)
-        lines: queue.Queue[str | None] = queue.Queue()
-        assert process.stdout is not None
-        threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                pytest.fail(f"Corkboard printed no URL within {START_TIMEOUT:g}s")
-            if line is None:
-                pytest.fail(f"Corkboard exited ({process.wait()}): {log.read_text()[-2000:]}")
-            found = URL_LINE.search(line)
-            if found:
-                return RunningBoard(found.group(1), env)
+        return RunningBoard(url, env)
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_site(process)
 
 
 def harness(site: RunningBoard, *args: str,
