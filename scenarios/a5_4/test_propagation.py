@@ -45,8 +45,11 @@ def test_propagation(change, kind, channel, target, actors, evidence, harness_po
     excuse = not_assessable(profile, channel, change, kind)
     if excuse is not None:
         verdict, reason = excuse
-        # An edit case is planned for its surface's control too: it says the same there.
-        judged = [CONTROL] + ([controls.for_surface(surface).id] if change == "edit" else [])
+        # An edit case is planned for its surface's control too: one that cannot be observed
+        # leaves that control short as well (a site without the case's needs is not
+        # applicable for propagation only; the surface's own cases judge the surface).
+        judged = [CONTROL] + ([controls.for_surface(surface).id]
+                              if change == "edit" and verdict is Verdict.INCONCLUSIVE else [])
         evidence.record([Observation(
             control=control, surface=surface, channel=target.channel,
             case_id=case_id(change, kind), expect=PROBE.expect, verdict=verdict, reason=reason,
