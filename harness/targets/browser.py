@@ -81,6 +81,9 @@ LAUNCH_ARGS = (
 )
 POLICIES = ("on", "off", "retain-on-failure")
 PASSIVE_ACTIONS = frozenset({"read", "wait_for", "mail"})
+# Actions that can load or change the page: only after these does a step wait for the page to
+# load and look for a refusal (a fill only changes a field; an upload may submit its form).
+PAGE_CHANGING = frozenset({"goto", "click", "choose", "check", "upload", "accept_dialog"})
 DEFAULT_LOCALE = "zh-CN"
 DEFAULT_VIEWPORT = {"width": 1280, "height": 900}
 DEFAULT_TIMEOUT_S = 15.0
@@ -719,7 +722,8 @@ class BrowserTarget:
         try:
             if error is None:
                 self._perform(page, action, spec[action], scope, into)
-                page.wait_for_load_state("load")
+                if action in PAGE_CHANGING:
+                    page.wait_for_load_state("load")
         except MissingVariable:
             raise
         except NoElement as exc:
@@ -734,7 +738,7 @@ class BrowserTarget:
         response = scope_state.last_response.get(self._key(actor))
         server = response.server_addr() if response is not None else None
         status = response.status if response is not None else None
-        refusals = () if error is not None or action in PASSIVE_ACTIONS else \
+        refusals = () if error is not None or action not in PAGE_CHANGING else \
             self._refusals_shown(page, status)
         failed = error is not None or (status is not None and status >= 400 and not refusals)
         return PageResult(
