@@ -54,6 +54,7 @@ def _command(args: Iterable[str]) -> list[str]:
 
 
 BROWSER_ONLY = "(browser only)"
+LOAD_ONLY = "(load only)"  # shows only under load: the load scenarios' faults
 # Faults whose control does not fail: under an INCONCLUSIVE one the harness cannot observe some
 # of the control's cases (it must say inconclusive, never pass); a TOLERATED one it must see
 # through, every verdict as on the clean site (e.g. slow answers).

@@ -87,6 +87,8 @@ SURFACE_FAULTS = {
 
 # Faults tested elsewhere, by module.
 TESTED_ELSEWHERE = {
+    "filter-fails-open-under-load": "tests/unit/test_load_faults.py, tests/e2e/test_load.py",
+    "reports-dropped-when-busy": "tests/unit/test_load_faults.py, tests/e2e/test_load.py",
     "audit-no-source-port": "test_site_audit",
     "records-not-kept": "test_site_audit",
     "short-retention": "test_site_audit",
