@@ -264,10 +264,16 @@ def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, ac
         scenario.observe(case_id, Verdict.INCONCLUSIVE, "the report got no receipt (judged "
                          f"under {INTAKE}): {outcome_of(last)}", expect=expect)
         return scenario.finish(actors)
-    if desk.look_up(filing) is None:
+    found = desk.look_up(filing)
+    if found is None:
         scenario.observe(case_id, Verdict.INCONCLUSIVE, f"receipt {filing.ticket} cannot be "
                          f"looked up, so its handling cannot be followed (judged under {INTAKE})",
                          expect=expect)
+        return scenario.finish(actors)
+    if desk.pages is not None and "status" not in found:
+        scenario.observe(case_id, Verdict.INCONCLUSIVE, "the reporter's page of the ticket is "
+                         "read for no status (browser.reports.lookup has no `read` into "
+                         "`status`), so its handling cannot be followed", expect=expect)
         return scenario.finish(actors)
     limits = desk.limits()
     submitted = parse_time(filing.submitted)
