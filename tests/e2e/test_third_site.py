@@ -132,11 +132,16 @@ def test_every_fault_has_a_run():
     assert set(BOARD_FAULTS.values()) <= set(SCOPE), "a fault breaks a control out of scope"
 
 
-def _not_applicable_where_absent(run_dir: Path) -> dict[str, str]:
-    """The run's control verdicts, having checked that the absent things did not apply."""
+def _not_applicable_where_absent(run_dir: Path, *, narrowed: bool = False) -> dict[str, str]:
+    """The run's control verdicts, having checked that the absent things did not apply: every
+    case of theirs observed is not_applicable, and so is the control, or (a run narrowed with
+    `-k`, which left some of their cases unobserved) inconclusive short of its plan."""
     verdicts = control_verdicts(run_dir)
-    assert {c: verdicts.get(c) for c in NOT_APPLICABLE} == dict.fromkeys(
-        NOT_APPLICABLE, "not_applicable"), verdicts
+    absent = {(e["control"], e["verdict"]) for e in read_entries(run_dir)
+              if e["entry_type"] == "observation" and e["control"] in NOT_APPLICABLE}
+    assert {verdict for _, verdict in absent} == {"not_applicable"}, absent
+    allowed = {"not_applicable", "inconclusive"} if narrowed else {"not_applicable"}
+    assert {verdicts.get(c) for c in NOT_APPLICABLE} <= allowed, verdicts
     edits = {e["surface"]: e["verdict"] for e in read_entries(run_dir)
              if e["entry_type"] == "observation" and e.get("mode") == "edit"
              and e.get("surface") in ("post", "comment", "group_message")}
@@ -154,7 +159,7 @@ def test_clean_board_fails_no_control(start_board, tmp_path):
     assert verify_run(run_dir).ok
     assert code == 1, output[-4000:]
     observed_all_pass(run_dir)
-    verdicts = _not_applicable_where_absent(run_dir)
+    verdicts = _not_applicable_where_absent(run_dir, narrowed=True)
     for control in ("A5.4-RETENTION", "A5.4-PROPAGATION", "A5.6-PUBLISHED",
                     "A5.6-ENTRY-POINTS", "A5.6-INTAKE"):
         assert verdicts.get(control) == "pass", (control, verdicts)
