@@ -192,6 +192,8 @@ def _run_commands(sub: Any) -> None:
     diff.add_argument("run_b", help="the later run")
     diff.add_argument("--reports", type=Path, help="reports directory (default: reports/)")
     diff.add_argument("--json", action="store_true", help="print the diff as JSON")
+    diff.add_argument("--html", type=Path, metavar="FILE",
+                      help="also write the diff as a self-contained HTML page")
     diff.set_defaults(func=cmd_diff)
 
     replay = sub.add_parser("replay", help="run a recorded run's cases again, as a new run "
@@ -488,6 +490,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     """The verdicts that changed between two verified runs; 4 on a regression."""
     from harness.diff import diff_runs  # noqa: PLC0415
+    from harness.evidence.chain import atomic_write  # noqa: PLC0415
 
     runs = [_resolve(args, name) for name in (args.run_a, args.run_b)]
     if not all([_verified(run, quiet=args.json) for run in runs]):
@@ -495,6 +498,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     found = diff_runs(*runs)
     print(json.dumps(found.evidence(), ensure_ascii=False, indent=1) if args.json
           else "\n".join(found.lines()))
+    if args.html is not None:
+        atomic_write(args.html, found.html().encode("utf-8"))
     return EXIT_REGRESSION if found.regressed else EXIT_OK
 
 

@@ -38,6 +38,11 @@ class Change:
         return {"kind": self.kind, "control": self.control, "case": self.case,
                 "before": self.before, "after": self.after, "reason": self.reason}
 
+    @property
+    def order(self) -> tuple[int, str, str]:
+        """Regressions first, then fixes, changes, new and gone; by control and case."""
+        return KINDS.index(self.kind), self.control, self.case or ""
+
 
 @dataclass(frozen=True)
 class RunDiff:
@@ -61,6 +66,12 @@ class RunDiff:
         return {"before": self.before, "after": self.after, "regressed": self.regressed,
                 "counts": self.counts(), "controls": [c.evidence() for c in self.controls],
                 "cases": [c.evidence() for c in self.cases]}
+
+    def html(self) -> str:
+        """The diff as one self-contained HTML page (`harness diff --html`)."""
+        from harness.report.templating import environment  # noqa: PLC0415 (Jinja2 on demand)
+
+        return environment().get_template("diff.html.j2").render(diff=self)
 
     def lines(self) -> list[str]:
         """The diff as a person reads it: per control, then per case, regressions first."""

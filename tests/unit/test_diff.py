@@ -100,3 +100,16 @@ def test_cli_diff_refuses_a_run_that_does_not_verify(tmp_path: Path) -> None:
     bad = _store(tmp_path, "bad", {(POST, "a"): "pass"})
     (bad / "run.json").write_text("{}", encoding="utf-8")
     assert cli.main(["diff", str(good), str(bad)]) == EXIT_NOT_INTACT
+
+
+def test_cli_diff_html_lists_the_changes_regressions_first(tmp_path: Path) -> None:
+    good = _store(tmp_path, "good", {(POST, "a"): "pass", (BIO, "b"): "fail"})
+    bad = _store(tmp_path, "bad", {(POST, "a"): "fail", (BIO, "b"): "pass"})
+    page = tmp_path / "diff.html"
+    assert cli.main(["diff", str(good), str(bad), "--html", str(page)]) == EXIT_REGRESSION
+    html = page.read_text(encoding="utf-8")
+    assert 'id="outcome" class="v-fail">regressed' in html
+    controls = html[html.index('id="controls"'):html.index('id="cases"')]
+    assert controls.index('class="k-regression"') < controls.index('class="k-fix"')
+    assert "<code>A5.4-POST</code>" in controls
+    assert "<script" not in html  # a page with nothing to run, and no network
