@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import interrupts
+
 CREATED = "harness.created"  # the user property a test hands its created items in
 ACCOUNT = "account"
 # Deletion order: what hangs off an item goes before it; accounts last (a site may delete an
@@ -202,6 +204,8 @@ def run_cleanup(store: Any, items: list[Created], profile: Any, *,
         for line in clean(items, profile, api, pages):
             store.append(line)
             lines.append(line)
+            if interrupts.received() is not None:
+                break  # the run is being stopped: what is left waits for `harness cleanup`
     return summary(lines)
 
 

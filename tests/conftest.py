@@ -9,6 +9,8 @@ tests from the tail, so the run does not end on one long assessment."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -62,3 +64,19 @@ def closed_port() -> int:
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+@pytest.fixture(scope="module")
+def harness_browser() -> Iterator[Any]:
+    """Chromium for one test module, stopped at its end (the plugin's own is session-wide).
+    A Playwright left running in a worker stops every later in-process Playwright there, a
+    pytester run's or a test's own ("Sync API inside the asyncio loop")."""
+    from playwright.sync_api import sync_playwright
+
+    from harness.targets.browser import find_browser, launch_options
+
+    options = launch_options(find_browser())  # it asks a Playwright of its own
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**options)
+        yield browser
+        browser.close()

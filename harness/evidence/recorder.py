@@ -78,6 +78,7 @@ class RunRecorder:
         # The profile cleanup runs with (set by the plugin), and its (ok, failed) counts.
         self.cleanup_profile: Callable[[], Any] | None = None
         self.cleaned: tuple[int, int] | None = None
+        self.deferred_cleanup = 0  # pending checks that hold the cleanup back
 
     # --- the run's start, plan and observations ---------------------------------------------
 
@@ -169,7 +170,12 @@ class RunRecorder:
         interrupted by a signal skips this; `harness cleanup RUN` does it later."""
         if self.store is None or self.cleanup_profile is None:
             return
-        items = pending(self.store.entries())
+        entries = list(self.store.entries())
+        self.deferred_cleanup = sum(1 for e in entries if e.get("entry_type") == "observation"
+                                    and (e.get("details") or {}).get("pending"))
+        if self.deferred_cleanup:
+            return  # `harness followup` still needs what the pending reports were filed on
+        items = pending(entries)
         if items:
             self.cleaned = run_cleanup(self.store, items, self.cleanup_profile())
 
@@ -187,6 +193,8 @@ class RunRecorder:
             if not usage and int(exitstatus) != pytest.ExitCode.INTERRUPTED \
                     and interrupts.received() is None:
                 self.clean_up()
+                if interrupts.received() is not None:  # stopped while cleaning up
+                    complete, why = False, _incomplete_reason(session, exitstatus)
             self.verdict = self.seal(complete, why, usage_error="the run was refused before "
                                      "it started; see the error above" if usage else None)
             interrupts.settle()
@@ -215,6 +223,10 @@ class RunRecorder:
             ok, failed = self.cleaned
             retry = f"; retry with: harness cleanup {self.run_dir}" if failed else ""
             terminalreporter.write_line(f"cleanup: {ok} deleted, {failed} failed{retry}")
+        elif self.deferred_cleanup:
+            terminalreporter.write_line(
+                f"cleanup: held back for {self.deferred_cleanup} pending check(s); after "
+                f"`harness followup {self.run_dir}`, run `harness cleanup {self.run_dir}`")
         terminalreporter.write_line(f"evidence: {self.run_dir}")
 
     def _policy(self) -> Any:

@@ -49,7 +49,7 @@ def scope(control: str) -> list[str]:
     observes, the post surface's cases only (a failed case fails the control, however narrow
     the run)."""
     if control in PER_WRITE:
-        return ["--control", control, "--", "-k", "api-post-"]
+        return ["--control", control, "--", "-k", "post- and api"]
     return ["--control", control]
 
 

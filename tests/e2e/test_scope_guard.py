@@ -24,14 +24,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 from harness import reference
 from harness.observe.flow import new_account
 from harness.observe.reports import find_complaint_page
 from harness.reference import ADMIN_TOKEN_ENV
 from harness.targets.api import Actor, ApiTarget
-from harness.targets.browser import BrowserTarget, find_browser, launch_options
+from harness.targets.browser import BrowserTarget
 from harness.targets.profile import REFERENCE_PROFILE, load_profile
 from harness.targets.scope import Sinkhole
 
@@ -171,19 +170,6 @@ def profile(hostile: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> Any:
     loaded = load_profile(REFERENCE_PROFILE, base_url=hostile.url)
     assert loaded.allowed_hosts == ("127.0.0.1", "localhost")
     return loaded
-
-
-@pytest.fixture(scope="module")
-def harness_browser() -> Iterator[Any]:
-    """Chromium for this module only, stopped at its end. The plugin's is session-wide: its
-    Playwright would stay running in this worker, and an in-process pytest run after it
-    (pytester, test_browser_channel.py) could not start its own ("Sync API inside the asyncio
-    loop")."""
-    options = launch_options(find_browser())  # it asks a Playwright of its own
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**options)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_the_one_judge_rolls_stage_observations_up_and_never_passes_a_missing_st
     every = [f for s in STAGES for f in filings(s.index, 5)]
     table = StageTable(STAGES, judge_leaks(STAGES, counts, None),
                        judge_intake(STAGES, every, [f.ticket for f in every], LIMITS), {})
-    test = "scenarios/load/test_load.py::test_controls_hold_under_load"
+    test = "scenarios/load/test_under_load.py::test_controls_hold_under_load"
     plan = Plan((), ("load",), (PlannedTest(test, (UNDER_LOAD, INTAKE_UNDER_LOAD), "load"),))
     lines = [{"entry_type": "plan", **plan.evidence()},
              *({**o.evidence(), "test": test} for o in observations(table)),
