@@ -61,6 +61,8 @@ bench: setup
 	$(BIN)/python bench/bench_images.py
 	$(BIN)/python bench/bench_evidence.py
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_gate.py
+	$(BIN)/python bench/bench_browser.py
 
 clean:
 	rm -rf $(VENV) reports/2* reports/latest
