@@ -25,12 +25,15 @@ from harness.observe.reports import (
     PUBLISHED,
     TIMELY,
     Absent,
+    Filing,
+    Item,
     NotObserved,
     ReportDesk,
     Scenario,
     find_complaint_page,
     judge_timeliness,
     parse_time,
+    utc,
 )
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK
 from harness.targets.browser import PASSIVE_ACTIONS
@@ -120,8 +123,10 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
     ticket = form_vars.get("ticket")
     if ticket is None and desk.absent("receipt") and done and len(done) == len(steps) \
             and done[-1].ok:
-        scenario.observe("web form", Verdict.PASS, f"the web form on {found.url} took the "
-                         f"complaint (the site gives no receipt: {desk.absent('receipt')})")
+        verdict, reason = _complaint_seen(desk, reporter, form_vars["reason"], done,
+                                          harness_policy.audit_wait_seconds)
+        scenario.observe("web form", verdict, f"the web form on {found.url} gave no receipt "
+                         f"({desk.absent('receipt')}); {reason}")
     elif ticket is None:
         last = done[-1] if done else None
         scenario.observe("web form", Verdict.FAIL,
@@ -129,6 +134,29 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
     else:
         scenario.observe("web form", Verdict.PASS, f"the web form gave receipt {ticket}")
     scenario.finish(actors)
+
+
+def _complaint_seen(desk: ReportDesk, reporter: Any, reason: str, done: list[Any],
+                    deadline_s: float) -> tuple[Verdict, str]:
+    """A complaint without a receipt passes only when the moderator's view shows it (found by
+    its reason text, polled until `deadline_s`); a form that merely answered proves nothing."""
+    desk.reasons.add(reason)  # evidence keeps the complaint's row, as its own
+    filing = Filing(Item("complaint", {}, None), reporter, None, utc(), utc(), done,
+                    reason=reason)
+    deadline = time.monotonic() + deadline_s
+    try:
+        while (found := desk.in_queue(filing))[0] is None and found[1] is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.25)
+    except NotObserved as exc:
+        return Verdict.INCONCLUSIVE, f"whether it reached anyone cannot be seen: {exc}"
+    record, problem = found
+    if record is not None:
+        return Verdict.PASS, "the moderator's view shows the complaint"
+    if problem is not None:
+        return Verdict.INCONCLUSIVE, f"the moderator's view could not be read: {problem}"
+    return Verdict.INCONCLUSIVE, ("the moderator's view of reports does not show the complaint "
+                                  f"within {deadline_s:g}s (it may be handled elsewhere)")
 
 
 # --- entry points (pages) ----------------------------------------------------------------------
