@@ -132,8 +132,8 @@ class RunRecorder:
         assert self.store is not None
         props = dict(report.user_properties) if report.user_properties else {}
         ids = json.loads(props[CONTROLS]) if CONTROLS in props else []
-        if report.failed and report.when != "call":
-            self.problems[report.nodeid] = f"{report.when} error: {short_error(report)}"
+        if report.failed:  # the reason a test that recorded nothing gives
+            self.problems.setdefault(report.nodeid, f"{report.when} error: {short_error(report)}")
         if report.when != "teardown":
             return
         kinds = {VIOLATION: "scope_violation", NETWORK_REFUSAL: "network_refusal"}

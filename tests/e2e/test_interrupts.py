@@ -42,7 +42,7 @@ POINTS = [("api", signal.SIGINT if i % 2 else signal.SIGTERM) for i in range(16)
 # A point's moment, seeded, measured on the run itself so that a loaded machine moves it no
 # more than an idle one: every third point lands in start-up (a fraction of the time an
 # uninterrupted run took to write its first evidence line), the others once the run's evidence
-# holds a seeded number of lines (the plan, then observations), short of its last.
+# holds a seeded number of lines (the plan, then observations), short of its seal.
 STARTUP = (0.1, 1.0)
 POLL_S = 0.05
 TIMEOUT_S = 300
@@ -55,16 +55,20 @@ class Outcome:
     tag: str
     output: str
     first_line_s: float | None  # since the start: when the evidence got its first line
-    lines: int  # the evidence's lines when the process ended
     signalled: bool
 
 
+# The seal's lines (rate cells, the controls' verdicts, the ending): once the first is written,
+# every case has been observed and the run is judged complete; a signal then changes nothing.
+SEAL_LINES = ('"entry_type":"rate"', '"entry_type":"control"', '"entry_type":"run_end"')
+
+
 def _evidence_lines(out: Path) -> tuple[int, bool]:
-    """How many lines the run in `out` has written so far, and whether it has been sealed."""
+    """How many lines the run in `out` has written so far, and whether its seal has begun."""
     for evidence in out.glob("*/evidence.jsonl"):
         with contextlib.suppress(OSError):
             text = evidence.read_text(encoding="utf-8")
-            return text.count("\n"), '"entry_type":"run_end"' in text
+            return text.count("\n"), any(line in text for line in SEAL_LINES)
     return 0, False
 
 
@@ -84,7 +88,6 @@ def _assess(out: Path, *args: str, signum: int | None = None, delay: float | Non
             env={**os.environ, "HARNESS_TEST_TAG": tag}, start_new_session=True,
         )
         first = None
-        lines = 0
         signalled = False
         while process.poll() is None:
             now = time.monotonic() - started
@@ -100,11 +103,10 @@ def _assess(out: Path, *args: str, signum: int | None = None, delay: float | Non
                 process.kill()
                 pytest.fail(f"harness assess ran past {TIMEOUT_S}s")
             time.sleep(POLL_S)
-    lines, _ = _evidence_lines(out)
     runs = sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink()) \
         if out.exists() else []
     return Outcome(process.returncode, runs[-1] if runs else None, tag,
-                   log.read_text(encoding="utf-8"), first, lines, signalled)
+                   log.read_text(encoding="utf-8"), first, signalled)
 
 
 def _tagged(tag: str) -> list[str]:
@@ -137,11 +139,16 @@ def _verdicts(run_dir: Path) -> dict[str, str]:
 @dataclass
 class Clean:
     """An uninterrupted run of a scope: its verdicts, when it wrote its first evidence line,
-    how many lines it wrote."""
+    how many lines it wrote before its seal."""
 
     verdicts: dict[str, str]
     first_line_s: float
-    lines: int
+    before_seal: int  # its lines before the seal's first
+
+
+def _before_seal(run_dir: Path) -> int:
+    types = [entry["entry_type"] for entry in read_entries(run_dir)]
+    return next(i for i, kind in enumerate(types) if kind in ("rate", "control", "run_end"))
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +160,8 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clean]:
         assert outcome.code == EXIT_PASS, outcome.output[-3000:]
         assert outcome.run_dir is not None
         assert outcome.first_line_s is not None, outcome.output[-3000:]
-        found[channel] = Clean(_verdicts(outcome.run_dir), outcome.first_line_s, outcome.lines)
+        found[channel] = Clean(_verdicts(outcome.run_dir), outcome.first_line_s,
+                               _before_seal(outcome.run_dir))
     return found
 
 
@@ -169,8 +177,8 @@ def test_random_interrupts_seal_the_run_and_leave_nothing_running(
             delay = round(draw.uniform(*STARTUP) * run.first_line_s, 2)
             moment = f"{delay}s"
         else:
-            after_lines = draw.randint(1, run.lines - 2)  # the last lines seal the run
-            moment = f"evidence line {after_lines} of {run.lines}"
+            after_lines = draw.randint(1, run.before_seal)
+            moment = f"evidence line {after_lines} of {run.before_seal} before the seal"
         scope = API_SCOPE if channel == "api" else BROWSER_SCOPE
         outcome = _assess(tmp_path / f"run-{index}", *scope, signum=signum, delay=delay,
                           after_lines=after_lines)

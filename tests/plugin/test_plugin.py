@@ -194,6 +194,24 @@ def test_fixture_error_records_an_inconclusive_observation(pytester: pytest.Pyte
     assert verify_run(run_dir).ok
 
 
+def test_an_error_before_any_observation_is_inconclusive_with_its_message(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.control("A5.4-FORWARD")
+        def test_case(evidence):
+            raise RuntimeError("the page closed under the step")
+    """)
+    result, run_dir = _run(pytester)
+    result.assert_outcomes(failed=1)
+    (line,) = _entries(run_dir, "observation")
+    assert line["verdict"] == "inconclusive"
+    assert line["reason"].startswith("call error")
+    assert "the page closed under the step" in line["reason"]
+    assert _control(run_dir, "A5.4-FORWARD")["verdict"] == "inconclusive"
+
+
 def test_recording_nothing_is_inconclusive(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import pytest
