@@ -19,18 +19,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from harness.errors import EvidenceError
 from harness.interrupts import deferred
 
+from .artifacts import ArtifactWriter
 from .chain import (
-    ARTIFACTS_DIR,
     EVIDENCE_FILE,
     GENESIS_HASH,
     MANIFEST_FILE,
@@ -54,18 +53,6 @@ from .chain import (
 )
 from .redact import Redactor
 from .verify import check_chain, verify_with_tail
-
-# Artifacts are redacted as text by suffix first; unknown suffixes are sniffed (NUL-free UTF-8).
-# fmt: off
-_TEXT_SUFFIXES = frozenset({
-    ".txt", ".log", ".json", ".jsonl", ".har", ".html", ".htm", ".xml", ".csv", ".md",
-    ".yaml", ".yml", ".js", ".css", ".svg", ".ini", ".toml", ".eml", ".http",
-})
-_BINARY_SUFFIXES = frozenset({
-    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".pdf", ".zip", ".gz",
-    ".webm", ".mp4", ".ogg", ".wav", ".bin", ".sqlite", ".db",
-})
-# fmt: on
 
 
 def new_run_id() -> str:
@@ -137,7 +124,7 @@ class RunStore:
         self._size = size
         self._created = created
         self._lock = threading.RLock()
-        self._artifact_lock = threading.Lock()
+        self._artifacts = ArtifactWriter(path, redactor)
 
     @classmethod
     def create(
@@ -296,21 +283,9 @@ class RunStore:
         return _read_lines(self.path / EVIDENCE_FILE, limit=size)
 
     def artifact_path(self, *parts: str) -> Path:
-        """A path under `artifacts/` for a file the caller writes itself; parents are created.
-
-        Parts may contain `/`; `..`, absolute parts and paths that escape the run are refused.
-        """
-        components = _safe_components(parts)
-        root = self.path / ARTIFACTS_DIR
-        path = root.joinpath(*components)
-        # Checked before mkdir, so a planted symlink cannot make us create directories outside.
-        if not path.parent.resolve().is_relative_to(root.resolve()):
-            raise EvidenceError(f"artifact path {'/'.join(components)!r} escapes {root}")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EvidenceError(f"cannot create {path.parent}: {exc}") from exc
-        return path
+        """A path under `artifacts/` for a file the caller writes itself (see
+        `ArtifactWriter.path`)."""
+        return self._artifacts.path(*parts)
 
     def write_artifact(
         self,
@@ -320,22 +295,9 @@ class RunStore:
         text: bool | None = None,
         overwrite: bool = False,
     ) -> str:
-        """Write an artifact under `artifacts/` and return its run-relative path.
-
-        Text artifacts are redacted. `text=None` decides from the data: str is text; bytes are
-        text when the suffix is a text one (.txt, .json, .har, .html, ...) or, for unknown
-        suffixes, when they are NUL-free UTF-8. Existing artifacts are kept unless `overwrite`.
-        """
-        path = self.artifact_path(relpath)
-        payload = self._artifact_payload(path, data, text)
-        with self._artifact_lock:
-            if path.exists() and not overwrite:
-                raise EvidenceError(
-                    f"artifact {path.relative_to(self.path).as_posix()} already exists; "
-                    "use a distinct name or overwrite=True"
-                )
-            self._write_file(path, payload)
-        return path.relative_to(self.path).as_posix()
+        """Write a redacted artifact under `artifacts/` and return its run-relative path (see
+        `ArtifactWriter.write`): confined to the run, never overwritten unless `overwrite`."""
+        return self._artifacts.write(relpath, data, text=text, overwrite=overwrite)
 
     def finalize(self) -> dict[str, Any]:
         """Write `manifest.json` over every file of the run and update `reports/latest`.
@@ -344,7 +306,7 @@ class RunStore:
         named that run or did not exist, so reopening an old run never hides a newer one.
         May be called again after more appends. Returns the manifest.
         """
-        with self._lock, self._artifact_lock, deferred():
+        with self._lock, self._artifacts.lock, deferred():
             self._check_log_untouched()
             files = {
                 relpath: file_sha256(path) for relpath, path in list_run_files(self.path).items()
@@ -399,59 +361,9 @@ class RunStore:
                 "seal a log that changed outside the store"
             )
 
-    def _artifact_payload(self, path: Path, data: bytes | str, text: bool | None) -> bytes:
-        if isinstance(data, str):
-            if text is False:
-                raise EvidenceError(
-                    f"artifact {path.name}: text=False but data is str; pass bytes for binary data"
-                )
-            return self.redactor.redact_text(data).encode("utf-8")
-        if isinstance(data, bytes | bytearray | memoryview):
-            raw = bytes(data)
-            if text is None:
-                text = _looks_textual(path, raw)
-            return self.redactor.redact_bytes(raw) if text else raw
-        raise EvidenceError(
-            f"artifact {path.name}: expected bytes or str, got {type(data).__name__}"
-        )
-
     @staticmethod
     def _write_file(path: Path, data: bytes) -> None:
         try:
             atomic_write(path, data)
         except OSError as exc:
             raise EvidenceError(f"cannot write {path}: {exc}") from exc
-
-
-def _safe_components(parts: tuple[str, ...]) -> list[str]:
-    components: list[str] = []
-    for part in parts:
-        if not isinstance(part, str) or not part:
-            raise EvidenceError(f"artifact path part {part!r}: expected a non-empty string")
-        if "\x00" in part:
-            raise EvidenceError(f"artifact path part {part!r}: contains a NUL character")
-        if part.startswith(("/", "\\")) or PureWindowsPath(part).drive:
-            raise EvidenceError(
-                f"artifact path part {part!r} is absolute; give a path relative to artifacts/"
-            )
-        for component in re.split(r"[\\/]", part):
-            if component == "..":
-                raise EvidenceError(f"artifact path part {part!r}: '..' is not allowed")
-            if component not in ("", "."):
-                components.append(component)
-    if not components:
-        raise EvidenceError(f"artifact path {parts!r} names no file")
-    return components
-
-
-def _looks_textual(path: Path, data: bytes) -> bool:
-    suffix = path.suffix.lower()
-    if suffix in _TEXT_SUFFIXES:
-        return True
-    if suffix in _BINARY_SUFFIXES or b"\x00" in data:
-        return False
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
