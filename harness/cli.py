@@ -265,7 +265,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     """Resolve and check the settings once, run the scenarios (the plugin starts the reference
     site when the run targets it), judge the run from its evidence."""
     from harness.evidence import new_run_id  # noqa: PLC0415
-    from harness.pytest_plugin import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
+    from harness.resources import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
     from harness.settings import Settings  # noqa: PLC0415
 
     if args.resume:
@@ -338,7 +338,7 @@ def _resume(args: argparse.Namespace) -> int:
     from harness.evidence import read_run_info, resolve_run, verify_run  # noqa: PLC0415
     from harness.evidence.recorder import seal_unsealed  # noqa: PLC0415
     from harness.probes.corpora import file_sha256  # noqa: PLC0415
-    from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
+    from harness.resources import REPORTS_DIR  # noqa: PLC0415
 
     run_dir = resolve_run(args.resume, args.out or REPORTS_DIR).resolve()
     if seal_unsealed(run_dir) is not None:
@@ -430,7 +430,7 @@ def _pytest_args(settings: Any, args: argparse.Namespace, scenarios: Path,
 
 def _resolve(args: argparse.Namespace, run: str | None = None) -> Path:
     from harness.evidence import resolve_run  # noqa: PLC0415
-    from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
+    from harness.resources import REPORTS_DIR  # noqa: PLC0415
 
     return resolve_run(run or args.run, args.reports or REPORTS_DIR)
 
@@ -525,7 +525,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     """Join shard runs into one run judged over the whole plan."""
     from harness.evidence.recorder import verdict_lines  # noqa: PLC0415
-    from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
+    from harness.resources import REPORTS_DIR  # noqa: PLC0415
     from harness.shards import merge  # noqa: PLC0415
 
     runs = [_resolve(args, name) for name in args.runs]
@@ -682,7 +682,7 @@ def cmd_profile_check(args: argparse.Namespace) -> int:
     from rich.live import Live  # noqa: PLC0415
 
     from harness.profile_check import check_profile, summary_lines, table  # noqa: PLC0415
-    from harness.pytest_plugin import REPORTS_DIR  # noqa: PLC0415
+    from harness.resources import REPORTS_DIR  # noqa: PLC0415
     from harness.targets.profile import load_profile  # noqa: PLC0415
 
     profile = load_profile(args.profile, base_url=args.base_url)

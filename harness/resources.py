@@ -31,3 +31,7 @@ def bundled(name: str) -> Path:
 def reports_home() -> Path:
     """Where runs go when no folder is given."""
     return CHECKOUT / "reports" if in_checkout() else Path.cwd() / "reports"
+
+
+SCENARIOS_DIR = bundled("scenarios")  # the conformance suite `harness assess` runs
+REPORTS_DIR = reports_home()  # where runs go when no folder is given

@@ -55,7 +55,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     from harness.cli import _parser, _pytest_args, _run_pytest  # noqa: PLC0415 (the command's)
     from harness.evidence import new_run_id  # noqa: PLC0415
     from harness.policy import load_section  # noqa: PLC0415
-    from harness.pytest_plugin import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
+    from harness.resources import REPORTS_DIR, SCENARIOS_DIR  # noqa: PLC0415
     from harness.settings import Checked, Settings  # noqa: PLC0415
 
     settings = Settings.resolve({
