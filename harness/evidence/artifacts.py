@@ -31,12 +31,14 @@ _BINARY_SUFFIXES = frozenset({
 
 
 class ArtifactWriter:
-    """Writes files under `<run_dir>/artifacts/`; thread-safe. `lock` is held while writing,
-    so a caller sealing the run can hold writes back."""
+    """Writes files under `<run_dir>/artifacts/` (under its `folder` there, when given: the
+    names it is asked for are checked on their own); thread-safe. `lock` is held while
+    writing, so a caller sealing the run can hold writes back."""
 
-    def __init__(self, run_dir: Path, redactor: Redactor) -> None:
+    def __init__(self, run_dir: Path, redactor: Redactor, folder: str | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.redactor = redactor
+        self.folder = folder
         self.lock = threading.Lock()
 
     def path(self, *parts: str) -> Path:
@@ -45,6 +47,8 @@ class ArtifactWriter:
         Parts may contain `/`; `..`, absolute parts and paths that escape the run are refused.
         """
         components = _safe_components(parts)
+        if self.folder is not None:
+            components = [*_safe_components((self.folder,)), *components]
         root = self.run_dir / ARTIFACTS_DIR
         path = root.joinpath(*components)
         # Checked before mkdir, so a planted symlink cannot make us create directories outside.

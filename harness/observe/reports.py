@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from harness.errors import HarnessError
+from harness.followup import pending_check, save_pending
 from harness.observe.flow import POLL_SECONDS, CaseRun, Session, device_id, new_account, outcome_of
 from harness.observe.records import RecordRead, read_records
 from harness.policy import Policy
@@ -635,19 +636,88 @@ def judge_timeliness(timeline: Timeline, limits: tuple[float, float], *, moderat
                                   f"{handle_limit:g}s limit; run `harness followup` later")
 
 
-class Scenario:
-    """One Article 5(6) test: its report desk and its observations, written as evidence (the
-    plugin's `evidence` fixture) when it ends."""
+def judge_filing(desk: ReportDesk, filing: Filing, deadline_s: float
+                 ) -> tuple[Verdict, str, dict[str, Any] | None]:
+    """The A5.6-INTAKE verdict of one filed report, with the moderator's record of it: the
+    reporter can look it up by its receipt and the moderator sees it with its target and
+    reason (polled until `deadline_s`). Where the site gives no receipt (the profile declares
+    it `absent`), the moderator's view alone judges it, found by the report's reason text."""
+    no_receipt = desk.absent("receipt")
+    last = next((s for s in reversed(filing.steps)
+                 if not PASSIVE_ACTIONS & {s.method.lower()}), None)
+    if filing.ticket is None and not no_receipt:
+        return Verdict.FAIL, f"no receipt: {outcome_of(last)}", None
+    final = filing.steps[-1] if filing.steps else None
+    if filing.ticket is None and (final is None or not final.ok):
+        return Verdict.FAIL, f"the report was not taken: {outcome_of(final)}", None
+    if filing.ticket is not None and desk.look_up(filing) is None:
+        return Verdict.FAIL, f"receipt {filing.ticket} cannot be looked up by the reporter", None
+    name = f"receipt {filing.ticket}" if filing.ticket is not None else \
+        f"the report (no receipt: {no_receipt})"
+    record, problem = _poll_queue(desk, filing, deadline_s, retry_unreadable=True)
+    if record is None and problem is not None:
+        return Verdict.INCONCLUSIVE, f"the moderator's view could not be read: {problem}", None
+    if record is None:
+        return Verdict.FAIL, f"{name} never reached the moderator side", None
+    item = filing.item.variables
+    wrong = [key for key, want in (("target_type", item["item_type"]),
+                                   ("target_id", item["item_id"]))
+             if key in record and str(record[key]) != str(want)]
+    if wrong or not record.get("reason"):
+        missing = ", ".join(wrong) or "reason"
+        return Verdict.FAIL, f"the moderator side shows {name} without its {missing}", record
+    if filing.ticket is None:
+        return Verdict.PASS, f"{name}: the moderator sees it with its target and reason", record
+    return Verdict.PASS, f"{name}: the reporter and the moderator see it", record
 
-    def __init__(self, control: str, target: Any, actors: Session, evidence: Any, *,
+
+def judge_complaint(desk: ReportDesk, reporter: Actor, reason: str, done: list[Any],
+                         deadline_s: float) -> tuple[Verdict, str]:
+    """A complaint sent through the web form without a receipt passes only when the
+    moderator's view shows it (found by its reason text, polled until `deadline_s`); a form
+    that merely answered proves nothing."""
+    desk.reasons.add(reason)  # evidence keeps the complaint's row, as its own
+    filing = Filing(Item("complaint", {}, None), reporter, None, utc(), utc(), done,
+                    reason=reason)
+    try:
+        record, problem = _poll_queue(desk, filing, deadline_s, retry_unreadable=False)
+    except NotObserved as exc:
+        return Verdict.INCONCLUSIVE, f"whether it reached anyone cannot be seen: {exc}"
+    if record is not None:
+        return Verdict.PASS, "the moderator's view shows the complaint"
+    if problem is not None:
+        return Verdict.INCONCLUSIVE, f"the moderator's view could not be read: {problem}"
+    return Verdict.INCONCLUSIVE, ("the moderator's view of reports does not show the complaint "
+                                  f"within {deadline_s:g}s (it may be handled elsewhere)")
+
+
+def _poll_queue(desk: ReportDesk, filing: Filing, deadline_s: float, *,
+                retry_unreadable: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The moderator's record of a filing (or why the view could not be read), asked until it
+    shows or `deadline_s` passes; an unreadable view is asked again with `retry_unreadable`."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        record, problem = desk.in_queue(filing)
+        if record is not None or (problem is not None and not retry_unreadable) \
+                or time.monotonic() >= deadline:
+            return record, problem
+        time.sleep(POLL_SECONDS)
+
+
+class Scenario:
+    """One Article 5(6) test: its report desk on the test's session, and its observations,
+    written as evidence (the plugin's `evidence` fixture) when it ends."""
+
+    def __init__(self, control: str, session: Session, evidence: Any, *,
                  policy: Policy, seed: int) -> None:
         self.control = control
-        self.channel = target.channel
+        self.session = session
+        self.channel = session.target.channel
         self.evidence = evidence
         self.desk: ReportDesk | None = None
         self.problem: str | None = None
         try:
-            self.desk = ReportDesk(actors, policy, seed)
+            self.desk = ReportDesk(session, policy, seed)
         except NotObserved as exc:
             self.problem = str(exc)
 
@@ -657,6 +727,11 @@ class Scenario:
             raise NotObserved(self.problem or "no report desk")
         return self.desk
 
+    def reason(self, what: str) -> str:
+        """The reason text of a report or complaint the harness files: its own, so that the
+        moderator's view can be searched for it."""
+        return f"harness {what} {self.session.nonce}"
+
     def observe(self, case_id: str, verdict: Verdict, reason: str, *,
                 expect: str | None = None, control: str | None = None, **details: Any) -> None:
         self.evidence.record([Observation(
@@ -664,10 +739,28 @@ class Scenario:
             case_id=case_id, expect=expect, verdict=verdict, reason=reason, details=details,
         )])
 
-    def finish(self, actors: Session) -> None:
+    def unobserved(self, case_id: str, exc: NotObserved, **details: Any) -> None:
+        """A case the harness could not observe: not_applicable where the profile declares the
+        part it needs absent, else inconclusive."""
+        verdict = Verdict.NOT_APPLICABLE if isinstance(exc, Absent) else Verdict.INCONCLUSIVE
+        self.observe(case_id, verdict, str(exc), **details)
+
+    def keep_pending(self, filing: Filing, timeline: Timeline, limits: tuple[float, float], *,
+                     case_id: str, expect: str) -> bool:
+        """Keep a report still pending for `harness followup` (in a recorded run only);
+        whether it was kept."""
+        run_dir = self.evidence.run_dir
+        if run_dir is None:
+            return False
+        save_pending(run_dir.name, pending_check(
+            filing, timeline, limits, case_id=case_id, channel=self.channel,
+            test=self.evidence.item.nodeid, expect=expect))
+        return True
+
+    def finish(self) -> None:
         """Write the exchanges as one artifact, redact what the flows used, judge the test."""
         if self.desk is not None:
-            self.evidence.add_secrets(self.desk.secrets + actors.secrets)
+            self.evidence.add_secrets(self.desk.secrets + self.session.secrets)
             self.evidence.artifact("exchanges.json", json.dumps(
                 [e.evidence() for e in self.desk.exchanges if hasattr(e, "evidence")],
                 ensure_ascii=False, indent=1))

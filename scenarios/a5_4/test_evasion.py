@@ -48,7 +48,7 @@ def _unassessed(control: str, surface: str, family: str, expect: str, channel: s
 
 
 def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]], *,
-             target: Any, actors: Any, evidence: Any, policy: Any, seed: int) -> None:
+             target: Any, session: Any, evidence: Any, policy: Any, seed: int) -> None:
     """Submit every case of every surface's cell at once, record one observation per case, and
     leave judging to the gate: the test is inconclusive only when some case went unobserved."""
     observations: list[Observation] = []
@@ -65,7 +65,7 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
         elif not cases:
             reason = f"{family} applies to none of the selected {expect} content"
         else:
-            runs += [RateCaseRun(actors, case, policy, seed + len(runs) + i, control=control)
+            runs += [RateCaseRun(session, case, policy, seed + len(runs) + i, control=control)
                      for i, case in enumerate(cases)]
             continue
         observations.append(_unassessed(control, surface, family, expect, target.channel,
@@ -81,7 +81,7 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
             observation.details["case"] = result.case.evidence()
             observation.details["concurrency"] = at_once
         observations += result.observations
-    evidence.add_secrets(actors.secrets)
+    evidence.add_secrets(session.secrets)
     artifact = evidence.artifact("exchanges.json",
                                  json.dumps(exchanges, ensure_ascii=False, indent=1))
     for observation in observations:
@@ -98,7 +98,7 @@ def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]
     for family in dict.fromkeys(f for s in RATE_SURFACES for f in families_for(s))
     for expect in (MUST_BLOCK, MUST_ALLOW)])
 @pytest.mark.one_channel
-def test_evasion(family, expect, channel, target, actors, evidence, harness_policy,
+def test_evasion(family, expect, channel, target, session, evidence, harness_policy,
                  harness_corpora, case_seed):
     gate = harness_policy.rates.gate(family)
     pool = must_block_pool(harness_corpora) if expect == MUST_BLOCK else None
@@ -108,13 +108,13 @@ def test_evasion(family, expect, channel, target, actors, evidence, harness_poli
                                  naming=target.profile.accounts.naming)
              for surface in RATE_SURFACES if family in families_for(surface)}
     _measure(controls.for_family(family).id, family, expect, cells, target=target,
-             actors=actors, evidence=evidence, policy=harness_policy, seed=case_seed)
+             session=session, evidence=evidence, policy=harness_policy, seed=case_seed)
 
 
 @pytest.mark.parametrize(("family", "expect"), [
     _param("identity", MUST_ALLOW, controls.OVERBLOCK)])
 @pytest.mark.one_channel
-def test_overblocking(family, expect, channel, target, actors, evidence, harness_policy,
+def test_overblocking(family, expect, channel, target, session, evidence, harness_policy,
                       overblocking_bank, case_seed):
     pool = bank_pool(overblocking_bank)
     cells = {surface: cell_cases(surface, family, expect, harness_policy.overblocking.n,
@@ -122,5 +122,5 @@ def test_overblocking(family, expect, channel, target, actors, evidence, harness
                                  joiner=target.profile.joiner(surface, channel),
                                  naming=target.profile.accounts.naming)
              for surface in TEXT_SURFACES}
-    _measure(controls.OVERBLOCK, family, expect, cells, target=target, actors=actors,
+    _measure(controls.OVERBLOCK, family, expect, cells, target=target, session=session,
              evidence=evidence, policy=harness_policy, seed=case_seed)

@@ -39,7 +39,7 @@ CASES = [_case(change, kind) for change in ("removal", "edit")
 
 @pytest.mark.control(CONTROL)
 @pytest.mark.parametrize(("change", "kind"), CASES)
-def test_propagation(change, kind, channel, target, actors, evidence, harness_policy, case_seed):
+def test_propagation(change, kind, channel, target, session, evidence, harness_policy, case_seed):
     surface = KIND_SURFACES[kind]
     profile = target.profile
     excuse = not_assessable(profile, channel, change, kind)
@@ -61,6 +61,6 @@ def test_propagation(change, kind, channel, target, actors, evidence, harness_po
     probe = BENIGN if change == "removal" and planted and planted[0] == "pages" else PROBE
     case = build_case(surface, "edit" if change == "edit" else "create", probe, case_seed,
                       profile.joiner(surface, channel))
-    result = run_propagation(actors, case, harness_policy, case_seed, change=change, kind=kind)
-    evidence.record_case(result, actors.secrets)
+    result = run_propagation(session, case, harness_policy, case_seed, change=change, kind=kind)
+    evidence.record_case(result, session.secrets)
     evidence.judge()

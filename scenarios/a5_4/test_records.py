@@ -12,8 +12,8 @@ RETENTION = "A5.4-RETENTION"
 
 @pytest.mark.control(RETENTION)
 @pytest.mark.one_channel
-def test_retention(channel, target, actors, evidence, harness_policy):
-    days, reason = read_retention(actors)
+def test_retention(channel, target, session, evidence, harness_policy):
+    days, reason = read_retention(session)
     if days is None:
         verdict = Verdict.INCONCLUSIVE
     elif days >= harness_policy.retention_min_days:

@@ -52,7 +52,7 @@ def _not_assessed(spec: dict | None, mode: str, surface: str, channel: str
     return None
 
 
-def test_surface(surface, mode, probe, channel, target, actors, evidence, harness_policy,
+def test_surface(surface, mode, probe, channel, target, session, evidence, harness_policy,
                  case_seed):
     excuse = _not_assessed(target.surface_spec(surface), mode, surface, channel)
     if excuse is not None:
@@ -66,6 +66,6 @@ def test_surface(surface, mode, probe, channel, target, actors, evidence, harnes
             pytest.skip(f"{surface}: {reason}")
         evidence.judge()
     case = build_case(surface, mode, probe, case_seed, target.profile.joiner(surface, channel))
-    result = run_case(actors, case, harness_policy, case_seed)
-    evidence.record_case(result, actors.secrets)
+    result = run_case(session, case, harness_policy, case_seed)
+    evidence.record_case(result, session.secrets)
     evidence.judge()

@@ -1,8 +1,9 @@
 """Article 5(6): the complaint and reporting system, end to end and against the clock.
 
-Entry points and published channels are what a person sees, so they are checked through the
-pages; intake and appeals run on every channel; timeliness runs once, through the API where the
-profile has one (its answers carry the times and ids it is judged on), else through the pages.
+Entry points and the published complaint routes are what a person sees, so they are checked
+through the pages; intake and appeals run on every channel; timeliness runs once, through the
+API where the profile has one (its answers carry the times and ids it is judged on), else
+through the pages.
 A part of the report flow the profile declares `absent` makes its cases not_applicable.
 """
 
@@ -14,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from harness.followup import pending_check, save_pending
 from harness.observe.flow import outcome_of
 from harness.observe.reports import (
     APPEAL,
@@ -25,38 +25,23 @@ from harness.observe.reports import (
     PUBLISHED,
     TIMELY,
     Absent,
-    Filing,
-    Item,
     NotObserved,
-    ReportDesk,
     Scenario,
     find_complaint_page,
+    judge_complaint,
+    judge_filing,
     judge_timeliness,
     parse_time,
-    utc,
 )
 from harness.probes.cases import MUST_ALLOW, MUST_BLOCK
-from harness.targets.browser import PASSIVE_ACTIONS
 from harness.targets.templates import MissingVariable, render
 from harness.verdicts import Verdict
 
 
-def _reason(desk: ReportDesk, what: str) -> str:
-    return f"harness {what} {desk.session.nonce}"
-
-
-def _unobserved(scenario: Scenario, case_id: str, exc: NotObserved, **details: Any) -> None:
-    """A case the harness could not observe: not_applicable where the profile declares the
-    part it needs absent, else inconclusive."""
-    verdict = Verdict.NOT_APPLICABLE if isinstance(exc, Absent) else Verdict.INCONCLUSIVE
-    scenario.observe(case_id, verdict, str(exc), **details)
-
-
 @pytest.fixture
-def scenario(request, target, actors, evidence, harness_policy, case_seed):
+def scenario(request, session, evidence, harness_policy, case_seed):
     marker = request.node.get_closest_marker("control")
-    return Scenario(marker.args[0], target, actors, evidence, policy=harness_policy,
-                    seed=case_seed)
+    return Scenario(marker.args[0], session, evidence, policy=harness_policy, seed=case_seed)
 
 
 # --- published channels (pages) --------------------------------------------------------------
@@ -64,15 +49,15 @@ def scenario(request, target, actors, evidence, harness_policy, case_seed):
 
 @pytest.mark.control(PUBLISHED)
 @pytest.mark.channel("browser")
-def test_complaint_channels_are_published(channel, scenario, actors, harness_policy):
+def test_complaint_channels_are_published(channel, scenario, session, harness_policy):
     desk = scenario.desk
     if desk is not None and desk.pages is not None and desk.absent("complaints"):
-        _unobserved(scenario, "channels", Absent(desk.absent("complaints")))
-        return scenario.finish(actors)
+        scenario.unobserved("channels", Absent(desk.absent("complaints")))
+        return scenario.finish()
     if desk is None or desk.pages is None or "complaints" not in desk.pages:
         scenario.observe("channels", Verdict.INCONCLUSIVE, scenario.problem
                          or "the profile's browser section names no complaint start pages")
-        return scenario.finish(actors)
+        return scenario.finish()
     variables: dict[str, Any] = {}
     for kind in ("group", "post"):  # start pages may name either; a site may lack groups
         try:
@@ -81,9 +66,9 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
             continue
         except NotObserved as exc:
             scenario.observe("channels", Verdict.INCONCLUSIVE, str(exc))
-            return scenario.finish(actors)
+            return scenario.finish()
     spec = desk.pages["complaints"]
-    visitor = actors.actors["anonymous"]
+    visitor = session.actors["anonymous"]
     found = None
     pages: dict[str, Any] = {}
     for template in spec["start"]:
@@ -113,17 +98,17 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
                              f"and an email address ({opened} pages opened)")
     if found is None:
         scenario.observe("web form", Verdict.INCONCLUSIVE, "the complaint page was not found")
-        return scenario.finish(actors)
-    reporter = actors.actors["viewer"]
+        return scenario.finish()
+    reporter = session.actors["viewer"]
     steps = [{"as": "reporter", **step} for step in [{"goto": found.url}, *spec["form"]]]
-    form_vars = {**variables, "reason": _reason(desk, "web form")}
+    form_vars = {**variables, "reason": scenario.reason("web form")}
     done = desk.target.run_steps(steps, form_vars, {"reporter": reporter}, {},
                                  action="complaint form")
     desk.exchanges.extend(done)
     ticket = form_vars.get("ticket")
     if ticket is None and desk.absent("receipt") and done and len(done) == len(steps) \
             and done[-1].ok:
-        verdict, reason = _complaint_seen(desk, reporter, form_vars["reason"], done,
+        verdict, reason = judge_complaint(desk, reporter, form_vars["reason"], done,
                                           harness_policy.audit_wait_seconds)
         scenario.observe("web form", verdict, f"the web form on {found.url} gave no receipt "
                          f"({desk.absent('receipt')}); {reason}")
@@ -133,30 +118,7 @@ def test_complaint_channels_are_published(channel, scenario, actors, harness_pol
                          f"the web form on {found.url} gave no receipt: {outcome_of(last)}")
     else:
         scenario.observe("web form", Verdict.PASS, f"the web form gave receipt {ticket}")
-    scenario.finish(actors)
-
-
-def _complaint_seen(desk: ReportDesk, reporter: Any, reason: str, done: list[Any],
-                    deadline_s: float) -> tuple[Verdict, str]:
-    """A complaint without a receipt passes only when the moderator's view shows it (found by
-    its reason text, polled until `deadline_s`); a form that merely answered proves nothing."""
-    desk.reasons.add(reason)  # evidence keeps the complaint's row, as its own
-    filing = Filing(Item("complaint", {}, None), reporter, None, utc(), utc(), done,
-                    reason=reason)
-    deadline = time.monotonic() + deadline_s
-    try:
-        while (found := desk.in_queue(filing))[0] is None and found[1] is None \
-                and time.monotonic() < deadline:
-            time.sleep(0.25)
-    except NotObserved as exc:
-        return Verdict.INCONCLUSIVE, f"whether it reached anyone cannot be seen: {exc}"
-    record, problem = found
-    if record is not None:
-        return Verdict.PASS, "the moderator's view shows the complaint"
-    if problem is not None:
-        return Verdict.INCONCLUSIVE, f"the moderator's view could not be read: {problem}"
-    return Verdict.INCONCLUSIVE, ("the moderator's view of reports does not show the complaint "
-                                  f"within {deadline_s:g}s (it may be handled elsewhere)")
+    scenario.finish()
 
 
 # --- entry points (pages) ----------------------------------------------------------------------
@@ -165,18 +127,18 @@ def _complaint_seen(desk: ReportDesk, reporter: Any, reason: str, done: list[Any
 @pytest.mark.control(ENTRY_POINTS)
 @pytest.mark.channel("browser")
 @pytest.mark.parametrize("kind", KINDS)
-def test_report_control_on_every_content_type(kind, channel, scenario, actors):
+def test_report_control_on_every_content_type(kind, channel, scenario, session):
     desk = scenario.desk
     if desk is None or desk.pages is None:
         scenario.observe(kind, Verdict.INCONCLUSIVE,
                          scenario.problem or "the profile has no browser `reports` section")
-        return scenario.finish(actors)
+        return scenario.finish()
     try:
         item = desk.item(kind)
-        visit = desk.entry_point(item, actors.actors["viewer"])
+        visit = desk.entry_point(item, session.actors["viewer"])
     except NotObserved as exc:
-        _unobserved(scenario, kind, exc)
-        return scenario.finish(actors)
+        scenario.unobserved(kind, exc)
+        return scenario.finish()
     if not visit.ok:
         problem = visit.error or visit.landing or f"HTTP {visit.status}"
         scenario.observe(kind, Verdict.INCONCLUSIVE, f"{visit.url}: {problem}",
@@ -187,81 +149,42 @@ def test_report_control_on_every_content_type(kind, channel, scenario, actors):
     else:
         scenario.observe(kind, Verdict.FAIL, f"no visible report control for the {kind} on "
                          f"{visit.url}", artifacts=list(visit.artifacts))
-    scenario.finish(actors)
+    scenario.finish()
 
 
 # --- intake (every channel) --------------------------------------------------------------------
 
 
-def _traced(desk: ReportDesk, filing: Any, deadline_s: float) -> tuple[Verdict, str, Any]:
-    """A filed report is traceable: the reporter can look it up, the moderator sees it with
-    its target and reason (polled until `deadline_s`). Where the site gives no receipt (the
-    profile declares it `absent`), the moderator's view alone judges it, found by the
-    report's reason text."""
-    no_receipt = desk.absent("receipt")
-    last = next((s for s in reversed(filing.steps)
-                 if not PASSIVE_ACTIONS & {s.method.lower()}), None)
-    if filing.ticket is None and not no_receipt:
-        return Verdict.FAIL, f"no receipt: {outcome_of(last)}", None
-    final = filing.steps[-1] if filing.steps else None
-    if filing.ticket is None and (final is None or not final.ok):
-        return Verdict.FAIL, f"the report was not taken: {outcome_of(final)}", None
-    if filing.ticket is not None and desk.look_up(filing) is None:
-        return Verdict.FAIL, f"receipt {filing.ticket} cannot be looked up by the reporter", None
-    name = f"receipt {filing.ticket}" if filing.ticket is not None else \
-        f"the report (no receipt: {no_receipt})"
-    deadline = time.monotonic() + deadline_s
-    while True:
-        record, problem = desk.in_queue(filing)
-        if record is not None or time.monotonic() >= deadline:
-            break
-        time.sleep(0.25)
-    if record is None and problem is not None:
-        return Verdict.INCONCLUSIVE, f"the moderator's view could not be read: {problem}", None
-    if record is None:
-        return Verdict.FAIL, f"{name} never reached the moderator side", None
-    item = filing.item.variables
-    wrong = [name for name, want in (("target_type", item["item_type"]),
-                                     ("target_id", item["item_id"]))
-             if name in record and str(record[name]) != str(want)]
-    if wrong or not record.get("reason"):
-        missing = ", ".join(wrong) or "reason"
-        return Verdict.FAIL, f"the moderator side shows {name} without its {missing}", record
-    if filing.ticket is None:
-        return Verdict.PASS, f"{name}: the moderator sees it with its target and reason", record
-    return Verdict.PASS, f"{name}: the reporter and the moderator see it", record
-
-
 @pytest.mark.control(INTAKE)
 @pytest.mark.parametrize("kind", KINDS)
-def test_reports_are_received_and_traceable(kind, channel, scenario, actors, harness_policy):
+def test_reports_are_received_and_traceable(kind, channel, scenario, session, harness_policy):
     try:
         desk = scenario.require()
         item = desk.item(kind)
-        filing = desk.file(item, actors.actors["viewer"], _reason(desk, f"intake {kind}"))
+        filing = desk.file(item, session.actors["viewer"], scenario.reason(f"intake {kind}"))
     except NotObserved as exc:
-        _unobserved(scenario, kind, exc)
-        return scenario.finish(actors)
-    verdict, reason, record = _traced(desk, filing, harness_policy.audit_wait_seconds)
+        scenario.unobserved(kind, exc)
+        return scenario.finish()
+    verdict, reason, record = judge_filing(desk, filing, harness_policy.audit_wait_seconds)
     scenario.observe(kind, verdict, reason, filing=filing.evidence(), moderator_record=record)
-    scenario.finish(actors)
+    scenario.finish()
 
 
 @pytest.mark.control(INTAKE)
-def test_repeated_reports_each_get_a_receipt(channel, scenario, actors, harness_policy):
+def test_repeated_reports_each_get_a_receipt(channel, scenario, session, harness_policy):
     try:
         desk = scenario.require()
         item = desk.item("post")
-        filings = [desk.file(item, reporter, _reason(desk, f"duplicate {n}"))
-                   for n, reporter in enumerate([actors.actors["viewer"], desk.reporter()])]
+        filings = [desk.file(item, reporter, scenario.reason(f"duplicate {n}"))
+                   for n, reporter in enumerate([session.actors["viewer"], desk.reporter()])]
     except NotObserved as exc:
-        _unobserved(scenario, "duplicates", exc)
-        return scenario.finish(actors)
+        scenario.unobserved("duplicates", exc)
+        return scenario.finish()
     for n, filing in enumerate(filings, 1):
-        verdict, reason, record = _traced(desk, filing, harness_policy.audit_wait_seconds)
+        verdict, reason, record = judge_filing(desk, filing, harness_policy.audit_wait_seconds)
         scenario.observe(f"duplicates/{n}", verdict, f"report {n} of the same post: {reason}",
                          filing=filing.evidence(), moderator_record=record)
-    scenario.finish(actors)
+    scenario.finish()
 
 
 # --- timeliness and feedback (API) -------------------------------------------------------------
@@ -270,8 +193,8 @@ def test_repeated_reports_each_get_a_receipt(channel, scenario, actors, harness_
 @pytest.mark.control(TIMELY)
 @pytest.mark.one_channel
 @pytest.mark.parametrize("expect", [MUST_BLOCK, MUST_ALLOW])
-def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, actors,
-                                                   harness_policy, evidence):
+def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, session,
+                                                   harness_policy):
     case_id = f"report/{expect}"
     try:
         desk = scenario.require()
@@ -283,26 +206,26 @@ def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, ac
             raise NotObserved("the profile names no statuses that mean a report was handled "
                               "(reports.handled)")
         item = desk.plant() if expect == MUST_BLOCK else desk.item("post")
-        filing = desk.file(item, actors.actors["viewer"], _reason(desk, f"timely {expect}"))
+        filing = desk.file(item, session.actors["viewer"], scenario.reason(f"timely {expect}"))
     except NotObserved as exc:
-        _unobserved(scenario, case_id, exc, expect=expect)
-        return scenario.finish(actors)
+        scenario.unobserved(case_id, exc, expect=expect)
+        return scenario.finish()
     if filing.ticket is None:
         last = filing.steps[-1] if filing.steps else None
         scenario.observe(case_id, Verdict.INCONCLUSIVE, "the report got no receipt (judged "
                          f"under {INTAKE}): {outcome_of(last)}", expect=expect)
-        return scenario.finish(actors)
+        return scenario.finish()
     found = desk.look_up(filing)
     if found is None:
         scenario.observe(case_id, Verdict.INCONCLUSIVE, f"receipt {filing.ticket} cannot be "
                          f"looked up, so its handling cannot be followed (judged under {INTAKE})",
                          expect=expect)
-        return scenario.finish(actors)
+        return scenario.finish()
     if desk.pages is not None and "status" not in found:
         scenario.observe(case_id, Verdict.INCONCLUSIVE, "the reporter's page of the ticket is "
                          "read for no status (browser.reports.lookup has no `read` into "
                          "`status`), so its handling cannot be followed", expect=expect)
-        return scenario.finish(actors)
+        return scenario.finish()
     limits = desk.limits()
     submitted = parse_time(filing.submitted)
     assert submitted is not None
@@ -328,39 +251,37 @@ def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, ac
     details = {"ticket": filing.ticket, "timeline": timeline.evidence(),
                "limits_s": {"acknowledge": limits[0], "handle": limits[1]},
                "planted": PLANTED.id if expect == MUST_BLOCK else None}
-    if reason.startswith("pending") and evidence.run_dir is not None:
-        save_pending(evidence.run_dir.name, pending_check(
-            filing, timeline, limits, case_id=case_id, channel=desk.target.channel,
-            test=evidence.item.nodeid, expect=expect))
+    if reason.startswith("pending") and scenario.keep_pending(filing, timeline, limits,
+                                                              case_id=case_id, expect=expect):
         details["pending"] = True
     scenario.observe(case_id, verdict, reason, expect=expect, **details)
-    scenario.finish(actors)
+    scenario.finish()
 
 
 # --- appeals -------------------------------------------------------------------------------
 
 
 @pytest.mark.control(APPEAL)
-def test_disposed_comment_can_be_appealed(channel, scenario, actors):
+def test_disposed_comment_can_be_appealed(channel, scenario, session):
     try:
         desk = scenario.require()
         appeal = desk.appeal()
         if "item" not in appeal:
             raise NotObserved("the profile names no kind of item to appeal (reports.appeal.item)")
         item = desk.item(appeal["item"])
-        desk.dispose(item, _reason(desk, "disposal"))
+        desk.dispose(item, scenario.reason("disposal"))
         offered, where = desk.appeal_offered(item)
     except NotObserved as exc:
-        _unobserved(scenario, "appeal", exc)
-        return scenario.finish(actors)
+        scenario.unobserved("appeal", exc)
+        return scenario.finish()
     if offered is None:
         scenario.observe("appeal", Verdict.INCONCLUSIVE, f"could not see whether an appeal is "
                          f"offered: {where}")
-        return scenario.finish(actors)
+        return scenario.finish()
     if not offered:
         scenario.observe("appeal", Verdict.FAIL, f"no appeal path offered to the author: {where}")
-        return scenario.finish(actors)
-    receipt, what = desk.submit_appeal(item, _reason(desk, "appeal"))
+        return scenario.finish()
+    receipt, what = desk.submit_appeal(item, scenario.reason("appeal"))
     scenario.observe("appeal", Verdict.PASS if receipt else Verdict.FAIL,
                      f"offered ({where}); {what}", appeal=receipt)
-    scenario.finish(actors)
+    scenario.finish()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harness.evidence import EVIDENCE_KEY_ENV, read_entries, verify_run
-from harness.pytest_plugin import REPORTS_DIR
+from harness.resources import REPORTS_DIR
 
 BASE_URL = "http://127.0.0.1:9"
 ADMIN_TOKEN = "plugin-test-admin-token-0042"
