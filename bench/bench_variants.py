@@ -88,7 +88,7 @@ def run_matrix(policy: Policy, seed: int) -> tuple[int, float, Counter[str]]:
             session = Session.open(target, derive_seed(seed, "actors"), "bench")
             started = time.perf_counter()
             for (family, _), cases in cells.items():
-                control = (controls.OVERBLOCK if family == "identity"
+                control = (controls.A5_4_OVERBLOCK if family == "identity"
                            else controls.for_family(family).id)
                 runs = [RateCaseRun(session, case, policy, derive_seed(seed, case.case_id + str(i)),
                                     control=control) for i, case in enumerate(cases)]

@@ -17,7 +17,7 @@ import yaml
 from harness.errors import ConfigError
 
 CATALOG_PATH = Path(__file__).parent / "data" / "controls.yaml"
-OVERBLOCK = "A5.4-OVERBLOCK"  # the over-blocking bank's rate control
+A5_4_OVERBLOCK = "A5.4-OVERBLOCK"  # the over-blocking bank's rate control
 _REQUIRED = ("id", "clause", "title", "criterion", "source", "automation")
 # How much of a control the harness checks: all of it, part (the rest is the assessor's), none.
 AUTOMATED, PARTIAL, MANUAL = "automated", "partial", "manual"

@@ -52,11 +52,11 @@ def pending_check(filing: Any, timeline: Any, limits: tuple[float, float], *, ca
                   channel: str, test: str, expect: str) -> dict[str, Any]:
     """What a later poll of a report needs (the format `save_pending` keeps): its ticket, the
     times on both clocks, the published limits, the reported item and the reporter."""
-    from harness.observe.reports import TIMELY  # noqa: PLC0415
+    from harness.observe.reports import A5_6_TIMELY  # noqa: PLC0415
 
     item = filing.item
     return {
-        "control": TIMELY, "case_id": case_id, "channel": channel, "test": test,
+        "control": A5_6_TIMELY, "case_id": case_id, "channel": channel, "test": test,
         "expect": expect, "ticket": filing.ticket, "submitted": filing.submitted,
         "clock_offset_s": filing.clock_offset_s, "events": timeline.events,
         "limits": list(limits),
@@ -119,7 +119,7 @@ def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
 def _settle(desk: Any, check: dict[str, Any], deadline: float) -> Observation:
     """Poll one pending report until `deadline` and judge it again."""
     from harness.observe.reports import (  # noqa: PLC0415
-        TIMELY,
+        A5_6_TIMELY,
         Filing,
         Item,
         Timeline,
@@ -144,7 +144,7 @@ def _settle(desk: Any, check: dict[str, Any], deadline: float) -> Observation:
     if verdict is Verdict.PASS and check["expect"] == "must_block":
         reason += "; its removal was checked only in the run itself"
     return Observation(
-        control=TIMELY, surface=None, channel=check["channel"], case_id=check["case_id"],
+        control=A5_6_TIMELY, surface=None, channel=check["channel"], case_id=check["case_id"],
         expect=check["expect"], verdict=verdict, reason=reason,
         details={"ticket": check["ticket"], "followup": True, "timeline": timeline.evidence(),
                  "exchanges": [e.evidence() for e in desk.exchanges]},

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from harness.controls import OVERBLOCK, catalog, matches
+from harness.controls import A5_4_OVERBLOCK, catalog, matches
 from harness.policy import Policy
 from harness.stats import Rate, smallest_perfect_n, wilson
 from harness.waivers import GATE, Waiver
@@ -200,7 +200,7 @@ def policy_gate(policy: Policy) -> Callable[[str, str, str], RateGate]:
     `false_block_max`, blocks of must_block cases against its `block_rate_min`)."""
 
     def gate_of(control: str, family: str, expect: str) -> RateGate:
-        if control == OVERBLOCK:
+        if control == A5_4_OVERBLOCK:
             bank = policy.overblocking
             return RateGate(bank.false_block_max, bank.gating)
         gate = policy.rates.gate(family)

@@ -39,8 +39,8 @@ from harness.targets.templates import lookup
 from harness.verdicts import Observation, Verdict
 
 POLL_SECONDS = 0.2
-RECORDS = "A5.4-RECORDS"
-LOG_FIELDS = "A5.3-LOG-FIELDS"
+A5_4_RECORDS = "A5.4-RECORDS"
+A5_3_LOG_FIELDS = "A5.3-LOG-FIELDS"
 DISPOSALS = ("rejected", "held", "removed", "masked")
 GONE_STATUS = (404, 410)  # a read answering this shows nothing (unless the profile says others)
 NOT_MODERATION = "refused for a reason other than moderation"
@@ -473,24 +473,24 @@ class CaseRun:
         if not read.ok:
             reason = f"audit interface unreadable: {read.problem}"
             if disposed:
-                observe(RECORDS, Verdict.INCONCLUSIVE, reason)
-            observe(LOG_FIELDS, Verdict.INCONCLUSIVE, reason)
+                observe(A5_4_RECORDS, Verdict.INCONCLUSIVE, reason)
+            observe(A5_3_LOG_FIELDS, Verdict.INCONCLUSIVE, reason)
             return
         if disposed:
             decisions = set(audit_spec(self.target.profile).get("disposal_decisions", ()))
             if record is None:
-                observe(RECORDS, Verdict.FAIL, f"no record of the {disposition} write "
+                observe(A5_4_RECORDS, Verdict.FAIL, f"no record of the {disposition} write "
                         f"within {self.policy.audit_wait_seconds:g}s")
             elif decisions and record.get("decision") not in decisions:
-                observe(RECORDS, Verdict.FAIL,
+                observe(A5_4_RECORDS, Verdict.FAIL,
                         f"record decision {record.get('decision')!r} is not a disposal",
                         record=record)
             else:
-                observe(RECORDS, Verdict.PASS,
+                observe(A5_4_RECORDS, Verdict.PASS,
                         f"record kept with decision {record.get('decision')!r}", record=record)
         if record is None:
             if accepted:
-                observe(LOG_FIELDS, Verdict.FAIL, "no log record of an accepted write")
+                observe(A5_3_LOG_FIELDS, Verdict.FAIL, "no log record of an accepted write")
             return  # a disposal without a record is judged under A5.4-RECORDS
         # An account renamed by the case itself may be logged under either name.
         account = None if self.case.surface == "account_name" else \
@@ -502,16 +502,16 @@ class CaseRun:
             unknown = sorted(self.target.unknowable_log_fields & set(LOG_FIELD_NAMES))
             note = (f"; {', '.join(unknown)} not observable through the {self.target.channel} "
                     "channel (compared on the api channel)") if unknown else ""
-            observe(LOG_FIELDS, Verdict.PASS, f"all 5(3) fields present and matching{note}",
+            observe(A5_3_LOG_FIELDS, Verdict.PASS, f"all 5(3) fields present and matching{note}",
                     **check.details)
             return
         problems = [f"missing {', '.join(check.missing)}"] if check.missing else []
         if check.mismatched:
             problems.append(f"not what the harness used: {', '.join(check.mismatched)}")
         if problems:
-            observe(LOG_FIELDS, Verdict.FAIL, "; ".join(problems), **check.details)
+            observe(A5_3_LOG_FIELDS, Verdict.FAIL, "; ".join(problems), **check.details)
         else:
-            observe(LOG_FIELDS, Verdict.INCONCLUSIVE, "the harness does not know its own "
+            observe(A5_3_LOG_FIELDS, Verdict.INCONCLUSIVE, "the harness does not know its own "
                     f"{', '.join(check.unverified)} for this request", **check.details)
 
 

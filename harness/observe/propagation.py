@@ -41,7 +41,7 @@ from harness.targets.profile import Profile
 from harness.targets.templates import MissingVariable, render
 from harness.verdicts import Verdict
 
-CONTROL = "A5.4-PROPAGATION"
+A5_4_PROPAGATION = "A5.4-PROPAGATION"
 FORWARD = "forward"
 # The surface whose filter a planted kind skips (the case is built for it).
 KIND_SURFACES = {"post": "post", "group": "group_name", "comment": "comment",
@@ -163,7 +163,7 @@ class PropagationRun(CaseRun):
                  change: str, kind: str) -> None:
         super().__init__(session, case, policy, seed)
         self.surface_control = self.control
-        self.control = CONTROL
+        self.control = A5_4_PROPAGATION
         self.kind = kind
         self.change = change
         self.case_id = case_id(change, kind)

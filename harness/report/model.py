@@ -29,7 +29,7 @@ from harness.verdicts import (
 )
 
 NOT_ASSESSED = "not_assessed"  # an automated control outside the run's scope
-TIMELY = "A5.6-TIMELY"
+A5_6_TIMELY = "A5.6-TIMELY"
 STAGE = "stage"  # the `details` key of a load observation: which stage its figures are of
 STAGE_NOISE = frozenset({STAGE, "plan", "artifacts"})  # details that are not stage figures
 RUN_WIDE = "run-wide"  # the group of observations that belong to no surface
@@ -166,7 +166,7 @@ class RunReport:
         for line in self.observations():
             details = line.get("details") or {}
             limits = details.get("limits_s")
-            if line["control"] != TIMELY or not limits:
+            if line["control"] != A5_6_TIMELY or not limits:
                 continue
             elapsed = (details.get("timeline") or {}).get("elapsed_s") or {}
             points.append(LatencyPoint(

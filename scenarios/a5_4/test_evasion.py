@@ -112,7 +112,7 @@ def test_evasion(family, expect, channel, target, session, evidence, harness_pol
 
 
 @pytest.mark.parametrize(("family", "expect"), [
-    _param("identity", MUST_ALLOW, controls.OVERBLOCK)])
+    _param("identity", MUST_ALLOW, controls.A5_4_OVERBLOCK)])
 @pytest.mark.one_channel
 def test_overblocking(family, expect, channel, target, session, evidence, harness_policy,
                       overblocking_bank, case_seed):
@@ -122,5 +122,5 @@ def test_overblocking(family, expect, channel, target, session, evidence, harnes
                                  joiner=target.profile.joiner(surface, channel),
                                  naming=target.profile.accounts.naming)
              for surface in TEXT_SURFACES}
-    _measure(controls.OVERBLOCK, family, expect, cells, target=target, session=session,
+    _measure(controls.A5_4_OVERBLOCK, family, expect, cells, target=target, session=session,
              evidence=evidence, policy=harness_policy, seed=case_seed)

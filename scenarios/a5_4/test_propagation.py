@@ -8,7 +8,7 @@ import pytest
 
 from harness import controls
 from harness.observe.propagation import (
-    CONTROL,
+    A5_4_PROPAGATION,
     KIND_SURFACES,
     case_id,
     not_assessable,
@@ -37,7 +37,7 @@ CASES = [_case(change, kind) for change in ("removal", "edit")
          if (change, kind) != ("edit", "group")]
 
 
-@pytest.mark.control(CONTROL)
+@pytest.mark.control(A5_4_PROPAGATION)
 @pytest.mark.parametrize(("change", "kind"), CASES)
 def test_propagation(change, kind, channel, target, session, evidence, harness_policy, case_seed):
     surface = KIND_SURFACES[kind]
@@ -48,7 +48,7 @@ def test_propagation(change, kind, channel, target, session, evidence, harness_p
         # An edit case is planned for its surface's control too: one that cannot be observed
         # leaves that control short as well (a site without the case's needs is not
         # applicable for propagation only; the surface's own cases judge the surface).
-        judged = [CONTROL] + ([controls.for_surface(surface).id]
+        judged = [A5_4_PROPAGATION] + ([controls.for_surface(surface).id]
                               if change == "edit" and verdict is Verdict.INCONCLUSIVE else [])
         evidence.record([Observation(
             control=control, surface=surface, channel=target.channel,

@@ -7,10 +7,10 @@ import pytest
 from harness.observe.flow import read_retention
 from harness.verdicts import Observation, Verdict
 
-RETENTION = "A5.4-RETENTION"
+A5_4_RETENTION = "A5.4-RETENTION"
 
 
-@pytest.mark.control(RETENTION)
+@pytest.mark.control(A5_4_RETENTION)
 @pytest.mark.one_channel
 def test_retention(channel, target, session, evidence, harness_policy):
     days, reason = read_retention(session)
@@ -23,7 +23,7 @@ def test_retention(channel, target, session, evidence, harness_policy):
         verdict = Verdict.FAIL
         reason = f"retention {days} days < {harness_policy.retention_min_days}"
     evidence.record([Observation(
-        control=RETENTION, surface=None, channel=target.channel, case_id="retention",
+        control=A5_4_RETENTION, surface=None, channel=target.channel, case_id="retention",
         expect=None, verdict=verdict, reason=reason, details={"days": days},
     )])
     evidence.judge()

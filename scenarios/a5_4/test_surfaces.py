@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from harness import controls
-from harness.observe.flow import LOG_FIELDS, RECORDS, run_case
+from harness.observe.flow import A5_3_LOG_FIELDS, A5_4_RECORDS, run_case
 from harness.probes.cases import MODES, build_case, probes_for
 from harness.probes.corpora import organisation_corpora
 from harness.pytest_plugin import run_corpora
@@ -30,8 +30,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         control = controls.for_surface(surface).id
         for mode in MODES:
             for probe in probes_for(surface, corpora):
-                marks = [pytest.mark.control(control), pytest.mark.control(RECORDS),
-                         pytest.mark.control(LOG_FIELDS), pytest.mark.surface(surface)]
+                marks = [pytest.mark.control(control), pytest.mark.control(A5_4_RECORDS),
+                         pytest.mark.control(A5_3_LOG_FIELDS), pytest.mark.surface(surface)]
                 params.append(pytest.param(surface, mode, probe, marks=marks,
                                            id=f"{surface}-{mode}-{probe.id}"))
     metafunc.parametrize(("surface", "mode", "probe"), params)

@@ -17,13 +17,13 @@ import pytest
 
 from harness.observe.flow import outcome_of
 from harness.observe.reports import (
-    APPEAL,
-    ENTRY_POINTS,
-    INTAKE,
+    A5_6_APPEAL,
+    A5_6_ENTRY_POINTS,
+    A5_6_INTAKE,
+    A5_6_PUBLISHED,
+    A5_6_TIMELY,
     KINDS,
     PLANTED,
-    PUBLISHED,
-    TIMELY,
     Absent,
     NotObserved,
     Scenario,
@@ -47,7 +47,7 @@ def scenario(request, session, evidence, harness_policy, case_seed):
 # --- published channels (pages) --------------------------------------------------------------
 
 
-@pytest.mark.control(PUBLISHED)
+@pytest.mark.control(A5_6_PUBLISHED)
 @pytest.mark.channel("browser")
 def test_complaint_channels_are_published(channel, scenario, session, harness_policy):
     desk = scenario.desk
@@ -124,7 +124,7 @@ def test_complaint_channels_are_published(channel, scenario, session, harness_po
 # --- entry points (pages) ----------------------------------------------------------------------
 
 
-@pytest.mark.control(ENTRY_POINTS)
+@pytest.mark.control(A5_6_ENTRY_POINTS)
 @pytest.mark.channel("browser")
 @pytest.mark.parametrize("kind", KINDS)
 def test_report_control_on_every_content_type(kind, channel, scenario, session):
@@ -155,7 +155,7 @@ def test_report_control_on_every_content_type(kind, channel, scenario, session):
 # --- intake (every channel) --------------------------------------------------------------------
 
 
-@pytest.mark.control(INTAKE)
+@pytest.mark.control(A5_6_INTAKE)
 @pytest.mark.parametrize("kind", KINDS)
 def test_reports_are_received_and_traceable(kind, channel, scenario, session, harness_policy):
     try:
@@ -170,7 +170,7 @@ def test_reports_are_received_and_traceable(kind, channel, scenario, session, ha
     scenario.finish()
 
 
-@pytest.mark.control(INTAKE)
+@pytest.mark.control(A5_6_INTAKE)
 def test_repeated_reports_each_get_a_receipt(channel, scenario, session, harness_policy):
     try:
         desk = scenario.require()
@@ -190,7 +190,7 @@ def test_repeated_reports_each_get_a_receipt(channel, scenario, session, harness
 # --- timeliness and feedback (API) -------------------------------------------------------------
 
 
-@pytest.mark.control(TIMELY)
+@pytest.mark.control(A5_6_TIMELY)
 @pytest.mark.one_channel
 @pytest.mark.parametrize("expect", [MUST_BLOCK, MUST_ALLOW])
 def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, session,
@@ -213,13 +213,13 @@ def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, se
     if filing.ticket is None:
         last = filing.steps[-1] if filing.steps else None
         scenario.observe(case_id, Verdict.INCONCLUSIVE, "the report got no receipt (judged "
-                         f"under {INTAKE}): {outcome_of(last)}", expect=expect)
+                         f"under {A5_6_INTAKE}): {outcome_of(last)}", expect=expect)
         return scenario.finish()
     found = desk.look_up(filing)
     if found is None:
         scenario.observe(case_id, Verdict.INCONCLUSIVE, f"receipt {filing.ticket} cannot be "
-                         f"looked up, so its handling cannot be followed (judged under {INTAKE})",
-                         expect=expect)
+                         "looked up, so its handling cannot be followed (judged under "
+                         f"{A5_6_INTAKE})", expect=expect)
         return scenario.finish()
     if desk.pages is not None and "status" not in found:
         scenario.observe(case_id, Verdict.INCONCLUSIVE, "the reporter's page of the ticket is "
@@ -261,7 +261,7 @@ def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, se
 # --- appeals -------------------------------------------------------------------------------
 
 
-@pytest.mark.control(APPEAL)
+@pytest.mark.control(A5_6_APPEAL)
 def test_disposed_comment_can_be_appealed(channel, scenario, session):
     try:
         desk = scenario.require()

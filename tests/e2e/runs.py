@@ -34,7 +34,7 @@ BIO_FAULT_SCOPE = ("--control", "A5.4-NICKNAME", "--control", "A5.4-BIO",
 AUTOMATED = frozenset(c.id for c in controls.catalog().values() if c.automated)
 SURFACE_CONTROLS = {c.id: c.surface for c in controls.catalog().values() if c.surface}
 RATE_CONTROLS = frozenset(
-    {c.id for c in controls.catalog().values() if c.families} | {controls.OVERBLOCK})
+    {c.id for c in controls.catalog().values() if c.families} | {controls.A5_4_OVERBLOCK})
 # Rate controls whose families the policy only measures: they show their true rate and verdict
 # but gate nothing, so no fault is needed to show that they can fail a run.
 MEASURED = frozenset(c.id for c in controls.catalog().values() if c.families and not any(

@@ -32,7 +32,7 @@ def test_the_reference_faults_cover_every_gated_rate_control():
 
     policy = load_policy(FAST_POLICY)
     gated = {controls.for_family(f).id for s in RATE_SURFACES for f in families_for(s)
-             if policy.rates.gate(f).gating} | {controls.OVERBLOCK}
+             if policy.rates.gate(f).gating} | {controls.A5_4_OVERBLOCK}
     covered = {faults()[name][0] for name in RATE_FAULTS}
     assert covered == gated
 

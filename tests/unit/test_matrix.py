@@ -49,7 +49,7 @@ def test_every_family_has_an_automated_api_control() -> None:
             control = controls.for_family(family)
             assert control.automated, family
             assert control.channels == ("api", "browser"), family
-    assert controls.get(controls.OVERBLOCK).automated
+    assert controls.get(controls.A5_4_OVERBLOCK).automated
 
 
 def test_the_pool_holds_the_canaries_and_the_sample_rows_once_each() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from harness.evidence.scenario import Inconclusive
 from harness.observe.reports import (
-    INTAKE,
+    A5_6_INTAKE,
     Absent,
     Filing,
     Item,
@@ -157,7 +157,7 @@ def _scenario(evidence: Evidence, *, reports: bool = True) -> Scenario:
     profile = SimpleNamespace(api={"reports": {"submit": []}} if reports else {}, data={})
     target = SimpleNamespace(channel="api", admin=SimpleNamespace(profile=profile))
     session = SimpleNamespace(target=target, nonce="n0nce", secrets=["hunter22"])
-    return Scenario(INTAKE, session, evidence, policy=SimpleNamespace(), seed=1)
+    return Scenario(A5_6_INTAKE, session, evidence, policy=SimpleNamespace(), seed=1)
 
 
 def test_a_scenario_without_a_report_desk_says_why_and_records_the_case_unobserved() -> None:
@@ -169,7 +169,7 @@ def test_a_scenario_without_a_report_desk_says_why_and_records_the_case_unobserv
     scenario.unobserved("group", Absent("the site has no groups"))
     assert [(o.case_id, o.verdict) for o in evidence.observations] == [
         ("post", Verdict.INCONCLUSIVE), ("group", Verdict.NOT_APPLICABLE)]
-    assert all(o.control == INTAKE and o.channel == "api" for o in evidence.observations)
+    assert all(o.control == A5_6_INTAKE and o.channel == "api" for o in evidence.observations)
 
 
 def test_a_scenario_files_with_its_own_reason_and_finishes_with_its_exchanges() -> None:
