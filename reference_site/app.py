@@ -25,10 +25,10 @@ from starlette.staticfiles import StaticFiles
 from reference_site import api, pages
 from reference_site.components import build_site
 from reference_site.db import Database
-from reference_site.desk import ReportDesk
 from reference_site.errors import NotFound
 from reference_site.faults import parse_faults
 from reference_site.load import CountInFlight
+from reference_site.report_handling import ReportHandling
 from reference_site.service import DEFAULT_TIMES, ReportTimes
 from reference_site.transport import TransportFaults
 
@@ -76,9 +76,9 @@ def create_app(
 
     `db_path=None` uses a fresh SQLite file in a temporary directory that is deleted when the
     app shuts down (or is garbage-collected); `admin_token=None` generates one, readable as
-    `app.state.site.service.admin_token`. The moderator desk (desk.py) works reports at the
-    pace `times` sets while the app runs (between its startup and shutdown). Transport faults
-    (transport.py) draw their shares from `fault_seed`.
+    `app.state.site.service.admin_token`. The report handling (report_handling.py) works
+    reports at the pace `times` sets while the app runs (between its startup and shutdown).
+    Transport faults (transport.py) draw their shares from `fault_seed`.
     """
     chosen = parse_faults(faults)
     scratch: str | None = None
@@ -89,12 +89,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        desk = ReportDesk(site.service)
-        desk.start()
+        handling = ReportHandling(site.service)
+        handling.start()
         try:
             yield
         finally:
-            desk.stop()
+            handling.stop()
         site.db.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

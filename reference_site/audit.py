@@ -11,6 +11,7 @@ introduction) gets one record per field, so each piece of content can be found b
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -143,19 +144,20 @@ class AuditLog:
     ) -> Iterator[Action]:
         """Audit the enclosed write: `allowed` if the block completes, `rejected` if it raises."""
         act = Action(operation=operation, account=account)
+        done, refusal = False, None
         try:
             if ctx.refusal is not None:
                 raise ctx.refusal
             yield act
+            done = True
         except ServiceError as exc:
-            act.decision, act.reason = "rejected", exc.audit_reason
-            self.record(ctx, act)
+            refusal = exc.audit_reason
             raise
-        except Exception as exc:
-            act.decision, act.reason = "rejected", f"internal_error: {type(exc).__name__}"
+        finally:  # whatever stopped the write, it is recorded as rejected, with what stopped it
+            if not done:
+                error = getattr(sys.exc_info()[0], "__name__", "unknown")
+                act.decision, act.reason = "rejected", refusal or f"internal_error: {error}"
             self.record(ctx, act)
-            raise
-        self.record(ctx, act)
 
     def record(self, ctx: RequestContext, act: Action) -> None:
         """Append the action's records (unless the configuration drops them; see the faults)."""

@@ -246,7 +246,7 @@ class Reports:
                 self.targets.take_down(conn, row["target_type"], row["target_id"])
                 act.decision = "removed"
 
-    # --- the moderator desk (see desk.py, which runs it in the background) --------------------
+    # --- the moderator desk (report_handling.py runs it in the background) ------------------
 
     def reports_due(self) -> tuple[list[str], list[str]]:
         """The open tickets the desk should acknowledge now, and those it should decide now."""

@@ -214,3 +214,22 @@ def test_a_query_past_its_limit_returns_the_most_recent_records(site) -> None:
     site.register("older")
     site.register("newer")
     assert [r["account"] for r in site.audit(limit="1")] == ["newer"]
+
+
+def test_a_write_that_fails_inside_the_site_is_recorded_as_rejected(tmp_path) -> None:
+    from reference_site.audit import AuditLog, RequestContext
+    from reference_site.db import Database
+    from reference_site.errors import BadRequest
+
+    audit = AuditLog(Database(tmp_path / "audit.db"))
+    context = RequestContext(source_ip=SOURCE_IP, source_port=SOURCE_PORT)
+    with pytest.raises(KeyError), audit.action(context, "post.create", "broken"):
+        raise KeyError("bug")
+    with pytest.raises(BadRequest), audit.action(context, "post.create", "refused"):
+        raise BadRequest("too long")
+    with audit.action(context, "post.create", "fine"):
+        pass
+    decisions = {r["account"]: (r["decision"], r["reason"]) for r in audit.query()}
+    assert decisions == {"broken": ("rejected", "internal_error: KeyError"),
+                         "refused": ("rejected", "invalid_request: too long"),
+                         "fine": ("allowed", None)}

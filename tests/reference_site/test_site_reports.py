@@ -387,7 +387,7 @@ def test_desk_thread_runs_between_startup_and_shutdown(tmp_path) -> None:
     from starlette.testclient import TestClient
 
     def desks() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name == "report-desk"]
+        return [t for t in threading.enumerate() if t.name == "report-handling"]
 
     before = desks()
     app = create_app(db_path=tmp_path / "site.db", times=FAST_DESK)

@@ -1,16 +1,19 @@
-"""The moderator desk: a background thread that acknowledges and decides reports on time.
+"""The site's report handling: a background thread (the moderator desk) that acknowledges and
+decides reports on time.
 
 It wakes on a short interval (never spins), asks the service which tickets are due and lets
 the service act on them, so the desk's actions are checked and audited like a moderator's.
-A ticket whose image cannot be checked is left to a human moderator rather than retried.
+A ticket whose image cannot be checked is left to a human moderator rather than retried; a
+pass that fails on the database or a refusal is logged and tried again on the next wake.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 
-from reference_site.errors import Conflict, ModerationUnavailable
+from reference_site.errors import Conflict, ModerationUnavailable, ServiceError
 from reference_site.service import Service
 
 log = logging.getLogger(__name__)
@@ -19,9 +22,9 @@ MAX_INTERVAL = 0.1  # seconds between passes; measured times are this coarse at 
 MIN_INTERVAL = 0.01
 
 
-class ReportDesk:
+class ReportHandling:
     """Runs `Reports.desk_acknowledge` and `Reports.desk_decide` (service.reports) for due
-    tickets."""
+    tickets, in a thread of its own."""
 
     def __init__(self, service: Service):
         self.service = service
@@ -36,7 +39,7 @@ class ReportDesk:
     def start(self) -> None:
         """Start the background thread (once)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="report-desk", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="report-handling", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -50,7 +53,7 @@ class ReportDesk:
         while not self._stop.wait(self.interval):
             try:
                 self.run_once()
-            except Exception:
+            except (ServiceError, sqlite3.Error):
                 log.exception("the report desk failed a pass; it will try again")
 
     def run_once(self) -> None:
