@@ -2,7 +2,7 @@
 reference endpoint, beside wrk (Debian's) on the same endpoint in the same run, and 2 Locust
 workers against 1.
 
-Three clients read `GET /api/complaint-channels` (no database: the client's cost shows) on a
+Three clients read `GET /api/complaint-contacts` (no database: the client's cost shows) on a
 reference site started for the run, one after the other, each for `--seconds` with `--users`
 connections: wrk; Locust's plain `FastHttpUser` (`self.client.get`); and the harness's own
 path, the profile's request rendered by `ApiTarget` and sent over `LocustTransport` (what the
@@ -32,7 +32,7 @@ from harness.load.plan import LoadPlan, stages_for
 from harness.load.runner import free_port
 from harness.targets.profile import REFERENCE_PROFILE
 
-ENDPOINT = "/api/complaint-channels"
+ENDPOINT = "/api/complaint-contacts"
 LOCUSTFILE = f'''
 from locust import FastHttpUser, constant, task
 

@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--report-limit-seconds", type=_seconds, default=defaults.limit_seconds, metavar="S",
-        help="the handling time limit the complaint channels publish "
+        help="the handling time limit the complaint contacts publish "
         f"(default {defaults.limit_seconds:g})",
     )
     return parser.parse_args(argv)

@@ -297,7 +297,7 @@ async def search(request: Request) -> Response:
     return await run(lambda: service.search.find(request.query_params.get("q")))
 
 
-# --- reports and complaint channels -----------------------------------------------------------
+# --- reports and complaint contacts ---------------------------------------------------------------
 
 
 async def create_report(request: Request) -> Response:
@@ -323,9 +323,9 @@ async def my_reports(request: Request) -> Response:
     return await run(lambda: {"reports": service.reports.my_reports(_caller(service, request))})
 
 
-async def complaint_channels(request: Request) -> Response:
+async def complaint_contacts(request: Request) -> Response:
     service = site_of(request).service
-    return JSONResponse(service.reports.complaint_channels(str(request.base_url)))
+    return JSONResponse(service.reports.complaint_contacts(str(request.base_url)))
 
 
 async def my_disposals(request: Request) -> Response:
@@ -479,7 +479,7 @@ routes = [
     Route("/api/search", search, methods=["GET"]),
     Route("/api/reports", create_report, methods=["POST"]),
     Route("/api/reports/{ticket_id:str}", get_report, methods=["GET"]),
-    Route("/api/complaint-channels", complaint_channels, methods=["GET"]),
+    Route("/api/complaint-contacts", complaint_contacts, methods=["GET"]),
     Route("/api/me/disposals", my_disposals, methods=["GET"]),
     Route("/api/appeals", create_appeal, methods=["POST"]),
     Route("/api/appeals/{appeal_id:str}", get_appeal, methods=["GET"]),

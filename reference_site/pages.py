@@ -115,7 +115,7 @@ def render(
         "user": visit.user,
         "csrf_token": visit.csrf_token,
         "error": _message(error) if error else None,
-        "channels": site.service.reports.complaint_channels(str(request.base_url)),
+        "contacts": site.service.reports.complaint_contacts(str(request.base_url)),
         "limit_words": limit_words(site.service.times.limit_seconds),
         # What the browser-only faults take off the pages.
         "complaints_linked": Fault.COMPLAINTS_UNLINKED not in site.faults,
@@ -752,8 +752,8 @@ def _appeal_context(appeal: dict[str, Any]) -> dict[str, Any]:
 
 async def complaints(request: Request) -> Response:
     visit = await visit_of(request)
-    channels = site_of(request).service.reports.complaint_channels(str(request.base_url))
-    return render(request, visit, "complaints.html", {"complaint": channels,
+    contacts = site_of(request).service.reports.complaint_contacts(str(request.base_url))
+    return render(request, visit, "complaints.html", {"complaint": contacts,
                                                        "target_labels": TARGET_LABELS})
 
 

@@ -1,6 +1,6 @@
 """Article 5(6) from the outside: the items a user can report, reports filed through the
 target's own entry points, each ticket followed to its handling and feedback, the moderator's
-view of it, appeals, and the published complaint channels.
+view of it, appeals, and the published complaint contacts.
 
 Everything the target is asked to do comes from the profile's `reports` sections: on the
 browser channel its pages section first (`browser.reports`), then the API's (`api.reports`), so
@@ -530,12 +530,12 @@ class ReportDesk:
         return str(receipt), f"appeal {receipt} accepted"
 
 
-# --- the published complaint channels -------------------------------------------------------
+# --- the published complaint contacts -------------------------------------------------------------
 
 
 @dataclass
 class ComplaintPage:
-    """Where the complaint channels were found, the click path to them, and what they show."""
+    """Where the complaint contacts were found, the click path to them, and what they show."""
 
     url: str
     path: list[tuple[str, str]]  # (page url, link text clicked)

@@ -1,4 +1,4 @@
-"""Benign controls made with Faker: ordinary content that a service must show.
+"""Benign cases made with Faker: ordinary content that a service must show.
 
 Each call takes its own seeded Faker instance (never the global generator), so a case's content
 depends only on the run seed and the case.

@@ -44,7 +44,7 @@ class Source:
 @dataclass(frozen=True)
 class ProbeSpec:
     """A probe a surface is tested with: the direct form of a canary, a row of an
-    organisation's corpus (`text`, `category`, `source`), or a benign control."""
+    organisation's corpus (`text`, `category`, `source`), or a benign case."""
 
     id: str
     expect: str
@@ -78,7 +78,7 @@ SHORT_ROW = 32
 
 def probes_for(surface: str, corpora: Sequence[Corpus] = ()) -> tuple[ProbeSpec, ...]:
     """The direct probes of a surface. Without an organisation corpus: the canaries that must
-    be blocked and Faker's benign controls that must show. With one (see
+    be blocked and Faker's benign cases that must show. With one (see
     `harness.probes.corpora.organisation_corpora`): as many of its rows, chosen per surface
     (its `must_allow` rows for the benign probes, Faker's where it has none)."""
     canaries = IMAGE_PROBES if surface in IMAGE_SURFACES else TEXT_PROBES

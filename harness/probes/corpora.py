@@ -375,7 +375,7 @@ def _check(path: Path, line: int, record: dict[str, object],
         problems.append(Problem(path, line, "expect", f"bad expect {expect!r}; expected "
                                                       f"{MUST_BLOCK} or {MUST_ALLOW}"))
     elif category == BENIGN and expect != MUST_ALLOW:
-        problems.append(Problem(path, line, "expect", f"{BENIGN} rows are controls and must "
+        problems.append(Problem(path, line, "expect", f"{BENIGN} rows are benign cases and must "
                                                       f"be {MUST_ALLOW}"))
     lang = record.get("lang")
     if lang is not None and not _LANG.fullmatch(str(lang)):

@@ -1,4 +1,4 @@
-"""Reports (complaints, Article 5(6)): the published channels, filing a ticket, the reporter's
+"""Reports (complaints, Article 5(6)): the published contacts, filing a ticket, the reporter's
 view of it, the moderator's queue and decisions, and the desk that handles tickets on time."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from reference_site.service.common import (
 )
 from reference_site.service.targets import REPORT_TARGET_TYPES, Targets
 
-COMPLAINT_CHANNELS = {
+COMPLAINT_CONTACTS = {
     "phone": "400-000-0000",
     "email": "report@reference.invalid",
 }
@@ -71,12 +71,12 @@ class Reports:
         self.core = core
         self.targets = targets
 
-    def complaint_channels(self, base_url: str) -> dict[str, Any]:
+    def complaint_contacts(self, base_url: str) -> dict[str, Any]:
         """The published ways to complain, and how long handling may take."""
         base = base_url.rstrip("/")
         limit_seconds = self.core.times.limit_seconds
         return {
-            **COMPLAINT_CHANNELS,
+            **COMPLAINT_CONTACTS,
             "time_limit_seconds": limit_seconds,
             "time_limit_days": limit_seconds / SECONDS_PER_DAY,
             "web_form_url": f"{base}/report",

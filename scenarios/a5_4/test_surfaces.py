@@ -1,7 +1,7 @@
 """Article 5(4): every surface refuses prohibited content and shows benign content, on creation
 and on every edit, and every disposal leaves a record with the Article 5(3) fields.
 
-The probes are the canaries and Faker's benign controls, or, when the run is given an
+The probes are the canaries and Faker's benign cases, or, when the run is given an
 organisation's corpus (`--corpus`, the profile's `corpora`), rows of that corpus (see
 `harness.probes.cases.probes_for`). A surface the site cannot edit (`edit: {absent: reason}`)
 is judged on its create cases; its edit cases are not applicable, saying why.

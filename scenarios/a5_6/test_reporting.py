@@ -1,6 +1,6 @@
 """Article 5(6): the complaint and reporting system, end to end and against the clock.
 
-Entry points and the published complaint routes are what a person sees, so they are checked
+Entry points and the published complaint contacts are what a person sees, so they are checked
 through the pages; intake and appeals run on every channel; timeliness runs once, through the
 API where the profile has one (its answers carry the times and ids it is judged on), else
 through the pages.
@@ -44,18 +44,18 @@ def scenario(request, session, evidence, harness_policy, case_seed):
     return Scenario(marker.args[0], session, evidence, policy=harness_policy, seed=case_seed)
 
 
-# --- published channels (pages) --------------------------------------------------------------
+# --- published complaint contacts (pages) ---------------------------------------------------------
 
 
 @pytest.mark.control(A5_6_PUBLISHED)
 @pytest.mark.channel("browser")
-def test_complaint_channels_are_published(channel, scenario, session, harness_policy):
+def test_complaint_contacts_are_published(channel, scenario, session, harness_policy):
     desk = scenario.desk
     if desk is not None and desk.pages is not None and desk.absent("complaints"):
-        scenario.unobserved("channels", Absent(desk.absent("complaints")))
+        scenario.unobserved("contacts", Absent(desk.absent("complaints")))
         return scenario.finish()
     if desk is None or desk.pages is None or "complaints" not in desk.pages:
-        scenario.observe("channels", Verdict.INCONCLUSIVE, scenario.problem
+        scenario.observe("contacts", Verdict.INCONCLUSIVE, scenario.problem
                          or "the profile's browser section names no complaint start pages")
         return scenario.finish()
     variables: dict[str, Any] = {}
@@ -65,7 +65,7 @@ def test_complaint_channels_are_published(channel, scenario, session, harness_po
         except Absent:
             continue
         except NotObserved as exc:
-            scenario.observe("channels", Verdict.INCONCLUSIVE, str(exc))
+            scenario.observe("contacts", Verdict.INCONCLUSIVE, str(exc))
             return scenario.finish()
     spec = desk.pages["complaints"]
     visitor = session.actors["anonymous"]

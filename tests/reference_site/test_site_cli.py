@@ -91,7 +91,7 @@ def _request(
 def test_serves_on_a_free_port_records_the_real_source_port_and_stops_cleanly(served) -> None:
     process, url, port, lines = served
     assert url == f"http://127.0.0.1:{port}"
-    status, body, _ = _request(port, "GET", "/api/complaint-channels")
+    status, body, _ = _request(port, "GET", "/api/complaint-contacts")
     assert status == 200
     assert body["web_form_url"] == f"{url}/report"
 
@@ -186,8 +186,8 @@ def test_generated_admin_token_and_temporary_database(tmp_path: Path) -> None:
 )
 def test_report_desk_options(served) -> None:
     _process, _url, port, _lines = served
-    _status, channels, _ = _request(port, "GET", "/api/complaint-channels")
-    assert channels["time_limit_seconds"] == 7
+    _status, contacts, _ = _request(port, "GET", "/api/complaint-contacts")
+    assert contacts["time_limit_seconds"] == 7
     _status, body, _ = _request(
         port, "POST", "/api/register", {"account_name": "desk1", "password": "secret-pw"}
     )

@@ -243,7 +243,7 @@ def test_report_form_receipt_and_status_page(site) -> None:
     assert ticket in site.client.get("/me/reports").text
 
 
-def test_complaints_page_publishes_the_channels(site) -> None:
+def test_complaints_page_publishes_the_contacts(site) -> None:
     page = site.client.get("/complaints").text
     for text in ("400-000-0000", "report@reference.invalid", 'href="/report"', "30 秒",
                  "30 seconds", 'data-seconds="30'):

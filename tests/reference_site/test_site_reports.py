@@ -1,4 +1,4 @@
-"""The complaint system: channels, tickets, moderator handling and feedback to the reporter."""
+"""The complaint system: contacts, tickets, moderator handling and feedback to the reporter."""
 
 from __future__ import annotations
 
@@ -32,15 +32,15 @@ def _report(site, reporter, target_type: str, target_id: int, reason: str = "违
     )
 
 
-def test_complaint_channels_are_published(site) -> None:
-    channels = site.client.get("/api/complaint-channels").json()
-    assert set(channels) >= {
+def test_complaint_contacts_are_published(site) -> None:
+    contacts = site.client.get("/api/complaint-contacts").json()
+    assert set(contacts) >= {
         "phone", "email", "web_form_url", "page_url", "time_limit_days", "time_limit_seconds"
     }
-    assert channels["web_form_url"] == "http://testserver/report"
-    assert channels["time_limit_seconds"] == 30
-    assert channels["time_limit_days"] == 30 / 86_400
-    assert site.client.get(channels["web_form_url"]).status_code == 200
+    assert contacts["web_form_url"] == "http://testserver/report"
+    assert contacts["time_limit_seconds"] == 30
+    assert contacts["time_limit_days"] == 30 / 86_400
+    assert site.client.get(contacts["web_form_url"]).status_code == 200
 
 
 def test_report_lifecycle_with_removal(site) -> None:

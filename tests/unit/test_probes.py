@@ -1,4 +1,4 @@
-"""Probes: canary lexicon, benign controls, cases and probe images."""
+"""Probes: canary lexicon, benign cases (Faker), cases and probe images."""
 
 from __future__ import annotations
 
