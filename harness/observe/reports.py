@@ -266,7 +266,8 @@ class ReportDesk:
         return {**item.run.actors, "reporter": reporter}
 
     def entry_point(self, item: Item, reporter: Actor) -> Any:
-        """The item's page as the reporter sees it, with the report control's visibility."""
+        """The item's page as the reporter sees it, with whether its report entry point (the
+        profile's `controls` locator) is visible."""
         assert self.pages is not None
         spec = self.pages.get("controls", {}).get(item.kind)
         if spec is None:

@@ -127,7 +127,7 @@ def test_complaint_contacts_are_published(channel, scenario, session, harness_po
 @pytest.mark.control(A5_6_ENTRY_POINTS)
 @pytest.mark.channel("browser")
 @pytest.mark.parametrize("kind", KINDS)
-def test_report_control_on_every_content_type(kind, channel, scenario, session):
+def test_report_entry_point_on_every_content_type(kind, channel, scenario, session):
     desk = scenario.desk
     if desk is None or desk.pages is None:
         scenario.observe(kind, Verdict.INCONCLUSIVE,
@@ -144,10 +144,10 @@ def test_report_control_on_every_content_type(kind, channel, scenario, session):
         scenario.observe(kind, Verdict.INCONCLUSIVE, f"{visit.url}: {problem}",
                          artifacts=list(visit.artifacts))
     elif visit.control_visible:
-        scenario.observe(kind, Verdict.PASS, f"report control visible on {visit.url}",
+        scenario.observe(kind, Verdict.PASS, f"report entry point visible on {visit.url}",
                          artifacts=list(visit.artifacts))
     else:
-        scenario.observe(kind, Verdict.FAIL, f"no visible report control for the {kind} on "
+        scenario.observe(kind, Verdict.FAIL, f"no visible report entry point for the {kind} on "
                          f"{visit.url}", artifacts=list(visit.artifacts))
     scenario.finish()
 
