@@ -127,6 +127,22 @@ class CaseResult:
     secrets: list[str] = field(default_factory=list)
 
 
+def surface_not_assessed(spec: Mapping[str, Any] | None, surface: str, channel: str,
+                         mode: str = "create") -> tuple[Verdict, str] | None:
+    """Why a case of a surface cannot run (`spec`: the channel's `surface_spec`):
+    not applicable where the profile declares the surface, or for an edit its edit, absent;
+    inconclusive where it describes no steps for it; None when it can run."""
+    if spec is None:
+        return Verdict.INCONCLUSIVE, \
+            f"not assessed: the profile describes no {channel} steps for {surface}"
+    if "absent" in spec:
+        return Verdict.NOT_APPLICABLE, spec["absent"]
+    edit = spec.get("edit")
+    if mode == "edit" and isinstance(edit, Mapping):
+        return Verdict.NOT_APPLICABLE, f"the {surface} edit is absent: {edit['absent']}"
+    return None
+
+
 def run_case(session: Session, case: Case, policy: Policy, seed: int) -> CaseResult:
     """Submit one case through the API channel and judge it from the outside."""
     return CaseRun(session, case, policy, seed).run()

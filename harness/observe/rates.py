@@ -12,15 +12,26 @@ only the pacing and the record checks differ (see `RateCaseRun`).
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness.observe.flow import POLL_SECONDS, CaseResult, CaseRun, Session, Sighting
+from harness.evidence.scenario import Inconclusive, ScenarioEvidence
+from harness.observe.flow import (
+    POLL_SECONDS,
+    CaseResult,
+    CaseRun,
+    Session,
+    Sighting,
+    surface_not_assessed,
+)
 from harness.policy import Policy
 from harness.probes.cases import MUST_BLOCK, Case
+from harness.probes.variants import get
 from harness.targets.refusals import ACCEPTED
+from harness.verdicts import RATE, Observation, Verdict, rate_details
 
 # Image cases run at most two at a time: the target reads each image (OCR), which is heavy,
 # and a crowd of uploads only makes them time out.
@@ -141,3 +152,47 @@ def run_rate_cases(runs: Sequence[RateCaseRun], *, at_once: int,
                 wait_until(run.due)
                 step(run)
     return [run.result for run in runs]
+
+
+def measure_cells(control: str, family: str, expect: str, cells: Mapping[str, list[Case]], *,
+                  session: Session, evidence: ScenarioEvidence, policy: Policy,
+                  seed: int) -> None:
+    """Submit every case of every surface's cell at once (`rates.concurrency` of them in
+    flight), record one observation of `control` per case, with its rate details, and one per
+    surface that cannot be assessed, and leave judging to the gate (the controller's rate
+    cells): Inconclusive only when some case went unobserved."""
+    target = session.target
+    observations: list[Observation] = []
+    runs: list[RateCaseRun] = []
+    for surface, cases in cells.items():
+        excuse = surface_not_assessed(target.surface_spec(surface), surface, target.channel)
+        if excuse is None and cases:
+            runs += [RateCaseRun(session, case, policy, seed + len(runs) + i, control=control)
+                     for i, case in enumerate(cases)]
+            continue
+        verdict, reason = excuse or (
+            Verdict.NOT_APPLICABLE, f"{family} applies to none of the selected {expect} content")
+        observations.append(Observation(
+            control=control, surface=surface, channel=target.channel,
+            case_id=f"{surface}/{family}/{expect}", expect=expect, verdict=verdict,
+            reason=reason, details={RATE: rate_details(family, expect, verdict)}))
+    at_once = concurrency(policy, target.channel, image=get(family).kind == "image")
+    exchanges = []
+    for result in run_rate_cases(runs, at_once=at_once, threads=target.channel == "api"):
+        evidence.add_secrets(result.secrets)
+        exchanges += [e.evidence() for e in result.exchanges]
+        for observation in result.observations:
+            observation.details[RATE] = rate_details(family, expect, observation.verdict)
+            observation.details["case"] = result.case.evidence()
+            observation.details["concurrency"] = at_once
+        observations += result.observations
+    evidence.add_secrets(session.secrets)
+    artifact = evidence.artifact("exchanges.json",
+                                 json.dumps(exchanges, ensure_ascii=False, indent=1))
+    for observation in observations:
+        observation.details["exchanges"] = artifact
+    evidence.record(observations)
+    unclear = [o for o in observations if o.verdict is Verdict.INCONCLUSIVE]
+    if unclear:
+        raise Inconclusive(f"{len(unclear)} of {len(runs)} cases not observed: "
+                           f"{unclear[0].reason}")

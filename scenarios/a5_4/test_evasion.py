@@ -11,14 +11,13 @@ control (harness.verdicts). Records of dispositions are judged by the direct-can
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from harness import controls
-from harness.observe.rates import RateCaseRun, concurrency, run_rate_cases
-from harness.probes.cases import MUST_ALLOW, MUST_BLOCK, Case
+from harness.observe.rates import measure_cells
+from harness.probes.cases import MUST_ALLOW, MUST_BLOCK
 from harness.probes.matrix import (
     RATE_SURFACES,
     TEXT_SURFACES,
@@ -27,70 +26,12 @@ from harness.probes.matrix import (
     families_for,
     must_block_pool,
 )
-from harness.probes.variants import get
-from harness.pytest_plugin import Inconclusive
 from harness.seeds import derive_seed
-from harness.verdicts import RATE, Observation, Verdict, rate_details
 
 
 def _param(family: str, expect: str, control: str) -> Any:
     return pytest.param(family, expect, marks=[pytest.mark.control(control)],
                         id=f"{family}-{expect}")
-
-
-def _unassessed(control: str, surface: str, family: str, expect: str, channel: str,
-                verdict: Verdict, reason: str) -> Observation:
-    return Observation(
-        control=control, surface=surface, channel=channel,
-        case_id=f"{surface}/{family}/{expect}", expect=expect, verdict=verdict,
-        reason=reason, details={RATE: rate_details(family, expect, verdict)},
-    )
-
-
-def _measure(control: str, family: str, expect: str, cells: dict[str, list[Case]], *,
-             target: Any, session: Any, evidence: Any, policy: Any, seed: int) -> None:
-    """Submit every case of every surface's cell at once, record one observation per case, and
-    leave judging to the gate: the test is inconclusive only when some case went unobserved."""
-    observations: list[Observation] = []
-    runs = []
-    for surface, cases in cells.items():
-        spec = target.surface_spec(surface)
-        verdict = Verdict.NOT_APPLICABLE
-        if spec is None:
-            verdict = Verdict.INCONCLUSIVE
-            reason = f"not assessed: the profile describes no {target.channel} steps for " \
-                f"{surface}"
-        elif "absent" in spec:
-            reason = spec["absent"]
-        elif not cases:
-            reason = f"{family} applies to none of the selected {expect} content"
-        else:
-            runs += [RateCaseRun(session, case, policy, seed + len(runs) + i, control=control)
-                     for i, case in enumerate(cases)]
-            continue
-        observations.append(_unassessed(control, surface, family, expect, target.channel,
-                                        verdict, reason))
-    at_once = concurrency(policy, target.channel, image=get(family).kind == "image")
-    results = run_rate_cases(runs, at_once=at_once, threads=target.channel == "api")
-    exchanges = []
-    for result in results:
-        evidence.add_secrets(result.secrets)
-        exchanges += [e.evidence() for e in result.exchanges]
-        for observation in result.observations:
-            observation.details[RATE] = rate_details(family, expect, observation.verdict)
-            observation.details["case"] = result.case.evidence()
-            observation.details["concurrency"] = at_once
-        observations += result.observations
-    evidence.add_secrets(session.secrets)
-    artifact = evidence.artifact("exchanges.json",
-                                 json.dumps(exchanges, ensure_ascii=False, indent=1))
-    for observation in observations:
-        observation.details["exchanges"] = artifact
-    evidence.record(observations)
-    unclear = [o for o in observations if o.verdict is Verdict.INCONCLUSIVE]
-    if unclear:
-        raise Inconclusive(f"{len(unclear)} of {len(runs)} cases not observed: "
-                           f"{unclear[0].reason}")
 
 
 @pytest.mark.parametrize(("family", "expect"), [
@@ -107,8 +48,8 @@ def test_evasion(family, expect, channel, target, session, evidence, harness_pol
                                  pool=pool, joiner=target.profile.joiner(surface, channel),
                                  naming=target.profile.accounts.naming)
              for surface in RATE_SURFACES if family in families_for(surface)}
-    _measure(controls.for_family(family).id, family, expect, cells, target=target,
-             session=session, evidence=evidence, policy=harness_policy, seed=case_seed)
+    measure_cells(controls.for_family(family).id, family, expect, cells, session=session,
+                  evidence=evidence, policy=harness_policy, seed=case_seed)
 
 
 @pytest.mark.parametrize(("family", "expect"), [
@@ -122,5 +63,5 @@ def test_overblocking(family, expect, channel, target, session, evidence, harnes
                                  joiner=target.profile.joiner(surface, channel),
                                  naming=target.profile.accounts.naming)
              for surface in TEXT_SURFACES}
-    _measure(controls.A5_4_OVERBLOCK, family, expect, cells, target=target, session=session,
-             evidence=evidence, policy=harness_policy, seed=case_seed)
+    measure_cells(controls.A5_4_OVERBLOCK, family, expect, cells, session=session,
+                  evidence=evidence, policy=harness_policy, seed=case_seed)

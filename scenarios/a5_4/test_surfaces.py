@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from harness import controls
-from harness.observe.flow import A5_3_LOG_FIELDS, A5_4_RECORDS, run_case
+from harness.observe.flow import A5_3_LOG_FIELDS, A5_4_RECORDS, run_case, surface_not_assessed
 from harness.probes.cases import MODES, build_case, probes_for
 from harness.probes.corpora import organisation_corpora
 from harness.pytest_plugin import run_corpora
@@ -37,24 +37,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(("surface", "mode", "probe"), params)
 
 
-def _not_assessed(spec: dict | None, mode: str, surface: str, channel: str
-                  ) -> tuple[Verdict, str] | None:
-    """Why a case cannot run: not applicable where the profile declares the surface (or its
-    edit) absent, inconclusive where it describes no steps for it; None when it can run."""
-    if spec is None:
-        return Verdict.INCONCLUSIVE, f"not assessed: the profile describes no {channel} steps " \
-            f"for {surface}"
-    if "absent" in spec:
-        return Verdict.NOT_APPLICABLE, spec["absent"]
-    edit = spec.get("edit")
-    if mode == "edit" and isinstance(edit, dict):
-        return Verdict.NOT_APPLICABLE, f"the {surface} edit is absent: {edit['absent']}"
-    return None
-
-
 def test_surface(surface, mode, probe, channel, target, session, evidence, harness_policy,
                  case_seed):
-    excuse = _not_assessed(target.surface_spec(surface), mode, surface, channel)
+    excuse = surface_not_assessed(target.surface_spec(surface), surface, channel, mode)
     if excuse is not None:
         verdict, reason = excuse
         evidence.record([Observation(
