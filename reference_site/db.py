@@ -235,12 +235,14 @@ class Database:
         """A write transaction: committed on success, rolled back on any exception."""
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
+        committed = False
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("COMMIT")
+            committed = True
+        finally:  # whatever stopped the block, its writes are undone
+            if not committed:
+                conn.execute("ROLLBACK")
 
     def insert(self, table: str, values: Mapping[str, Any], *, or_ignore: bool = False) -> int:
         """INSERT one row in a transaction of its own; return its rowid (see insert_row)."""

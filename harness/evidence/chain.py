@@ -110,15 +110,17 @@ def atomic_write(path: Path, data: bytes) -> None:
     A crash leaves either the old file or the new one, never a torn manifest or report.
     """
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    replaced = False
     try:
         with tmp.open("xb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        replaced = True
+    finally:  # whatever stopped the write (a signal included), no temporary file is left
+        if not replaced:
+            tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
 
 
