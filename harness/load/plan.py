@@ -80,6 +80,10 @@ class LoadPlan:
     remote_workers: int = 0  # workers started elsewhere, that the master waits for
     master_bind: str = "127.0.0.1"  # where the master listens for workers
     master_port: int = 0  # 0: a free port (workers elsewhere need a known one)
+    steps: str = "api"  # the profile's steps the users perform: `api`, or `browser` over HTTP
+    # Accounts made before the load, two per user (an author, a member): a site whose sign-up
+    # needs the harness's mailbox (an activation link) cannot sign users up inside Locust.
+    accounts: tuple[dict[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         check_ramps(self.stages, self.spawn_rate)
@@ -134,6 +138,15 @@ class LoadPlan:
         share = min(1.0, (elapsed - opens) / max(closes - opens, 1e-9))
         return min(quota, math.ceil(quota * share))
 
+    def accounts_for(self, process: int, number: int) -> tuple[dict[str, str], dict[str, str]]:
+        """The author's and the member's accounts of a process's `number`th user: the run's
+        users take the pairs in turn across processes (more users than pairs share them)."""
+        pairs = len(self.accounts) // 2
+        if not pairs:
+            raise ConfigError("the plan has no accounts made before the load for its users")
+        slot = (number * self.processes + process) % pairs
+        return self.accounts[2 * slot], self.accounts[2 * slot + 1]
+
     def request_cap(self) -> int:
         """The request cap of one process that runs users (the run's cap shared out)."""
         return math.ceil(self.max_requests / self.processes)
@@ -144,6 +157,10 @@ class LoadPlan:
         line["seconds"] = self.seconds
         return line
 
+    def summary(self) -> dict[str, Any]:
+        """The plan as an observation's details keep it: its accounts by name only."""
+        return {**self.evidence(), "accounts": [a.get("account_name") for a in self.accounts]}
+
     def write(self, path: Path) -> Path:
         path.write_text(json.dumps(self.evidence(), indent=1), encoding="utf-8")
         return path
@@ -152,6 +169,7 @@ class LoadPlan:
     def from_mapping(cls, data: Mapping[str, Any]) -> LoadPlan:
         values = {k: v for k, v in data.items() if k != "seconds"}
         values["stages"] = tuple(Stage(**s) for s in data["stages"])
+        values["accounts"] = tuple(dict(a) for a in data.get("accounts", ()))
         return cls(**values)
 
     @classmethod

@@ -5,8 +5,10 @@ Each user is a pair of Faker personas with accounts of their own: an author, who
 comments and sends group messages (benign ones, and canary posts within the stage's quota),
 and a member, who joins the author's groups and reports other users' posts. Requests go
 through the harness's own `ApiTarget` (the profile's steps, templates, refusal rules and
-`allowed_hosts` guard) over a transport that sends them with the user's `FastHttpUser`
-client, so Locust's statistics count every one. Every canary and every report filed is
+`allowed_hosts` guard), or for a pages-only site its `PageDriver` (the profile's browser steps
+as form posts, harness.load.forms, signing in accounts the plan made before the load), over a
+transport that sends them with the user's `FastHttpUser` client, so Locust's statistics count
+every one. Every canary and every report filed is
 sent to the master (Locust's own messages, so workers may run on other hosts), which writes it
 as one JSON line to the run's records file; the scenario reads that file afterwards.
 """
@@ -32,6 +34,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
+from harness.load.forms import PageDriver
 from harness.load.plan import PROGRESS_FILE, RECORDS_FILE, WORKER_ENV, LoadPlan, Stage
 from harness.observe.flow import device_id, new_account, submission_index
 from harness.probes.benign import benign_text
@@ -62,7 +65,8 @@ class ProcessRun:
     records: IO[str] | None = None
     users: Iterator[int] = field(default_factory=itertools.count)
     canaries: dict[int, int] = field(default_factory=dict)  # canaries sent, per stage
-    posts: deque[str] = field(default_factory=lambda: deque(maxlen=500))  # benign post ids
+    # The ids of benign posts (`post_id`, `note_id`, ...), for reports to name.
+    posts: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=500))
 
     def elapsed(self) -> float:
         return time.time() - self.started if self.started else 0.0
@@ -161,12 +165,16 @@ class LocustTransport(httpx.BaseTransport):
     each request from the profile, Locust sends, times and counts it.
 
     A moderation or validation refusal (4xx) is an expected answer, not a failure in Locust's
-    statistics; 5xx answers and requests that got no answer are."""
+    statistics; 5xx answers and requests that got no answer are. With `cookies=False` the
+    session keeps no cookies of its own: the httpx clients (one per actor) send theirs."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, *, cookies: bool = True) -> None:
         self.session = session
+        self.cookies = cookies
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.cookies:
+            self.session.cookiejar.clear()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         name = f"{_NUMBERED.sub('/{id}', request.url.path)}"
         with self.session.request(request.method, str(request.url), name=name,
@@ -184,7 +192,8 @@ class LocustTransport(httpx.BaseTransport):
 
 
 class ProfileUser(FastHttpUser):
-    """An author and a member driving the target through the profile's API steps."""
+    """An author and a member driving the target through the profile's API steps, or its
+    browser steps over HTTP (the plan's `steps`)."""
 
     wait_time = constant(0)
     network_timeout = 15.0
@@ -200,18 +209,37 @@ class ProfileUser(FastHttpUser):
         self.nonce = f"l{hashlib.sha256(process.encode()).hexdigest()[:4]}{number}"
         self.serial = itertools.count()
         self.random = random.Random(self.seed)
-        self.target = ApiTarget(RUN.profile, transport=LocustTransport(self.client),
-                                read_retries=0, unreachable_after=0)
         self.author = Actor("author", device_id("author", self.seed))
         self.member = Actor("viewer", device_id("viewer", self.seed))
         self.actors = {"author": self.author, "viewer": self.member, "reporter": self.member}
-        self.accounts = {"author": new_account("author", self.seed, self.nonce)}
-        for actor, account in ((self.author, self.accounts["author"]),
-                               (self.member, new_account("member", self.seed + 1, self.nonce))):
-            exchange = self.target.register(actor, account)
-            if not exchange.ok:
-                raise StopUser(f"registration failed: HTTP {exchange.status} {exchange.error}")
+        self.target: ApiTarget | PageDriver
+        if plan.steps == "browser":
+            self.target = PageDriver(RUN.profile, transport=LocustTransport(
+                self.client, cookies=False), timeout=self.network_timeout)
+            author, member = plan.accounts_for(_process_number(process), number)
+            self.accounts = {"author": author}
+            self._begin("sign-in", ((self.author, author), (self.member, member)),
+                        self.target.sign_in)
+        else:
+            self.target = ApiTarget(RUN.profile, transport=LocustTransport(self.client),
+                                    read_retries=0, unreachable_after=0)
+            self.accounts = {"author": new_account("author", self.seed, self.nonce)}
+            self._begin("registration", (
+                (self.author, self.accounts["author"]),
+                (self.member, new_account("member", self.seed + 1, self.nonce))),
+                self.target.register)
         self.submit("post", self.random.choice(BENIGN), "benign")
+
+    def _begin(self, what: str, pairs: Any, act: Any) -> None:
+        """Register or sign in both personas; a failure is recorded (the scenario says why
+        nothing was submitted) and stops the user."""
+        for actor, account in pairs:
+            result = act(actor, account)
+            if not result.ok:
+                error = f"{what} of the {actor.role} failed: {_said(result)}"
+                _record(self.environment, {"kind": "setup", "at": round(time.time(), 3),
+                                           "error": error})
+                raise StopUser(error)
 
     def on_stop(self) -> None:
         self.target.close()
@@ -229,8 +257,9 @@ class ProfileUser(FastHttpUser):
     def submit(self, surface: str, probe: Any, kind: str, stage: Stage | None = None) -> None:
         """One case on `surface` through its create steps; recorded with its outcome."""
         seed = self._next_seed()
-        case = build_case(surface, "create", probe, seed, RUN.profile.joiner(surface, "api"))
-        spec = RUN.profile.surface(surface)
+        case = build_case(surface, "create", probe, seed,
+                          RUN.profile.joiner(surface, RUN.plan.steps))
+        spec = self.target.surface_spec(surface)
         if spec is None or "create" not in spec:
             return
         variables: dict[str, Any] = {**case.variables(), **actor_variables(self.author),
@@ -241,15 +270,18 @@ class ProfileUser(FastHttpUser):
         index = submission_index(steps)
         submitted = done[index] if len(done) > index else None
         outcome = self.target.classify(submitted, surface) if submitted else "error"
+        # What names the item and its author, for the reads afterwards and for reports.
+        ids = {k: str(v) for k, v in variables.items()
+               if k.endswith(("_id", "_account_name")) and isinstance(v, str | int)}
         if kind == "benign" and surface == "post" and outcome == "accepted" \
-                and variables.get("post_id"):
-            RUN.posts.append(str(variables["post_id"]))
+                and len(done) == len(steps):
+            RUN.posts.append(ids)
+        failed = done[-1] if done and not done[-1].ok else None
         _record(self.environment, {
             "kind": kind, "stage": stage.index if stage else self._stage_of(at), "at": round(at, 3),
             "surface": surface, "probe": probe.id, "seed": seed, "outcome": outcome,
             **_answer(submitted or (done[-1] if done else None)),
-            "ids": {k: str(v) for k, v in variables.items()
-                    if k.endswith("_id") and isinstance(v, str | int)},
+            **({"failed_step": _said(failed)} if failed is not None else {}), "ids": ids,
         })
 
     @staticmethod
@@ -292,32 +324,63 @@ class ProfileUser(FastHttpUser):
     def report(self) -> None:
         """The member reports a benign post (another user's where there is one)."""
         self._stage()
-        reports = RUN.profile.api.get("reports") or {}
-        item = (reports.get("items") or {}).get("post")
-        if not reports.get("submit") or not item or not RUN.posts:
+        steps, item = _report_steps(RUN.profile, RUN.plan.steps)
+        if not steps or not RUN.posts:
             return
         seed = self._next_seed()
+        # The reason names the filing: a site that gives no receipt is reconciled by it.
         variables: dict[str, Any] = {**actor_variables(self.author),
                                      **actor_variables(self.member),
-                                     "post_id": self.random.choice(RUN.posts),
-                                     "reason": benign_text("bio", "en", seed)}
+                                     **self.random.choice(RUN.posts),
+                                     "reason": f"{benign_text('bio', 'en', seed)} "
+                                               f"[{self.nonce}.{next(self.serial)}]"}
         try:
             variables.update(item_type=item["type"], item_id=render(item["id"], variables))
         except MissingVariable:
             return
         at = time.time()
-        done = self.target.run_steps(reports["submit"], variables, self.actors, {})
-        last = done[-1] if done else None
+        done = self.target.run_steps(steps, variables, self.actors, {}, action="report post")
+        filed = len(done) == len(steps) and done[-1].ok
+        index = submission_index(steps)
         _record(self.environment, {
             "kind": "report", "stage": self._stage_of(at), "at": round(at, 3),
-            "ticket": variables.get("ticket") if last is not None and last.ok else None,
-            "item": variables["item_id"], **_answer(last)})
+            "ticket": variables.get("ticket") if filed else None, "filed": filed,
+            "reason": variables["reason"], "item": variables["item_id"],
+            **_answer(done[index] if len(done) > index else (done[-1] if done else None)),
+            **({"failed_step": _said(done[-1])} if done and not filed else {})})
 
 
 def _process_name(environment: Environment) -> str:
     """This process among the run's: the number the harness gave a worker it started, else
     Locust's own id of a worker started elsewhere (host and a random part), else `0`."""
     return os.environ.get(WORKER_ENV) or str(getattr(environment.runner, "client_id", "0"))
+
+
+def _process_number(name: str) -> int:
+    """A process's number among the run's (a remote worker's id, hashed)."""
+    return int(name) if name.isdigit() else int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+
+
+def _report_steps(profile: Profile, steps: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """How a member reports a post, and the profile's post item (empty when it cannot): the
+    API's submit steps; or, on the pages, the post's page, its report control, the form."""
+    if steps == "api":
+        reports = profile.api.get("reports") or {}
+        item = (reports.get("items") or {}).get("post") or {}
+        return (list(reports.get("submit") or []) if item else []), item
+    pages = profile.data.get("browser", {}).get("reports") or {}
+    item = (pages.get("items") or {}).get("post") or {}
+    control = (pages.get("controls") or {}).get("post") or {}
+    if "absent" in item or "page" not in control or not pages.get("submit"):
+        return [], item
+    return [{"as": "reporter", **step} for step in (
+        {"goto": control["page"]}, {"click": control["control"]}, *pages["submit"])], item
+
+
+def _said(result: Any) -> str:
+    """Which step failed and how, as a record keeps it."""
+    return f"{getattr(result, 'step', None) or 'a step'}: " \
+        f"{result.error or f'HTTP {result.status}'}"
 
 
 def _answer(exchange: Exchange | None) -> dict[str, Any]:

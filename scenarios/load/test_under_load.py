@@ -2,9 +2,12 @@
 user scale grows (Provisions Art. 3(3) asks for a new assessment when it grows markedly).
 
 One bounded Locust run (a subprocess, never this process) steps its users up from a no-load
-stage, driving the target through the profile's API steps; afterwards every canary it posted is
-read as a viewer and an anonymous visitor, and every receipt it was given is looked up in the
-moderator's queue. Each stage is one observation of each control (harness.load.scenario).
+stage, driving the target through the profile's API steps (a pages-only site: its browser steps
+as form posts, with accounts made before the load); afterwards every canary it posted is read
+as a viewer and an anonymous visitor (on a pages-only site through the browser, as the
+functional scenarios read it), and every receipt it was given (or, where the site gives none,
+every report by its reason text) is looked up in the moderator's queue. Each stage is one
+observation of each control (harness.load.scenario).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from harness.load.scenario import (
     STAGE_TABLE,
     UNDER_LOAD,
     judge_load,
+    make_accounts,
     make_plan,
     observations,
 )
@@ -48,6 +52,17 @@ def test_controls_hold_under_load(request, target_profile, api_target, evidence,
             plan = make_plan(target_profile, harness_policy.load, seed, Path(scratch))
         except NotObserved as exc:
             raise Inconclusive(str(exc)) from None
+        observer = api_target
+        if plan.steps == "browser":
+            observer = request.getfixturevalue("target")  # the pages' own channel
+            try:
+                plan, made = make_accounts(plan, target_profile, api_target.mailbox,
+                                           secrets.token_hex(2))
+            except NotObserved as exc:
+                raise Inconclusive(str(exc)) from None
+            evidence.add_secrets([account["password"] for account in plan.accounts])
+            for variables in made:  # deleted with what they wrote at the end of the run
+                observer.ledger.account(variables)
         _, site_env = request.config.stash.get(SITE_KEY, (None, {}))
         capture = request.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled(), live_progress(
@@ -57,16 +72,17 @@ def test_controls_hold_under_load(request, target_profile, api_target, evidence,
             path = Path(scratch) / name
             if path.is_file():
                 evidence.artifact(f"locust/{name}", path.read_text(encoding="utf-8"))
-        kept = [r for r in result.records if r.get("kind") in ("canary", "report")]
+        kept = [r for r in result.records if r.get("kind") in ("canary", "report", "setup")]
         evidence.artifact("locust/records.jsonl",
                           "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
         if result.timed_out or result.exit_code != 0 or not result.progress:
             evidence.artifact("locust/locust.log", result.log)
-    if not result.records:
+    if not any(r.get("kind") != "setup" for r in result.records):
+        setup = [r["error"] for r in result.records if r.get("kind") == "setup"]
         raise Inconclusive(f"the load run submitted nothing (Locust exit {result.exit_code}"
                            f"{', stopped at the deadline' if result.timed_out else ''}): "
-                           f"{result.log[-600:]}")
-    session = Session.open(api_target, derive_seed(seed, "observers"), secrets.token_hex(2))
+                           f"{setup[0] if setup else result.log[-600:]}")
+    session = Session.open(observer, derive_seed(seed, "observers"), secrets.token_hex(2))
     evidence.add_secrets(session.secrets)
     table, checks, queue = judge_load(plan, session, harness_policy, target_profile,
                                       records=result.records, progress=result.progress)
@@ -81,7 +97,7 @@ def test_controls_hold_under_load(request, target_profile, api_target, evidence,
     request.config.stash[STAGE_TABLE] = table.lines()
     found = observations(table)
     for observation in found:
-        observation.details.update(plan=plan.evidence(), artifacts={
+        observation.details.update(plan=plan.summary(), artifacts={
             "stages": stages, "canaries": canaries, "reconciliation": reconciliation})
     evidence.record(found)
     evidence.judge()

@@ -105,6 +105,24 @@ def test_a_target_outside_allowed_hosts_is_refused_before_the_plan(tmp_path: Pat
         make_plan(replace(inside, base_url="http://example.com"), LoadPolicy(), 1, tmp_path)
     assert make_plan(inside, LoadPolicy(), 1, tmp_path).profile == \
         "fixtures/targets/reference.yaml"
-    no_posts = replace(inside, data={**inside.data, "api": {}})
-    with pytest.raises(NotObserved):
+    assert make_plan(inside, LoadPolicy(), 1, tmp_path).steps == "api"
+    pages_only = replace(inside, data={**inside.data, "api": {}})
+    assert make_plan(pages_only, LoadPolicy(), 1, tmp_path).steps == "browser"
+    no_posts = replace(pages_only, data={**pages_only.data, "browser": {"surfaces": {}}})
+    with pytest.raises(NotObserved, match="neither"):
         make_plan(no_posts, LoadPolicy(), 1, tmp_path)
+
+
+def test_users_take_the_accounts_made_before_the_load_in_turn_across_processes(tmp_path: Path):
+    accounts = tuple({"account_name": f"a{i}", "password": f"p{i}"} for i in range(8))
+    plan = LoadPlan(base_url="http://127.0.0.1:1", profile="p.yaml",
+                    stages=stages_for(4, 2, 10), spawn_rate=4, max_requests=100,
+                    canaries_per_stage=1, seed=1, out=str(tmp_path), workers=2,
+                    steps="browser", accounts=accounts)
+    slots = {(p, n): plan.accounts_for(p, n) for p in range(2) for n in range(2)}
+    assert len({author["account_name"] for author, _ in slots.values()}) == 4  # no two share
+    assert slots[(1, 0)] == (accounts[2], accounts[3])
+    assert LoadPlan.from_text(json.dumps(plan.evidence())) == plan  # as workers get it
+    assert plan.summary()["accounts"] == [f"a{i}" for i in range(8)]  # no passwords
+    with pytest.raises(ConfigError, match="no accounts"):
+        LoadPlan.from_mapping({**plan.evidence(), "accounts": []}).accounts_for(0, 0)
