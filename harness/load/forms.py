@@ -209,7 +209,7 @@ def find(soup: BeautifulSoup, locator: Any) -> Tag:
     """The element a step acts on (`nth`, else the first); NoElement naming the locator."""
     found = find_all(soup, locator)
     nth = int(locator.get("nth", 0)) if isinstance(locator, Mapping) else 0
-    if len(found) <= nth:
+    if not -len(found) <= nth < len(found):
         raise NoElement(f"no element matches {describe_locator(locator)} on the page")
     return found[nth]
 

@@ -16,6 +16,8 @@ from harness.evidence import read_entries, verify_run
 from harness.load.scenario import INTAKE_UNDER_LOAD, UNDER_LOAD
 
 from .runs import control_verdicts
+from .test_third_site import PROFILE as BOARD_PROFILE
+from .test_third_site import RunningBoard, start_board  # noqa: F401 (the fixture, by name)
 
 SHORT = """grace_seconds: 1
 load: {users: 16, spawn_rate: 16, seconds: 9, stages: 3, canaries_per_stage: 20}
@@ -74,3 +76,67 @@ def test_load_fault_fails_its_control_at_a_loaded_stage(fault, tmp_path):
     assert failed
     assert all(o["details"]["stage"]["index"] > 0 for o in failed)  # never the no-load stage
     assert f"{expected} broke at stage" in output
+
+
+# --- a pages-only site: Corkboard through its form posts -------------------------------------
+
+# Two stages of 3 s, 1 then 4 users; five canaries a stage clear the policy's limit of 0.5
+# (the no-load bound of five canaries would too, but a fixed limit also fails a site whose
+# filter never works).
+BOARD_SHORT = """grace_seconds: 1
+load: {users: 4, spawn_rate: 8, seconds: 6, stages: 2, canaries_per_stage: 5,
+       leak_rate_max: 0.5}
+"""
+
+
+def board_load(site: RunningBoard, tmp_path: Path) -> tuple[int, Path, str]:
+    """`harness load` of Corkboard from its profile; exit code, run directory, output."""
+    policy = tmp_path / "board-load-policy.yaml"
+    policy.write_text(BOARD_SHORT, encoding="utf-8")
+    out = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "load", "--profile", str(BOARD_PROFILE),
+         "--base-url", site.url, "--policy", str(policy), "--out", str(out), "--seed", "7"],
+        capture_output=True, text=True, timeout=300, check=False, env=site.env)
+    runs = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()] \
+        if out.exists() else []
+    assert len(runs) == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.returncode, runs[0], done.stdout + done.stderr
+
+
+def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(request, tmp_path):
+    code, run_dir, output = board_load(request.getfixturevalue("start_board")(), tmp_path)
+    assert code == 0, output[-3000:]
+    assert control_verdicts(run_dir) == {UNDER_LOAD: "pass", INTAKE_UNDER_LOAD: "pass"}
+    assert verify_run(run_dir).ok
+    leaks = stage_observations(run_dir, UNDER_LOAD)
+    assert [o["details"]["stage"]["users"] for o in leaks] == [1, 4]
+    assert all(o["details"]["canaries"] == 5 and o["details"]["leaked"] == 0 for o in leaks)
+    assert leaks[0]["details"]["plan"]["steps"] == "browser"
+    assert all(o["details"]["benign_ok"] > 0 for o in leaks)
+    intake = stage_observations(run_dir, INTAKE_UNDER_LOAD)
+    assert all(o["details"]["receipts"] > 0 and o["details"]["lost"] == [] for o in intake)
+    artifacts = leaks[0]["details"]["artifacts"]
+    canaries = json.loads((run_dir / artifacts["canaries"]).read_text(encoding="utf-8"))
+    assert {s["role"] for c in canaries for s in c["sightings"]} == {"viewer", "anonymous"}
+    assert all(c["outcome"] == "rejected" for c in canaries)  # the board's filter refused them
+    reconciliation = json.loads((run_dir / artifacts["reconciliation"]).read_text(
+        encoding="utf-8"))
+    assert reconciliation["queue"]["records"], "the harness's own reports were not kept"
+    plan = (run_dir / artifacts["stages"]).parent.parent / "locust" / "plan.json"
+    password = json.loads(plan.read_text(encoding="utf-8"))["accounts"][0]["password"]
+    assert password == "[REDACTED]" or "REDACTED" in password  # the users' accounts' secrets
+    cleanup = [e for e in read_entries(run_dir) if e["entry_type"] == "cleanup"]
+    assert len([e for e in cleanup if e["kind"] == "account" and e["outcome"] == "ok"]) >= 8
+
+
+def test_a_pages_only_site_that_drops_reports_fails_intake_under_load(request, tmp_path):
+    site = request.getfixturevalue("start_board")("reports-dropped")
+    code, run_dir, output = board_load(site, tmp_path)
+    assert code == 1, output[-3000:]
+    assert control_verdicts(run_dir) == {UNDER_LOAD: "pass", INTAKE_UNDER_LOAD: "fail"}
+    failed = [o for o in stage_observations(run_dir, INTAKE_UNDER_LOAD) if o["verdict"] == "fail"]
+    assert failed
+    assert all(o["details"]["lost"] for o in failed)
+    assert "receipts are not in the moderator's queue (lost)" in failed[0]["reason"]
+    assert f"{INTAKE_UNDER_LOAD} broke at" in output
