@@ -16,9 +16,13 @@ import yaml
 from bs4 import BeautifulSoup
 
 from harness.load.forms import NeedsScript, Page, PageDriver, find, submission
+from harness.load.judge import StageVerdict
+from harness.load.plan import Stage
+from harness.load.scenario import CanaryCheck, _filing, _with_cause
 from harness.targets.api import Actor
 from harness.targets.browser import NoElement
 from harness.targets.profile import Profile, load_profile
+from harness.verdicts import Verdict
 
 BASE = "http://127.0.0.1:9"
 PROFILE = {
@@ -206,3 +210,28 @@ def test_each_actor_keeps_its_own_cookies(tmp_path: Path):
                      {}, actors, {})
     assert site.requests[1].headers.get("cookie") == "sid=login"
     assert "cookie" not in site.requests[2].headers
+
+
+# --- what the scenario makes of a pages-only run's records -----------------------------------
+
+
+def test_a_report_without_receipt_counts_by_its_reason_only_when_the_filing_completed():
+    done = {"kind": "report", "stage": 1, "ticket": None, "filed": True, "reason": "r [x.1]",
+            "status": 200, "elapsed_s": 0.1}
+    assert _filing(done, by_reason=True).ticket == "r [x.1]"
+    assert _filing(done, by_reason=False).ticket is None  # a site that gives receipts
+    broken = {**done, "filed": False, "failed_step": "report post step 2: no element"}
+    assert _filing(broken, by_reason=True).ticket is None
+    assert _filing(broken, by_reason=True).error == "report post step 2: no element"
+
+
+def test_an_inconclusive_stage_says_why_its_first_canary_told_nothing():
+    stage = Stage(1, 4, 3.0)
+    check = CanaryCheck({"stage": 1}, Verdict.INCONCLUSIVE, "the submission did not complete "
+                        "(HTTP None, post create step 3: submits no form)")
+    held = _with_cause(StageVerdict(stage, Verdict.INCONCLUSIVE, "1 canaries not observed"),
+                       [CanaryCheck({"stage": 0}, Verdict.PASS, "held"), check])
+    assert held.reason.endswith("the first canary not observed: the submission did not "
+                                "complete (HTTP None, post create step 3: submits no form)")
+    passed = StageVerdict(stage, Verdict.PASS, "ok")
+    assert _with_cause(passed, [check]) is passed
