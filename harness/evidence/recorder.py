@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -179,17 +179,31 @@ class RunRecorder:
         if items:
             self.cleaned = run_cleanup(self.store, items, self.cleanup_profile())
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Seal the run after every fixture (browser artifacts included) is torn down."""
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session,
+                             exitstatus: int) -> Generator[None, None, None]:
+        """Seal the run after every fixture (browser artifacts included) is torn down, and
+        before the terminal summary. A teardown that raised (a browser that cannot answer
+        after an interrupt) leaves the run incomplete, saying so, and the exit code the
+        judge's."""
+        torn = ""
+        try:
+            yield
+        except Exception as exc:  # whatever a teardown raised, the run is sealed
+            if self.store is None:
+                raise
+            torn = f"the session's teardown failed: {type(exc).__name__}: {exc}"[:300]
         if self.store is None:
             return
         with interrupts.deferred(swallow=True):
             usage = int(exitstatus) == pytest.ExitCode.USAGE_ERROR
             complete = (int(exitstatus) != pytest.ExitCode.INTERRUPTED and not usage
                         and not session.shouldstop and not session.shouldfail
-                        and interrupts.received() is None)
-            why = "" if complete else _incomplete_reason(session, exitstatus)
+                        and interrupts.received() is None and not torn)
+            stopped = int(exitstatus) == pytest.ExitCode.INTERRUPTED \
+                or interrupts.received() is not None
+            why = "" if complete else (torn if torn and not stopped
+                                       else _incomplete_reason(session, exitstatus))
             if not usage and int(exitstatus) != pytest.ExitCode.INTERRUPTED \
                     and interrupts.received() is None:
                 self.clean_up()

@@ -17,6 +17,7 @@ import pytest
 
 from harness.evidence import EVIDENCE_KEY_ENV, read_entries, verify_run
 from harness.resources import REPORTS_DIR
+from harness.verdicts import EXIT_INTERRUPTED
 
 BASE_URL = "http://127.0.0.1:9"
 ADMIN_TOKEN = "plugin-test-admin-token-0042"
@@ -210,6 +211,28 @@ def test_an_error_before_any_observation_is_inconclusive_with_its_message(
     assert line["reason"].startswith("call error")
     assert "the page closed under the step" in line["reason"]
     assert _control(run_dir, "A5.4-FORWARD")["verdict"] == "inconclusive"
+
+
+def test_a_teardown_that_raises_after_an_interrupt_still_seals_the_run(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def browser_like():
+            yield
+            raise RuntimeError("Cannot find command to respond")
+
+        @pytest.mark.control("A5.4-POST")
+        def test_case(browser_like, evidence):
+            raise KeyboardInterrupt  # what a signal becomes mid-call
+    """)
+    result, run_dir = _run(pytester)
+    assert result.ret == EXIT_INTERRUPTED
+    (end,) = _entries(run_dir, "run_end")
+    assert end["complete"] is False
+    assert end["interrupted"].startswith("interrupted")
+    assert verify_run(run_dir).ok
 
 
 def test_recording_nothing_is_inconclusive(pytester: pytest.Pytester) -> None:
