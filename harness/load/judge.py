@@ -171,10 +171,11 @@ def reconcile(tickets: Iterable[str], queue: Iterable[str]) -> Reconciliation:
 
 def judge_intake(stages: Sequence[Stage], filings: Sequence[Filing],
                  queue: Iterable[str] | None, limits: Mapping[str, float],
-                 queue_problem: str = "") -> list[StageVerdict]:
+                 queue_problem: str = "", *, by_reason: bool = False) -> list[StageVerdict]:
     """Each planned stage's intake verdict: its receipts reconciled with the queue (None: the
     queue could not be read), reports refused or unanswered, and the acknowledgement latency
-    percentiles against `limits` (`p50`, `p95`, `p99`, in seconds)."""
+    percentiles against `limits` (`p50`, `p95`, `p99`, in seconds). `by_reason`: the site gives
+    no receipt, and each filing that completed is keyed by the reason text it was filed with."""
     shown = set(queue) if queue is not None else None
     judged = []
     for stage in stages:
@@ -191,14 +192,16 @@ def judge_intake(stages: Sequence[Stage], filings: Sequence[Filing],
         }
         verdict, reason = _intake_verdict(
             stage, own, checked=checked, latency=latency, limits=limits,
-            queue_problem=None if shown is not None else (queue_problem or "no answer"))
+            queue_problem=None if shown is not None else (queue_problem or "no answer"),
+            noun="reports filed (no receipt: found by their reason text)" if by_reason
+            else "receipts")
         judged.append(StageVerdict(stage, verdict, reason, figures))
     return judged
 
 
 def _intake_verdict(stage: Stage, own: list[Filing], *, checked: Reconciliation,
                     latency: Mapping[str, float | None], limits: Mapping[str, float],
-                    queue_problem: str | None) -> tuple[Verdict, str]:
+                    queue_problem: str | None, noun: str = "receipts") -> tuple[Verdict, str]:
     """`queue_problem` is None when the queue was read, else why it could not be."""
     receipts = [f for f in own if f.ticket]
     refused = [f for f in own if not f.ticket and f.status is not None]
@@ -208,7 +211,7 @@ def _intake_verdict(stage: Stage, own: list[Filing], *, checked: Reconciliation,
         return Verdict.INCONCLUSIVE, f"{stage.label}: not observed: no report was filed in it"
     problems = []
     if queue_read and checked.lost:
-        problems.append(f"{len(checked.lost)} of {len(receipts)} receipts are not in the "
+        problems.append(f"{len(checked.lost)} of {len(receipts)} {noun} are not in the "
                         f"moderator's queue (lost): {', '.join(checked.lost[:5])}")
     if refused:
         statuses = sorted({str(f.status) for f in refused})
@@ -220,7 +223,7 @@ def _intake_verdict(stage: Stage, own: list[Filing], *, checked: Reconciliation,
         problems.append("acknowledgement latency " + ", ".join(slow))
     if problems:
         return Verdict.FAIL, f"{stage.label}: " + "; ".join(problems)
-    shown = (f"{stage.label}: {len(receipts)} receipts"
+    shown = (f"{stage.label}: {len(receipts)} {noun}"
              + (f", p50/p95/p99 {_seconds(latency)}" if receipts else ""))
     if not queue_read:
         return Verdict.INCONCLUSIVE, f"{shown}; the moderator's queue could not be read: " \

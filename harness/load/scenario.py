@@ -244,7 +244,8 @@ def reconcile_intake(session: Session, policy: Policy, seed: int, stages: tuple[
         shown = [str(r.get("ticket")) for r in read.records or []] + [
             reason for reason in desk.reasons
             if any(reason in str(r.get("reason") or "") for r in read.records or [])]
-    verdicts = judge_intake(stages, filings, shown, limits, read.problem or "")
+    verdicts = judge_intake(stages, filings, shown, limits, read.problem or "",
+                            by_reason=by_reason)
     return verdicts, desk.exchanges[-1] if desk.exchanges else None
 
 

@@ -266,7 +266,8 @@ class ProfileUser(FastHttpUser):
                                      **actor_variables(self.member)}
         steps = [*spec.get("prepare", []), *spec["create"]]
         at = time.time()
-        done = self.target.run_steps(steps, variables, self.actors, self.accounts)
+        done = self.target.run_steps(steps, variables, self.actors, self.accounts,
+                                     action=f"{surface} create")
         index = submission_index(steps)
         submitted = done[index] if len(done) > index else None
         outcome = self.target.classify(submitted, surface) if submitted else "error"
@@ -276,7 +277,9 @@ class ProfileUser(FastHttpUser):
         if kind == "benign" and surface == "post" and outcome == "accepted" \
                 and len(done) == len(steps):
             RUN.posts.append(ids)
-        failed = done[-1] if done and not done[-1].ok else None
+        # A step that failed for another reason than a refusal (which is the outcome).
+        failed = done[-1] if done and self.target.classify(done[-1], surface) == "error" \
+            else None
         _record(self.environment, {
             "kind": kind, "stage": stage.index if stage else self._stage_of(at), "at": round(at, 3),
             "surface": surface, "probe": probe.id, "seed": seed, "outcome": outcome,
@@ -329,9 +332,9 @@ class ProfileUser(FastHttpUser):
             return
         seed = self._next_seed()
         # The reason names the filing: a site that gives no receipt is reconciled by it.
-        variables: dict[str, Any] = {**actor_variables(self.author),
+        variables: dict[str, Any] = {**self.random.choice(RUN.posts),
+                                     **actor_variables(self.author),
                                      **actor_variables(self.member),
-                                     **self.random.choice(RUN.posts),
                                      "reason": f"{benign_text('bio', 'en', seed)} "
                                                f"[{self.nonce}.{next(self.serial)}]"}
         try:

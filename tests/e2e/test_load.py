@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.evidence import read_entries, verify_run
+from harness.evidence.redact import REDACTED
 from harness.load.scenario import INTAKE_UNDER_LOAD, UNDER_LOAD
 
 from .runs import control_verdicts
@@ -80,11 +81,10 @@ def test_load_fault_fails_its_control_at_a_loaded_stage(fault, tmp_path):
 
 # --- a pages-only site: Corkboard through its form posts -------------------------------------
 
-# Two stages of 3 s, 1 then 4 users; five canaries a stage clear the policy's limit of 0.5
-# (the no-load bound of five canaries would too, but a fixed limit also fails a site whose
-# filter never works).
+# Two stages of 2 s, 1 then 4 users; four canaries a stage are the fewest that clear the
+# policy's limit of 0.5 (a fixed limit, which also fails a site whose filter never works).
 BOARD_SHORT = """grace_seconds: 1
-load: {users: 4, spawn_rate: 8, seconds: 6, stages: 2, canaries_per_stage: 5,
+load: {users: 4, spawn_rate: 8, seconds: 4, stages: 2, canaries_per_stage: 4,
        leak_rate_max: 0.5}
 """
 
@@ -111,7 +111,7 @@ def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(requ
     assert verify_run(run_dir).ok
     leaks = stage_observations(run_dir, UNDER_LOAD)
     assert [o["details"]["stage"]["users"] for o in leaks] == [1, 4]
-    assert all(o["details"]["canaries"] == 5 and o["details"]["leaked"] == 0 for o in leaks)
+    assert all(o["details"]["canaries"] == 4 and o["details"]["leaked"] == 0 for o in leaks)
     assert leaks[0]["details"]["plan"]["steps"] == "browser"
     assert all(o["details"]["benign_ok"] > 0 for o in leaks)
     intake = stage_observations(run_dir, INTAKE_UNDER_LOAD)
@@ -125,7 +125,7 @@ def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(requ
     assert reconciliation["queue"]["records"], "the harness's own reports were not kept"
     plan = (run_dir / artifacts["stages"]).parent.parent / "locust" / "plan.json"
     password = json.loads(plan.read_text(encoding="utf-8"))["accounts"][0]["password"]
-    assert password == "[REDACTED]" or "REDACTED" in password  # the users' accounts' secrets
+    assert password == REDACTED  # the users' accounts' secrets
     cleanup = [e for e in read_entries(run_dir) if e["entry_type"] == "cleanup"]
     assert len([e for e in cleanup if e["kind"] == "account" and e["outcome"] == "ok"]) >= 8
 
@@ -138,5 +138,6 @@ def test_a_pages_only_site_that_drops_reports_fails_intake_under_load(request, t
     failed = [o for o in stage_observations(run_dir, INTAKE_UNDER_LOAD) if o["verdict"] == "fail"]
     assert failed
     assert all(o["details"]["lost"] for o in failed)
-    assert "receipts are not in the moderator's queue (lost)" in failed[0]["reason"]
+    assert "reports filed (no receipt: found by their reason text) are not in the moderator's " \
+        "queue (lost)" in failed[0]["reason"]
     assert f"{INTAKE_UNDER_LOAD} broke at" in output
