@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urldefrag, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, Comment, Tag
 from soupsieve import SelectorSyntaxError
 
 from harness.errors import ConfigError, HarnessError, UnsafeTargetError
@@ -85,7 +85,8 @@ class Page:
         """The page's visible text (no scripts, styles or hidden elements)."""
         body = self.soup.body or self.soup
         return _SPACE.sub(" ", " ".join(
-            s for s in body.find_all(string=True) if _shown(s.parent))).strip()
+            s for s in body.find_all(string=True)
+            if not isinstance(s, Comment) and _shown(s.parent))).strip()
 
 
 @dataclass(frozen=True)
@@ -529,15 +530,16 @@ class PageDriver:
 
     def _refusals_shown(self, page: Page) -> tuple[tuple[Rule, str | None], ...]:
         """Every refusal rule the page matches, with what it says (as the browser checks)."""
-        text = page.text()
+        rules = self.refusals.every()
+        text = page.text() if any(rule.needs_text for rule in rules) else None
         found = []
-        for rule in self.refusals.every():
+        for rule in rules:
             if rule.matches(page.status, text=text,
                             visible=lambda loc: any(_shown(e) for e in find_all(page.soup, loc))):
                 message = None
                 if rule.selector is not None:
                     message = find(page.soup, rule.selector).get_text(" ")
-                elif rule.text is not None:
+                elif rule.text is not None and text is not None:
                     hit = rule.text.search(text)
                     message = hit.group(0) if hit else None
                 found.append((rule, _norm(message or "")[:MESSAGE_CHARS] or None))

@@ -84,10 +84,13 @@ def steps_for(profile: Profile) -> str:
 def make_accounts(plan: LoadPlan, profile: Profile, mailbox: Mailbox | None, nonce: str
                   ) -> tuple[LoadPlan, list[dict[str, str]]]:
     """The plan with the accounts its users sign in with, two per user, made before the load
-    through the profile's register steps over HTTP (a sign-up that mails an activation link
-    reads it from the run's mailbox, which Locust's processes do not have). Returns the plan
-    and each account's variables as registered (ids for the run's cleanup); NotObserved names
-    the first sign-up that failed."""
+    through the profile's browser register steps over HTTP (a sign-up that mails an activation
+    link reads it from the run's mailbox, which Locust's processes do not have). Returns the
+    plan and each account's variables as registered (ids for the run's cleanup); NotObserved
+    names the first sign-up that failed. A site with no `browser.login` (its sign-up signs in)
+    gets none: its users sign up themselves, under load."""
+    if not profile.data.get("browser", {}).get("login"):
+        return plan, []
     rules = profile.accounts
     accounts = [new_account("author" if i % 2 == 0 else "member", derive_seed(plan.seed, i),
                             f"{nonce}{i}", rules) for i in range(2 * plan.users)]

@@ -216,17 +216,20 @@ class ProfileUser(FastHttpUser):
         if plan.steps == "browser":
             self.target = PageDriver(RUN.profile, transport=LocustTransport(
                 self.client, cookies=False), timeout=self.network_timeout)
+        else:
+            self.target = ApiTarget(RUN.profile, transport=LocustTransport(self.client),
+                                    read_retries=0, unreachable_after=0)
+        if plan.accounts:  # made before the load: signed in
             author, member = plan.accounts_for(_process_number(process), number)
             self.accounts = {"author": author}
             self._begin("sign-in", ((self.author, author), (self.member, member)),
                         self.target.sign_in)
         else:
-            self.target = ApiTarget(RUN.profile, transport=LocustTransport(self.client),
-                                    read_retries=0, unreachable_after=0)
-            self.accounts = {"author": new_account("author", self.seed, self.nonce)}
+            rules = RUN.profile.accounts
+            self.accounts = {"author": new_account("author", self.seed, self.nonce, rules)}
             self._begin("registration", (
                 (self.author, self.accounts["author"]),
-                (self.member, new_account("member", self.seed + 1, self.nonce))),
+                (self.member, new_account("member", self.seed + 1, self.nonce, rules))),
                 self.target.register)
         self.submit("post", self.random.choice(BENIGN), "benign")
 
