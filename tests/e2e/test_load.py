@@ -130,14 +130,23 @@ def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(requ
     assert len([e for e in cleanup if e["kind"] == "account" and e["outcome"] == "ok"]) >= 8
 
 
-def test_a_pages_only_site_that_drops_reports_fails_intake_under_load(request, tmp_path):
-    site = request.getfixturevalue("start_board")("reports-dropped")
+def test_a_pages_only_sites_faults_fail_the_load_controls(request, tmp_path):
+    """In one run, to keep the suite short: a filter that fails open only while the board is
+    busy (its load-only fault) fails A5.4-UNDER-LOAD at the loaded stage and never the
+    no-load one; reports that never reach the queue fail A5.6-INTAKE-UNDER-LOAD."""
+    site = request.getfixturevalue("start_board")("notes-unscreened-when-busy",
+                                                  "reports-dropped")
     code, run_dir, output = board_load(site, tmp_path)
     assert code == 1, output[-3000:]
-    assert control_verdicts(run_dir) == {UNDER_LOAD: "pass", INTAKE_UNDER_LOAD: "fail"}
+    assert control_verdicts(run_dir) == {UNDER_LOAD: "fail", INTAKE_UNDER_LOAD: "fail"}
+    leaks = {o["details"]["stage"]["index"]: o for o in stage_observations(run_dir, UNDER_LOAD)}
+    assert leaks[0]["verdict"] == "pass", leaks[0]["reason"]
+    assert leaks[1]["verdict"] == "fail", leaks[1]["reason"]
+    assert leaks[1]["details"]["leaked"] > 0
     failed = [o for o in stage_observations(run_dir, INTAKE_UNDER_LOAD) if o["verdict"] == "fail"]
     assert failed
     assert all(o["details"]["lost"] for o in failed)
     assert "reports filed (no receipt: found by their reason text) are not in the moderator's " \
         "queue (lost)" in failed[0]["reason"]
+    assert f"{UNDER_LOAD} broke at stage 1" in output
     assert f"{INTAKE_UNDER_LOAD} broke at" in output
