@@ -29,9 +29,9 @@ from .fixtures import (
     harness_corpora,
     harness_mailbox,
     harness_policy,
+    harness_session,
     overblocking_bank,
     run_seed,
-    session,
     target,
     target_profile,
 )
@@ -56,6 +56,7 @@ __all__ = [
     "harness_corpora",
     "harness_mailbox",
     "harness_policy",
+    "harness_session",
     "harness_settings",
     "overblocking_bank",
     "pytest_addoption",
@@ -70,7 +71,6 @@ __all__ = [
     "run_policy",
     "run_seed",
     "selected_channels",
-    "session",
     "target",
     "target_profile",
 ]

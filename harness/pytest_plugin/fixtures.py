@@ -221,10 +221,11 @@ def _personas() -> dict[str, Session]:
 
 
 @pytest.fixture
-def session(channel: str, target: Target, run_seed: int,
-            _personas: dict[str, Session]) -> Session:
-    """The personas this worker's cases share on the test's channel (`session.actors`:
-    viewer, anonymous, ...), pointed at the test's target."""
+def harness_session(channel: str, target: Target, run_seed: int,
+                    _personas: dict[str, Session]) -> Session:
+    """The personas this worker's cases share on the test's channel (`harness_session.actors`:
+    viewer, anonymous, ...), pointed at the test's target. Not `session`: Locust's pytest
+    plugin has a fixture of that name."""
     from harness.observe.flow import Session  # noqa: PLC0415
 
     if channel not in _personas:

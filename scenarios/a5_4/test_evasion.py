@@ -39,7 +39,7 @@ def _param(family: str, expect: str, control: str) -> Any:
     for family in dict.fromkeys(f for s in RATE_SURFACES for f in families_for(s))
     for expect in (MUST_BLOCK, MUST_ALLOW)])
 @pytest.mark.one_channel
-def test_evasion(family, expect, channel, target, session, evidence, harness_policy,
+def test_evasion(family, expect, channel, target, harness_session, evidence, harness_policy,
                  harness_corpora, case_seed):
     gate = harness_policy.rates.gate(family)
     pool = must_block_pool(harness_corpora) if expect == MUST_BLOCK else None
@@ -48,14 +48,14 @@ def test_evasion(family, expect, channel, target, session, evidence, harness_pol
                                  pool=pool, joiner=target.profile.joiner(surface, channel),
                                  naming=target.profile.accounts.naming)
              for surface in RATE_SURFACES if family in families_for(surface)}
-    measure_cells(controls.for_family(family).id, family, expect, cells, session=session,
+    measure_cells(controls.for_family(family).id, family, expect, cells, session=harness_session,
                   evidence=evidence, policy=harness_policy, seed=case_seed)
 
 
 @pytest.mark.parametrize(("family", "expect"), [
     _param("identity", MUST_ALLOW, controls.A5_4_OVERBLOCK)])
 @pytest.mark.one_channel
-def test_overblocking(family, expect, channel, target, session, evidence, harness_policy,
+def test_overblocking(family, expect, channel, target, harness_session, evidence, harness_policy,
                       overblocking_bank, case_seed):
     pool = bank_pool(overblocking_bank)
     cells = {surface: cell_cases(surface, family, expect, harness_policy.overblocking.n,
@@ -63,5 +63,5 @@ def test_overblocking(family, expect, channel, target, session, evidence, harnes
                                  joiner=target.profile.joiner(surface, channel),
                                  naming=target.profile.accounts.naming)
              for surface in TEXT_SURFACES}
-    measure_cells(controls.A5_4_OVERBLOCK, family, expect, cells, session=session,
+    measure_cells(controls.A5_4_OVERBLOCK, family, expect, cells, session=harness_session,
                   evidence=evidence, policy=harness_policy, seed=case_seed)

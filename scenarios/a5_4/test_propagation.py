@@ -39,7 +39,8 @@ CASES = [_case(change, kind) for change in ("removal", "edit")
 
 @pytest.mark.control(A5_4_PROPAGATION)
 @pytest.mark.parametrize(("change", "kind"), CASES)
-def test_propagation(change, kind, channel, target, session, evidence, harness_policy, case_seed):
+def test_propagation(change, kind, channel, target, harness_session, evidence, harness_policy,
+                     case_seed):
     surface = KIND_SURFACES[kind]
     profile = target.profile
     excuse = not_assessable(profile, channel, change, kind)
@@ -61,6 +62,7 @@ def test_propagation(change, kind, channel, target, session, evidence, harness_p
     probe = BENIGN if change == "removal" and planted and planted[0] == "pages" else PROBE
     case = build_case(surface, "edit" if change == "edit" else "create", probe, case_seed,
                       profile.joiner(surface, channel))
-    result = run_propagation(session, case, harness_policy, case_seed, change=change, kind=kind)
-    evidence.record_case(result, session.secrets)
+    result = run_propagation(harness_session, case, harness_policy, case_seed, change=change,
+                             kind=kind)
+    evidence.record_case(result, harness_session.secrets)
     evidence.judge()

@@ -12,8 +12,8 @@ A5_4_RETENTION = "A5.4-RETENTION"
 
 @pytest.mark.control(A5_4_RETENTION)
 @pytest.mark.one_channel
-def test_retention(channel, target, session, evidence, harness_policy):
-    days, reason = read_retention(session)
+def test_retention(channel, target, harness_session, evidence, harness_policy):
+    days, reason = read_retention(harness_session)
     if days is None:
         verdict = Verdict.INCONCLUSIVE
     elif days >= harness_policy.retention_min_days:

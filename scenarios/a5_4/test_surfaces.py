@@ -37,7 +37,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(("surface", "mode", "probe"), params)
 
 
-def test_surface(surface, mode, probe, channel, target, session, evidence, harness_policy,
+def test_surface(surface, mode, probe, channel, target, harness_session, evidence, harness_policy,
                  case_seed):
     excuse = surface_not_assessed(target.surface_spec(surface), surface, channel, mode)
     if excuse is not None:
@@ -51,6 +51,6 @@ def test_surface(surface, mode, probe, channel, target, session, evidence, harne
             pytest.skip(f"{surface}: {reason}")
         evidence.judge()
     case = build_case(surface, mode, probe, case_seed, target.profile.joiner(surface, channel))
-    result = run_case(session, case, harness_policy, case_seed)
-    evidence.record_case(result, session.secrets)
+    result = run_case(harness_session, case, harness_policy, case_seed)
+    evidence.record_case(result, harness_session.secrets)
     evidence.judge()

@@ -39,9 +39,10 @@ from harness.verdicts import Verdict
 
 
 @pytest.fixture
-def scenario(request, session, evidence, harness_policy, case_seed):
+def scenario(request, harness_session, evidence, harness_policy, case_seed):
     marker = request.node.get_closest_marker("control")
-    return Scenario(marker.args[0], session, evidence, policy=harness_policy, seed=case_seed)
+    return Scenario(marker.args[0], harness_session, evidence, policy=harness_policy,
+                    seed=case_seed)
 
 
 # --- published complaint contacts (pages) ---------------------------------------------------------
@@ -49,7 +50,7 @@ def scenario(request, session, evidence, harness_policy, case_seed):
 
 @pytest.mark.control(A5_6_PUBLISHED)
 @pytest.mark.channel("browser")
-def test_complaint_contacts_are_published(channel, scenario, session, harness_policy):
+def test_complaint_contacts_are_published(channel, scenario, harness_session, harness_policy):
     desk = scenario.desk
     if desk is not None and desk.pages is not None and desk.absent("complaints"):
         scenario.unobserved("contacts", Absent(desk.absent("complaints")))
@@ -68,7 +69,7 @@ def test_complaint_contacts_are_published(channel, scenario, session, harness_po
             scenario.observe("contacts", Verdict.INCONCLUSIVE, str(exc))
             return scenario.finish()
     spec = desk.pages["complaints"]
-    visitor = session.actors["anonymous"]
+    visitor = harness_session.actors["anonymous"]
     found = None
     pages: dict[str, Any] = {}
     for template in spec["start"]:
@@ -99,7 +100,7 @@ def test_complaint_contacts_are_published(channel, scenario, session, harness_po
     if found is None:
         scenario.observe("web form", Verdict.INCONCLUSIVE, "the complaint page was not found")
         return scenario.finish()
-    reporter = session.actors["viewer"]
+    reporter = harness_session.actors["viewer"]
     steps = [{"as": "reporter", **step} for step in [{"goto": found.url}, *spec["form"]]]
     form_vars = {**variables, "reason": scenario.reason("web form")}
     done = desk.target.run_steps(steps, form_vars, {"reporter": reporter}, {},
@@ -127,7 +128,7 @@ def test_complaint_contacts_are_published(channel, scenario, session, harness_po
 @pytest.mark.control(A5_6_ENTRY_POINTS)
 @pytest.mark.channel("browser")
 @pytest.mark.parametrize("kind", KINDS)
-def test_report_entry_point_on_every_content_type(kind, channel, scenario, session):
+def test_report_entry_point_on_every_content_type(kind, channel, scenario, harness_session):
     desk = scenario.desk
     if desk is None or desk.pages is None:
         scenario.observe(kind, Verdict.INCONCLUSIVE,
@@ -135,7 +136,7 @@ def test_report_entry_point_on_every_content_type(kind, channel, scenario, sessi
         return scenario.finish()
     try:
         item = desk.item(kind)
-        visit = desk.entry_point(item, session.actors["viewer"])
+        visit = desk.entry_point(item, harness_session.actors["viewer"])
     except NotObserved as exc:
         scenario.unobserved(kind, exc)
         return scenario.finish()
@@ -157,11 +158,13 @@ def test_report_entry_point_on_every_content_type(kind, channel, scenario, sessi
 
 @pytest.mark.control(A5_6_INTAKE)
 @pytest.mark.parametrize("kind", KINDS)
-def test_reports_are_received_and_traceable(kind, channel, scenario, session, harness_policy):
+def test_reports_are_received_and_traceable(kind, channel, scenario, harness_session,
+                                            harness_policy):
     try:
         desk = scenario.require()
         item = desk.item(kind)
-        filing = desk.file(item, session.actors["viewer"], scenario.reason(f"intake {kind}"))
+        filing = desk.file(item, harness_session.actors["viewer"],
+                           scenario.reason(f"intake {kind}"))
     except NotObserved as exc:
         scenario.unobserved(kind, exc)
         return scenario.finish()
@@ -171,12 +174,13 @@ def test_reports_are_received_and_traceable(kind, channel, scenario, session, ha
 
 
 @pytest.mark.control(A5_6_INTAKE)
-def test_repeated_reports_each_get_a_receipt(channel, scenario, session, harness_policy):
+def test_repeated_reports_each_get_a_receipt(channel, scenario, harness_session, harness_policy):
     try:
         desk = scenario.require()
         item = desk.item("post")
         filings = [desk.file(item, reporter, scenario.reason(f"duplicate {n}"))
-                   for n, reporter in enumerate([session.actors["viewer"], desk.reporter()])]
+                   for n, reporter in enumerate([harness_session.actors["viewer"],
+                                                 desk.reporter()])]
     except NotObserved as exc:
         scenario.unobserved("duplicates", exc)
         return scenario.finish()
@@ -193,7 +197,7 @@ def test_repeated_reports_each_get_a_receipt(channel, scenario, session, harness
 @pytest.mark.control(A5_6_TIMELY)
 @pytest.mark.one_channel
 @pytest.mark.parametrize("expect", [MUST_BLOCK, MUST_ALLOW])
-def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, session,
+def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, harness_session,
                                                    harness_policy):
     case_id = f"report/{expect}"
     try:
@@ -206,7 +210,8 @@ def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, se
             raise NotObserved("the profile names no statuses that mean a report was handled "
                               "(reports.handled)")
         item = desk.plant() if expect == MUST_BLOCK else desk.item("post")
-        filing = desk.file(item, session.actors["viewer"], scenario.reason(f"timely {expect}"))
+        filing = desk.file(item, harness_session.actors["viewer"],
+                           scenario.reason(f"timely {expect}"))
     except NotObserved as exc:
         scenario.unobserved(case_id, exc, expect=expect)
         return scenario.finish()
@@ -262,7 +267,7 @@ def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, se
 
 
 @pytest.mark.control(A5_6_APPEAL)
-def test_disposed_comment_can_be_appealed(channel, scenario, session):
+def test_disposed_comment_can_be_appealed(channel, scenario, harness_session):
     try:
         desk = scenario.require()
         appeal = desk.appeal()
