@@ -695,3 +695,22 @@ def test_a_one_channel_scenario_runs_once_where_the_profile_can_take_it(
     listed = result.stdout.str()
     assert "test_once[browser]" in listed
     assert "test_once[api]" not in listed
+
+
+def test_no_other_installed_plugin_defines_a_fixture_of_the_harness(
+        pytestconfig: pytest.Config) -> None:
+    """A fixture of the same name in another plugin (Locust's `session`) would shadow the
+    harness's in every scenario that asks for it."""
+    import harness.pytest_plugin as ours
+
+    def fixtures(plugin: object) -> set[str]:
+        return {name for name in dir(plugin)
+                if hasattr(getattr(plugin, name, None), "_fixture_function_marker")}
+
+    own = fixtures(ours)
+    assert {"harness_session", "target", "evidence"} <= own
+    installed = pytestconfig.pluginmanager.list_plugin_distinfo()
+    assert any(plugin is ours for plugin, _ in installed)
+    for plugin, dist in installed:
+        if plugin is not ours:
+            assert not own & fixtures(plugin), (dist.project_name, sorted(own & fixtures(plugin)))
