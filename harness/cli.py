@@ -399,10 +399,17 @@ def _without(found: Sequence[str], options: Sequence[str]) -> list[str]:
 def _pytest_args(settings: Any, args: argparse.Namespace, scenarios: Path,
                  run_dir: Path) -> list[str]:
     """The pytest command line of an assessment: every resolved setting given explicitly, so
-    pytest-xdist's workers resolve exactly what the command did."""
+    pytest-xdist's workers resolve exactly what the command did.
+
+    Start-up is paid by every run and every worker, so what an assessment does not use is
+    left out: Hypothesis's and Locust's pytest plugins (Locust's fixtures would import Locust,
+    which patches the process with gevent) and pytest's assertion rewriting of the whole
+    library (scenarios judge through evidence, not assert; `-- --assert=rewrite` puts it
+    back). Together about a third of a one-case run."""
     found = [
         str(scenarios), "--target-profile", str(settings.profile_path),
         "--run-dir", str(run_dir), "--channel", settings.channel, "-p", "no:cacheprovider",
+        "-p", "no:hypothesispytest", "-p", "no:locust", "--assert=plain",
         "--rootdir", str(scenarios.parent),
     ]
     if settings.base_url:
