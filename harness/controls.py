@@ -12,9 +12,8 @@ from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from harness.errors import ConfigError
+from harness.readers import parse_yaml
 
 CATALOG_PATH = Path(__file__).parent / "data" / "controls.yaml"
 A5_4_OVERBLOCK = "A5.4-OVERBLOCK"  # the over-blocking bank's rate control
@@ -56,7 +55,7 @@ class Control:
 @cache
 def catalog() -> dict[str, Control]:
     """All controls by id, in catalog order."""
-    raw = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))
+    raw = parse_yaml(CATALOG_PATH.read_text(encoding="utf-8"))
     controls: dict[str, Control] = {}
     for entry in raw["controls"]:
         missing = [key for key in _REQUIRED if key not in entry]

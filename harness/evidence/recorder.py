@@ -27,6 +27,7 @@ from harness.evidence.chain import file_sha256, utc_now_iso
 from harness.evidence.redact import Redactor
 from harness.evidence.store import RunStore, read_entries
 from harness.evidence.verify import read_run_info
+from harness.readers import parse_yaml
 from harness.report.junit import write_junit
 from harness.report.summary import by_hand_line, control_table, rate_grid, rate_table
 from harness.targets.profile import SURFACES
@@ -427,7 +428,7 @@ def profile_about(path: Path) -> dict[str, Any] | None:
 def _profile_yaml(path: Path) -> dict[str, Any]:
     """A profile's top level as written (empty when unreadable: it was validated already)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     return raw if isinstance(raw, dict) else {}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
+from harness.readers import parse_yaml
 
 LEXICON_PATH = Path(__file__).parents[1] / "data" / "canaries.yaml"
 
@@ -25,5 +25,5 @@ class Canary:
 @cache
 def lexicon() -> dict[str, Canary]:
     """Canary terms by id."""
-    raw = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+    raw = parse_yaml(LEXICON_PATH.read_text(encoding="utf-8"))
     return {entry["id"]: Canary(**entry) for entry in raw["terms"]}

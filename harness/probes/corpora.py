@@ -26,10 +26,8 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
 from harness.errors import ConfigError
-from harness.readers import load_yaml_file
+from harness.readers import load_yaml_file, parse_yaml
 from harness.resources import bundled
 
 CATEGORIES_PATH = Path(__file__).parents[1] / "data" / "categories.yaml"
@@ -68,7 +66,7 @@ class Category:
 @cache
 def categories() -> dict[str, Category]:
     """Category codes in taxonomy order: ECO6.1..ECO6.11, ECO7.1..ECO7.9, BENIGN."""
-    raw = yaml.safe_load(CATEGORIES_PATH.read_text(encoding="utf-8"))
+    raw = parse_yaml(CATEGORIES_PATH.read_text(encoding="utf-8"))
     return {c["code"]: Category(c["code"], c["title"], c["kind"]) for c in raw["categories"]}
 
 

@@ -8,6 +8,7 @@ reused through stored storage state. What an observer sees is the rendered text 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import re
@@ -126,6 +127,16 @@ _NAVIGATES_JS = """e => {
 }"""
 
 
+@functools.cache
+def _bundled_chromium() -> str:
+    """Where Playwright's own Chromium would be (asking starts a Playwright driver, a quarter
+    of a second: once per process)."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        return str(playwright.chromium.executable_path or "")
+
+
 def find_browser(explicit: str | None = None) -> str | None:
     """The Chromium executable to launch, or None for Playwright's own build.
 
@@ -138,10 +149,7 @@ def find_browser(explicit: str | None = None) -> str | None:
             raise ConfigError(f"browser {explicit!r} (from --browser-path or ${BROWSER_ENV}) "
                               "does not exist")
         return explicit
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    with sync_playwright() as playwright:
-        bundled = playwright.chromium.executable_path
+    bundled = _bundled_chromium()
     if bundled and Path(bundled).is_file():
         return None
     for candidate in DEBIAN_CHROMIUM:

@@ -19,11 +19,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
 from harness.errors import ConfigError, UnsafeTargetError
-from harness.readers import load_yaml_file
+from harness.readers import load_yaml_file, parse_yaml
 from harness.resources import bundled
 from harness.targets.accounts import AccountRules, check_accounts
 
@@ -96,7 +95,7 @@ class Profile:
 
 @cache
 def _schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return parse_yaml(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def load_profile(path: Path | str, *, base_url: str | None = None,
