@@ -6,11 +6,12 @@ comments and sends group messages (benign ones, and canary posts within the stag
 and a member, who joins the author's groups and reports other users' posts. Requests go
 through the harness's own `ApiTarget` (the profile's steps, templates, refusal rules and
 `allowed_hosts` guard), or for a pages-only site its `PageDriver` (the profile's browser steps
-as form posts, harness.load.forms, signing in accounts the plan made before the load), over a
-transport that sends them with the user's `FastHttpUser` client, so Locust's statistics count
-every one. Every canary and every report filed is
-sent to the master (Locust's own messages, so workers may run on other hosts), which writes it
-as one JSON line to the run's records file; the scenario reads that file afterwards.
+as form posts, harness.load.forms), over a transport that sends them with the user's
+`FastHttpUser` client, so Locust's statistics count every one. The personas sign up, or sign
+in with the accounts the plan holds when the scenario made them before the load. Every canary
+and every report filed is sent to the master (Locust's own messages, so workers may run on
+other hosts), which writes it as one JSON line to the run's records file; the scenario reads
+that file afterwards.
 """
 
 from __future__ import annotations
