@@ -63,6 +63,10 @@ class NoElement(HarnessError):
     """A step's locator matched nothing within the step timeout."""
 
 
+class NotRead(HarnessError):
+    """A `read` step's pattern is not in what it read (the page is not the one expected)."""
+
+
 def _transport_failure(error: str | None, *, navigation: bool) -> str | None:
     """The error of a page load the target never answered, for the breaker: a refused or
     dropped connection, or a navigation that timed out (a locator that waited in vain is the
@@ -739,7 +743,7 @@ class BrowserTarget:
                     page.wait_for_load_state("load")
         except MissingVariable:
             raise
-        except NoElement as exc:
+        except (NoElement, NotRead) as exc:
             error = str(exc)
             self.breaker.record(None)
         except _driving_errors() as exc:
@@ -831,7 +835,7 @@ class BrowserTarget:
         if "pattern" in arg:
             match = re.search(arg["pattern"], value)
             if match is None:
-                raise LookupError(f"{arg['pattern']!r} not found in {value[:200]!r}")
+                raise NotRead(f"read: {arg['pattern']!r} not found in {value[:200]!r}")
             value = match.group(1) if match.groups() else match.group(0)
         return value
 

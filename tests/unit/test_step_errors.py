@@ -170,6 +170,21 @@ def test_a_locator_that_matches_nothing_fails_fast_and_says_so(browser_side: Any
     assert browser_side.kept["01-failed-post-create-step-2.png"].startswith(b"\x89PNG")
 
 
+def test_a_read_whose_pattern_is_not_on_the_page_is_a_failed_step(browser_side: Any) -> None:
+    # e.g. a publish that did not land on the new item's page: the case says so, it does not
+    # crash (a test that raised would record no observation).
+    viewer = Actor("viewer", "hx-v")
+    done = browser_side.run_steps(
+        [{"goto": "/home", "as": "viewer"},
+         {"read": {"url": True, "pattern": "/t/(\\d+)", "into": "topic_id"}, "as": "viewer"},
+         {"goto": "/t/{topic_id}", "as": "viewer"}],
+        {}, {"viewer": viewer}, {}, action="forward prepare")
+    assert len(done) == 2
+    assert not done[-1].ok
+    assert done[-1].error.startswith("read: ")
+    assert "not found in 'http" in done[-1].error
+
+
 def test_every_fresh_author_signs_up_in_a_fresh_context(browser_side: Any) -> None:
     # The site sends a signed-in visitor away from /join: a shared context would break the
     # second sign-up.
