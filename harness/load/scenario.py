@@ -249,7 +249,8 @@ def reconcile_intake(session: Session, policy: Policy, seed: int, stages: tuple[
             if any(reason in str(r.get("reason") or "") for r in read.records or [])]
     verdicts = judge_intake(stages, filings, shown, limits, read.problem or "",
                             by_reason=by_reason)
-    return verdicts, desk.exchanges[-1] if desk.exchanges else None
+    queue = desk.exchanges[-1] if desk.exchanges else None
+    return verdicts, queue.evidence() if hasattr(queue, "evidence") else queue
 
 
 def _filing(record: Mapping[str, Any], *, by_reason: bool) -> Filing:
