@@ -1,7 +1,7 @@
 """The pytest plugin (entry point `harness`): it only wires. Options and ini keys
 (`options`), the run's inputs resolved once (`config`), a recorded run's start (`run`),
 collection and the plan (`collection`), the fixtures scenarios ask for (`fixtures`: `target`,
-`session`, `evidence`, ...) and the inconclusive status (`status`).
+`harness_session`, `evidence`, ...) and the inconclusive status (`status`).
 
 What it records lives in `harness.evidence`: a test's evidence (`evidence.scenario`), the run
 recorder that writes and seals the chain in the controller (`evidence.recorder`). Under

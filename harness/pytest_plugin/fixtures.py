@@ -1,4 +1,4 @@
-"""The fixtures scenarios ask for: `target` (the test's channel), `session` (the personas a
+"""The fixtures scenarios ask for: `target` (the test's channel), `harness_session` (the personas a
 worker's cases share), `evidence`, and what they are made of (the profile, the policy, the
 corpora, the seeds, the mailbox, the API and browser targets)."""
 
