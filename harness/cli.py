@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME")
     serve.add_argument("--list-faults", action="store_true", help="print the faults and exit")
-    for name, what in (("ack", "when the site's report desk acknowledges a report"),
+    for name, what in (("ack", "when the site's report handling acknowledges a report"),
                        ("handle", "when it decides a report"),
                        ("limit", "the handling limit the site publishes")):
         serve.add_argument(f"--report-{name}-seconds", metavar="S", help=f"seconds: {what}")

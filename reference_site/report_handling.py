@@ -54,7 +54,7 @@ class ReportHandling:
             try:
                 self.run_once()
             except (ServiceError, sqlite3.Error):
-                log.exception("the report desk failed a pass; it will try again")
+                log.exception("the report handling failed a pass; it will try again")
 
     def run_once(self) -> None:
         """One pass: acknowledge, then decide, every due ticket."""

@@ -35,7 +35,7 @@ SECONDS_PER_DAY = 86_400
 OPEN_STATUSES = ("received", "in_review")  # tickets still waiting for a decision
 _OPEN_SQL = "({})".format(", ".join(f"'{status}'" for status in OPEN_STATUSES))
 # Audit context of the desk's own actions: no request, so no addresses.
-DESK_CONTEXT = RequestContext(user_agent="reference-site report desk")
+DESK_CONTEXT = RequestContext(user_agent="reference-site report handling")
 # How much later than the published limit the `slow-handling` fault decides reports.
 SLOW_HANDLING_FACTOR = 10
 REPORT_CATEGORIES = {

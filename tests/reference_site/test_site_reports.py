@@ -326,7 +326,7 @@ def test_desk_acknowledges_then_removes_prohibited_and_dismisses_benign(make_sit
         bad_ticket: "resolved", fine_ticket: "rejected"
     }
 
-    desk = [r for r in site.audit() if r["user_agent"] == "reference-site report desk"]
+    desk = [r for r in site.audit() if r["user_agent"] == "reference-site report handling"]
     assert {(r["operation"], r["decision"]) for r in desk} == {
         ("report.review", "allowed"), ("report.decide", "removed"), ("report.decide", "allowed")
     }
