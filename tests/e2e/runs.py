@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +28,9 @@ from harness.evidence import read_entries
 from harness.policy import load_policy
 
 FAST_POLICY = Path(__file__).with_name("fast-policy.yaml")
+BOARD_DIR = Path(__file__).parents[1] / "sites" / "board"
+BOARD_PROFILE = BOARD_DIR / "profile.yaml"
+BOARD_URL_LINE = re.compile(r"Corkboard listening on (http://127\.0\.0\.1:\d+)")
 # A scope of seconds with one failing control: the replay, diff, signature and shard tests.
 BIO_FAULT_SCOPE = ("--control", "A5.4-NICKNAME", "--control", "A5.4-BIO",
                    "--reference-fault", "unfiltered-bio")
@@ -168,3 +172,19 @@ def stop_site(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@dataclass(frozen=True)
+class RunningBoard:
+    """A Corkboard subprocess (tests/sites/board): its URL, and the environment its profile
+    reads."""
+
+    url: str
+    env: dict[str, str]
+
+
+def free_port() -> int:
+    """A loopback port free when asked (for a server the test tells which port to use)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -16,9 +16,7 @@ from harness.evidence import read_entries, verify_run
 from harness.evidence.redact import REDACTED
 from harness.load.scenario import INTAKE_UNDER_LOAD, UNDER_LOAD
 
-from .runs import control_verdicts
-from .test_third_site import PROFILE as BOARD_PROFILE
-from .test_third_site import RunningBoard, start_board  # noqa: F401 (the fixture, by name)
+from .runs import BOARD_PROFILE, RunningBoard, control_verdicts
 
 SHORT = """grace_seconds: 1
 load: {users: 16, spawn_rate: 16, seconds: 9, stages: 3, canaries_per_stage: 20}
@@ -104,8 +102,9 @@ def board_load(site: RunningBoard, tmp_path: Path) -> tuple[int, Path, str]:
     return done.returncode, runs[0], done.stdout + done.stderr
 
 
-def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(request, tmp_path):
-    code, run_dir, output = board_load(request.getfixturevalue("start_board")(), tmp_path)
+def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(start_board,
+                                                                           tmp_path):
+    code, run_dir, output = board_load(start_board(), tmp_path)
     assert code == 0, output[-3000:]
     assert control_verdicts(run_dir) == {UNDER_LOAD: "pass", INTAKE_UNDER_LOAD: "pass"}
     assert verify_run(run_dir).ok
@@ -130,12 +129,11 @@ def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(requ
     assert len([e for e in cleanup if e["kind"] == "account" and e["outcome"] == "ok"]) >= 8
 
 
-def test_a_pages_only_sites_faults_fail_the_load_controls(request, tmp_path):
+def test_a_pages_only_sites_faults_fail_the_load_controls(start_board, tmp_path):
     """In one run, to keep the suite short: a filter that fails open only while the board is
     busy (its load-only fault) fails A5.4-UNDER-LOAD at the loaded stage and never the
     no-load one; reports that never reach the queue fail A5.6-INTAKE-UNDER-LOAD."""
-    site = request.getfixturevalue("start_board")("notes-unscreened-when-busy",
-                                                  "reports-dropped")
+    site = start_board("notes-unscreened-when-busy", "reports-dropped")
     code, run_dir, output = board_load(site, tmp_path)
     assert code == 1, output[-3000:]
     assert control_verdicts(run_dir) == {UNDER_LOAD: "fail", INTAKE_UNDER_LOAD: "fail"}

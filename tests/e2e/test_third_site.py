@@ -6,14 +6,8 @@ edited. The clean site fails no control; each of its faults fails its own contro
 
 from __future__ import annotations
 
-import os
-import re
-import secrets
-import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,12 +15,16 @@ import pytest
 from harness import controls
 from harness.evidence import read_entries, verify_run
 
-from .runs import FAST_POLICY, control_verdicts, observed_all_pass, start_site, stop_site
+from .runs import (
+    BOARD_DIR,
+    BOARD_PROFILE,
+    FAST_POLICY,
+    RunningBoard,
+    control_verdicts,
+    observed_all_pass,
+)
 
-BOARD_DIR = Path(__file__).parents[1] / "sites" / "board"
-PROFILE = BOARD_DIR / "profile.yaml"
 ROOT = Path(__file__).parents[2]
-URL_LINE = re.compile(r"Corkboard listening on (http://127\.0\.0\.1:\d+)")
 SURFACE_CONTROLS = {c.surface: c.id for c in controls.catalog().values() if c.surface}
 ABSENT_SURFACES = {"account_name", "remark", "forward"}
 IMPLEMENTED = set(SURFACE_CONTROLS) - ABSENT_SURFACES
@@ -60,20 +58,6 @@ FAULT_RUNS = {
 }
 
 
-@dataclass(frozen=True)
-class RunningBoard:
-    """A Corkboard subprocess: its URL, and the environment its profile reads."""
-
-    url: str
-    env: dict[str, str]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _board_faults() -> dict[str, str]:
     """The site's faults (name -> control), as `app.py --list-faults` prints them."""
     done = subprocess.run([sys.executable, str(BOARD_DIR / "app.py"), "--list-faults"],
@@ -82,29 +66,6 @@ def _board_faults() -> dict[str, str]:
 
 
 BOARD_FAULTS = _board_faults()
-
-
-@pytest.fixture
-def start_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        Callable[..., RunningBoard]]:
-    """Starts Corkboards (with the given faults) on free loopback ports, each with a free
-    SMTP port for the harness's sink and a fresh moderator; stopped at the test's end."""
-    processes: list[subprocess.Popen[str]] = []
-
-    def start(*faults: str) -> RunningBoard:
-        name, password = f"mod_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-        env = {**os.environ, "BOARD_SMTP_PORT": str(_free_port()), "BOARD_MOD_NAME": name,
-               "BOARD_MOD_PASSWORD": password, "BOARD_MODERATOR": f"{name}:{password}"}
-        process, url = start_site(
-            [sys.executable, str(BOARD_DIR / "app.py"), "--port", "0",
-             *(arg for fault in faults for arg in ("--fault", fault))], env, URL_LINE,
-            tmp_path_factory.mktemp("board") / "stderr.log", "Corkboard")
-        processes.append(process)
-        return RunningBoard(url, env)
-
-    yield start
-    for process in processes:
-        stop_site(process)
 
 
 def harness(site: RunningBoard, *args: str,
@@ -118,7 +79,7 @@ def assess(site: RunningBoard, out: Path, scope: list[str], *args: str
            ) -> tuple[int, Path | None, str]:
     """`harness assess` of Corkboard from its profile through its pages; exit code, run
     directory and output."""
-    done = harness(site, "assess", "--profile", str(PROFILE), "--base-url", site.url,
+    done = harness(site, "assess", "--profile", str(BOARD_PROFILE), "--base-url", site.url,
                    "--out", str(out), "--policy", str(FAST_POLICY), "--seed", "7",
                    "--channel", "browser",
                    *(arg for control in scope for arg in ("--control", control)), *args)
@@ -208,5 +169,5 @@ def test_own_corpus_drives_the_surface_controls(start_board, tmp_path):
 @pytest.mark.full
 def test_profile_check_passes(start_board, tmp_path):
     site = start_board()
-    done = harness(site, "profile", "check", str(PROFILE), "--base-url", site.url)
+    done = harness(site, "profile", "check", str(BOARD_PROFILE), "--base-url", site.url)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
