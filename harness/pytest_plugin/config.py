@@ -120,9 +120,9 @@ def profile_sections(config: pytest.Config) -> frozenset[str]:
 
 def selected_channels(config: pytest.Config) -> tuple[str, ...]:
     """The channels this run assesses through (`--channel all` is every one). A pages-only
-    profile (no `api` section) is assessed through its pages: the API (and the load channel,
-    whose users drive the API steps) is left out of `all` and of the default channel, and
-    asking for the API by name is a usage error."""
+    profile (no `api` section) is assessed through its pages: the API is left out of `all`
+    (which keeps the load channel: its users drive the browser steps as form posts) and of
+    the default channel, and asking for the API by name is a usage error."""
     settings = harness_settings(config)
     channels = settings.channels
     if "api" not in channels or "api" in profile_sections(config):
@@ -132,4 +132,4 @@ def selected_channels(config: pytest.Config) -> tuple[str, ...]:
             f"{settings.profile_path}: channel api (from the {settings.sources['channel']}), but "
             "the profile has no api section: a pages-only site is assessed through its pages "
             "(--channel browser)")
-    return tuple(name for name in channels if name not in ("api", "load")) or ("browser",)
+    return tuple(name for name in channels if name != "api") or ("browser",)

@@ -1,5 +1,6 @@
 """A pages-only profile (no `api` section) is assessed through its pages: the default channel
-and `--channel all` become the browser, and asking for the API by name is a usage error."""
+becomes the browser, `--channel all` the browser and the load, and asking for the API by name
+is a usage error."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ SCENARIO = """
     @pytest.mark.one_channel
     @pytest.mark.control("A5.4-EVASION-CASE")
     def test_once(channel):
+        pass
+
+    @pytest.mark.channel("load")
+    @pytest.mark.control("A5.4-UNDER-LOAD")
+    def test_under_load(channel):
         pass
 """
 
@@ -41,6 +47,8 @@ def test_a_pages_only_profile_is_assessed_through_its_pages(pytester, pages_only
     assert "test_every_channel[browser]" in listed
     assert "test_once[browser]" in listed
     assert "[api]" not in listed
+    # The load channel's users drive the browser steps as form posts: `all` keeps it.
+    assert ("test_under_load[load]" in listed) == bool(given)
 
 
 def test_asking_for_its_api_is_a_usage_error(pytester, pages_only):
