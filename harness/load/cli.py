@@ -90,14 +90,15 @@ def _check_plan(bounds: Any) -> None:
 def broke_at(run_dir: Path) -> list[str]:
     """For each load control that failed, the first stage it failed at, from the evidence."""
     from harness.evidence import read_entries  # noqa: PLC0415
-    from harness.load.scenario import INTAKE_UNDER_LOAD, UNDER_LOAD  # noqa: PLC0415
+    from harness.load.scenario import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD  # noqa: PLC0415
 
     if not (run_dir / "evidence.jsonl").is_file():
         return []
     lines = []
     failed = [e for e in read_entries(run_dir) if e.get("entry_type") == "observation"
-              and e.get("control") in (UNDER_LOAD, INTAKE_UNDER_LOAD) and e["verdict"] == "fail"]
-    for control in (UNDER_LOAD, INTAKE_UNDER_LOAD):
+              and e.get("control") in (A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD)
+              and e["verdict"] == "fail"]
+    for control in (A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD):
         first = min((e for e in failed if e["control"] == control),
                     key=lambda e: e["details"]["stage"]["index"], default=None)
         if first is not None:

@@ -39,8 +39,8 @@ from harness.targets.profile import Profile
 from harness.targets.scope import in_scope
 from harness.verdicts import Observation, Verdict
 
-UNDER_LOAD = "A5.4-UNDER-LOAD"
-INTAKE_UNDER_LOAD = "A5.6-INTAKE-UNDER-LOAD"
+A5_4_UNDER_LOAD = "A5.4-UNDER-LOAD"
+A5_6_INTAKE_UNDER_LOAD = "A5.6-INTAKE-UNDER-LOAD"
 CHANNEL = "load"
 PROBES = {probe.id: probe for probe in TEXT_PROBES}
 STAGE_TABLE = pytest.StashKey[list[str]]()  # the table the terminal summary prints
@@ -169,9 +169,9 @@ class StageTable:
     def evidence(self) -> list[dict[str, Any]]:
         return [{"stage": stage.index, "label": stage.label, "users": stage.users,
                  "seconds": stage.seconds, **self.figures.get(stage.index, {}),
-                 UNDER_LOAD: {"verdict": leak.verdict.value, "reason": leak.reason,
+                 A5_4_UNDER_LOAD: {"verdict": leak.verdict.value, "reason": leak.reason,
                               **leak.figures},
-                 INTAKE_UNDER_LOAD: {"verdict": intake.verdict.value, "reason": intake.reason,
+                 A5_6_INTAKE_UNDER_LOAD: {"verdict": intake.verdict.value, "reason": intake.reason,
                                      **intake.figures}}
                 for stage, leak, intake in zip(self.stages, self.leaks, self.intake,
                                                strict=True)]
@@ -183,7 +183,7 @@ class StageTable:
                 "verdicts")
         rows = [head]
         for row in self.evidence():
-            leak, intake = row[UNDER_LOAD], row[INTAKE_UNDER_LOAD]
+            leak, intake = row[A5_4_UNDER_LOAD], row[A5_6_INTAKE_UNDER_LOAD]
             bound = (f"{leak['leak_high']:.3f}<={leak['limit']:.3f}"
                      if leak["limit"] is not None else f"{leak['leak_high']:.3f}")
             ok = row.get("benign_ok_rate")
@@ -266,8 +266,8 @@ def observations(table: StageTable) -> list[Observation]:
     """One observation per planned stage and control, carrying the stage's figures; a stage
     not passed says so when the run was stopped early (the request cap)."""
     found = []
-    for control, judged, surface in ((UNDER_LOAD, table.leaks, "post"),
-                                     (INTAKE_UNDER_LOAD, table.intake, None)):
+    for control, judged, surface in ((A5_4_UNDER_LOAD, table.leaks, "post"),
+                                     (A5_6_INTAKE_UNDER_LOAD, table.intake, None)):
         for verdict in judged:
             stage = verdict.stage
             reason = verdict.reason

@@ -389,7 +389,8 @@ class BrowserTarget:
             if scope.tracing != "off":
                 context.tracing.stop(**({"path": str(trace)} if keep_trace else {}))
             context.close()  # writes the HAR
-        for role in (*scope.contexts, *scope.chunks, *scope.released):
+        # A context key once (a released actor's key may come back in a later context).
+        for role in dict.fromkeys((*scope.contexts, *scope.chunks, *scope.released)):
             trace = scope.scratch / f"trace-{role}.zip"
             for kind, path in (("tracing", trace), ("har", scope.scratch / f"{role}.har")):
                 policy = scope.tracing if kind == "tracing" else scope.har

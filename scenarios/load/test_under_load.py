@@ -24,9 +24,9 @@ import pytest
 from harness.load.display import live_progress
 from harness.load.runner import run_load
 from harness.load.scenario import (
-    INTAKE_UNDER_LOAD,
+    A5_4_UNDER_LOAD,
+    A5_6_INTAKE_UNDER_LOAD,
     STAGE_TABLE,
-    UNDER_LOAD,
     judge_load,
     make_accounts,
     make_plan,
@@ -42,8 +42,8 @@ ARTIFACTS = ("plan.json", "locust.json", "locust_stats.csv", "locust_stats_histo
 
 
 @pytest.mark.channel("load")
-@pytest.mark.control(UNDER_LOAD)
-@pytest.mark.control(INTAKE_UNDER_LOAD)
+@pytest.mark.control(A5_4_UNDER_LOAD)
+@pytest.mark.control(A5_6_INTAKE_UNDER_LOAD)
 def test_controls_hold_under_load(request, target_profile, api_target, evidence, harness_policy,
                                   run_seed):
     seed = derive_seed(run_seed, "load")

@@ -67,7 +67,7 @@ def test_clean_site_passes_every_control_and_its_run_verifies(clean_api_run, tmp
     code, run_dir, output = clean_api_run.code, clean_api_run.run_dir, clean_api_run.output
     assert code == 0, output[-3000:]
     verdicts = control_verdicts(run_dir)
-    # Controls only pages can observe (e.g. published complaint channels) are outside an API run.
+    # Controls only pages can observe (e.g. published complaint contacts) are outside an API run.
     gating = {c for c in AUTOMATED - MEASURED if controls.get(c).in_scope([], ["api"])}
     assert {c: verdicts.get(c) for c in gating} == dict.fromkeys(gating, "pass")
     assert set(verdicts) >= MEASURED  # measured families are judged and shown, not gated

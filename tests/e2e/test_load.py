@@ -14,15 +14,15 @@ import pytest
 
 from harness.evidence import read_entries, verify_run
 from harness.evidence.redact import REDACTED
-from harness.load.scenario import INTAKE_UNDER_LOAD, UNDER_LOAD
+from harness.load.scenario import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD
 
 from .runs import BOARD_PROFILE, RunningBoard, control_verdicts
 
 SHORT = """grace_seconds: 1
 load: {users: 16, spawn_rate: 16, seconds: 9, stages: 3, canaries_per_stage: 20}
 """
-FAULTS = {"filter-fails-open-under-load": UNDER_LOAD,
-          "reports-dropped-when-busy": INTAKE_UNDER_LOAD}
+FAULTS = {"filter-fails-open-under-load": A5_4_UNDER_LOAD,
+          "reports-dropped-when-busy": A5_6_INTAKE_UNDER_LOAD}
 
 
 def harness_load(tmp_path: Path, *args: str) -> tuple[int, Path, str]:
@@ -46,14 +46,14 @@ def stage_observations(run_dir: Path, control: str) -> list[dict]:
 def test_clean_site_passes_both_load_controls_with_the_reconciliation_in_evidence(tmp_path):
     code, run_dir, output = harness_load(tmp_path)
     assert code == 0, output[-3000:]
-    assert control_verdicts(run_dir) == {UNDER_LOAD: "pass", INTAKE_UNDER_LOAD: "pass"}
+    assert control_verdicts(run_dir) == {A5_4_UNDER_LOAD: "pass", A5_6_INTAKE_UNDER_LOAD: "pass"}
     assert verify_run(run_dir).ok
     assert "load stages" in output
     assert "no-load (1 user)" in output
-    intake = stage_observations(run_dir, INTAKE_UNDER_LOAD)
+    intake = stage_observations(run_dir, A5_6_INTAKE_UNDER_LOAD)
     assert [o["details"]["stage"]["users"] for o in intake] == [1, 8, 16]
     assert all(o["details"]["receipts"] > 0 and o["details"]["lost"] == [] for o in intake)
-    leaks = stage_observations(run_dir, UNDER_LOAD)
+    leaks = stage_observations(run_dir, A5_4_UNDER_LOAD)
     assert all(o["details"]["canaries"] == 20 and o["details"]["leaked"] == 0 for o in leaks)
     artifacts = intake[0]["details"]["artifacts"]
     reconciliation = run_dir / artifacts["reconciliation"]
@@ -106,14 +106,14 @@ def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(star
                                                                            tmp_path):
     code, run_dir, output = board_load(start_board(), tmp_path)
     assert code == 0, output[-3000:]
-    assert control_verdicts(run_dir) == {UNDER_LOAD: "pass", INTAKE_UNDER_LOAD: "pass"}
+    assert control_verdicts(run_dir) == {A5_4_UNDER_LOAD: "pass", A5_6_INTAKE_UNDER_LOAD: "pass"}
     assert verify_run(run_dir).ok
-    leaks = stage_observations(run_dir, UNDER_LOAD)
+    leaks = stage_observations(run_dir, A5_4_UNDER_LOAD)
     assert [o["details"]["stage"]["users"] for o in leaks] == [1, 4]
     assert all(o["details"]["canaries"] == 4 and o["details"]["leaked"] == 0 for o in leaks)
     assert leaks[0]["details"]["plan"]["steps"] == "browser"
     assert all(o["details"]["benign_ok"] > 0 for o in leaks)
-    intake = stage_observations(run_dir, INTAKE_UNDER_LOAD)
+    intake = stage_observations(run_dir, A5_6_INTAKE_UNDER_LOAD)
     assert all(o["details"]["receipts"] > 0 and o["details"]["lost"] == [] for o in intake)
     artifacts = leaks[0]["details"]["artifacts"]
     canaries = json.loads((run_dir / artifacts["canaries"]).read_text(encoding="utf-8"))
@@ -136,15 +136,17 @@ def test_a_pages_only_sites_faults_fail_the_load_controls(start_board, tmp_path)
     site = start_board("notes-unscreened-when-busy", "reports-dropped")
     code, run_dir, output = board_load(site, tmp_path)
     assert code == 1, output[-3000:]
-    assert control_verdicts(run_dir) == {UNDER_LOAD: "fail", INTAKE_UNDER_LOAD: "fail"}
-    leaks = {o["details"]["stage"]["index"]: o for o in stage_observations(run_dir, UNDER_LOAD)}
+    assert control_verdicts(run_dir) == {A5_4_UNDER_LOAD: "fail", A5_6_INTAKE_UNDER_LOAD: "fail"}
+    leaks = {o["details"]["stage"]["index"]: o
+             for o in stage_observations(run_dir, A5_4_UNDER_LOAD)}
     assert leaks[0]["verdict"] == "pass", leaks[0]["reason"]
     assert leaks[1]["verdict"] == "fail", leaks[1]["reason"]
     assert leaks[1]["details"]["leaked"] > 0
-    failed = [o for o in stage_observations(run_dir, INTAKE_UNDER_LOAD) if o["verdict"] == "fail"]
+    failed = [o for o in stage_observations(run_dir, A5_6_INTAKE_UNDER_LOAD)
+              if o["verdict"] == "fail"]
     assert failed
     assert all(o["details"]["lost"] for o in failed)
     assert "reports filed (no receipt: found by their reason text) are not in the moderator's " \
         "queue (lost)" in failed[0]["reason"]
-    assert f"{UNDER_LOAD} broke at stage 1" in output
-    assert f"{INTAKE_UNDER_LOAD} broke at" in output
+    assert f"{A5_4_UNDER_LOAD} broke at stage 1" in output
+    assert f"{A5_6_INTAKE_UNDER_LOAD} broke at" in output

@@ -16,7 +16,7 @@ from harness.load.judge import (
     reconcile,
 )
 from harness.load.plan import stages_for
-from harness.load.scenario import INTAKE_UNDER_LOAD, UNDER_LOAD, StageTable, observations
+from harness.load.scenario import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD, StageTable, observations
 from harness.stats import wilson
 from harness.verdicts import Plan, PlannedTest, Verdict, judge_run
 
@@ -150,13 +150,14 @@ def test_the_one_judge_rolls_stage_observations_up_and_never_passes_a_missing_st
     table = StageTable(STAGES, judge_leaks(STAGES, counts, None),
                        judge_intake(STAGES, every, [f.ticket for f in every], LIMITS), {})
     test = "scenarios/load/test_under_load.py::test_controls_hold_under_load"
-    plan = Plan((), ("load",), (PlannedTest(test, (UNDER_LOAD, INTAKE_UNDER_LOAD), "load"),))
+    plan = Plan((), ("load",),
+                (PlannedTest(test, (A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD), "load"),))
     lines = [{"entry_type": "plan", **plan.evidence()},
              *({**o.evidence(), "test": test} for o in observations(table)),
              {"entry_type": "run_end", "complete": True}]
     run = judge_run(lines)
     found = {c.control: c.verdict for c in run.controls}
-    assert found == {UNDER_LOAD: Verdict.INCONCLUSIVE, INTAKE_UNDER_LOAD: Verdict.PASS}
+    assert found == {A5_4_UNDER_LOAD: Verdict.INCONCLUSIVE, A5_6_INTAKE_UNDER_LOAD: Verdict.PASS}
     assert run.exit_code == 1
 
 
@@ -166,7 +167,7 @@ def test_a_run_stopped_by_the_request_cap_says_so_where_it_is_inconclusive():
     table = StageTable(STAGES, judge_leaks(STAGES, counts, None),
                        judge_intake(STAGES, every, [f.ticket for f in every], LIMITS), {},
                        stopped="the request cap of 100 was reached")
-    found = [o for o in observations(table) if o.control == UNDER_LOAD]
+    found = [o for o in observations(table) if o.control == A5_4_UNDER_LOAD]
     assert found[2].verdict is Verdict.INCONCLUSIVE
     assert found[2].reason.endswith("the run stopped early: the request cap of 100 was reached")
     assert "stopped" not in found[0].reason
