@@ -4,18 +4,20 @@ control.
 A case the target shows is watched for the policy's grace window; having a cell's cases in
 flight side by side makes N leaking cases cost about one window rather than N. How many are in
 flight is the policy's `rates.concurrency` for the channel: a functional scenario, never a load
-test. The API channel runs that many cases in threads; the browser channel (Playwright's pages
-belong to the thread that made them) submits a batch of that many one after another and then
-reads them, so that their windows overlap. The verdict of each case is the one `CaseRun` gives;
+test. The API channel runs that many steps (a submission, a read) at once in threads, and a
+case waiting for its window holds none; the browser channel (Playwright's pages belong to the
+thread that made them) submits a batch of that many one after another and then reads them, so
+that their windows overlap. The verdict of each case is the one `CaseRun` gives;
 only the pacing and the record checks differ (see `RateCaseRun`).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from harness.evidence.scenario import Inconclusive, ScenarioEvidence
@@ -138,13 +140,17 @@ def concurrency(policy: Policy, channel: str, *, image: bool = False) -> int:
     return min(n, IMAGE_CONCURRENCY) if image else n
 
 
+STEPS = (RateCaseRun.start, RateCaseRun.first_read, RateCaseRun.finish)
+
+
 def run_rate_cases(runs: Sequence[RateCaseRun], *, at_once: int,
                    threads: bool) -> list[CaseResult]:
-    """Run the cases `at_once` at a time and return their results in order: in threads, or
-    (a channel whose driver is bound to one thread) in batches whose waits overlap."""
+    """Run the cases and return their results in order: in threads, at most `at_once` steps
+    at a time, or (a channel whose driver is bound to one thread) in batches of `at_once`
+    whose waits overlap."""
     if threads:
-        with ThreadPoolExecutor(at_once) as pool:
-            return list(pool.map(RateCaseRun.run, runs))
+        _run_in_threads(runs, at_once)
+        return [run.result for run in runs]
     for first in range(0, len(runs), at_once):
         batch = runs[first:first + at_once]
         for step in (RateCaseRun.start, RateCaseRun.first_read, RateCaseRun.finish):
@@ -152,6 +158,32 @@ def run_rate_cases(runs: Sequence[RateCaseRun], *, at_once: int,
                 wait_until(run.due)
                 step(run)
     return [run.result for run in runs]
+
+
+def _run_in_threads(runs: Sequence[RateCaseRun], at_once: int) -> None:
+    """Each case's steps in turn, each when it is due, `at_once` steps at a time: a case
+    waiting for its moment (a grace window) holds no thread, so the target never has more
+    than `at_once` of the harness's requests in flight and a cell's windows all overlap.
+    Steps that are due go in case order, submissions before reads."""
+    due: list[tuple[float, int, int]] = [(0.0, index, 0) for index in range(len(runs))]
+    running: dict[Future[None], tuple[int, int]] = {}
+    with ThreadPoolExecutor(at_once) as pool:
+        while due or running:
+            now = time.monotonic()
+            while due and len(running) < at_once and due[0][0] <= now:
+                _, index, step = heapq.heappop(due)
+                running[pool.submit(STEPS[step], runs[index])] = (index, step)
+            idle = len(running) < at_once and due
+            timeout = max(0.0, due[0][0] - now) if idle else None
+            if not running:
+                time.sleep(timeout or 0.0)
+                continue
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                index, step = running.pop(future)
+                future.result()  # a step's error is the scenario's
+                if step + 1 < len(STEPS):
+                    heapq.heappush(due, (runs[index].due, index, step + 1))
 
 
 def measure_cells(control: str, family: str, expect: str, cells: Mapping[str, list[Case]], *,

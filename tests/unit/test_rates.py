@@ -232,6 +232,43 @@ def test_a_batch_submits_every_case_before_reading_any_so_their_windows_overlap(
     assert [r.observations[0].verdict for r in results] == [Verdict.FAIL] * 5
 
 
+def test_threads_wait_out_the_windows_side_by_side_with_at_most_at_once_in_flight(
+        write_profile: Callable[..., Path]) -> None:
+    """Cases waiting for their grace window hold no thread: every leaking case is submitted
+    before any is read again, and the site never has more than `at_once` requests at once."""
+    site = LeakySite()
+    in_flight = {"now": 0, "most": 0}
+    count = threading.Lock()
+
+    def counted(request: httpx.Request) -> httpx.Response:
+        with count:
+            in_flight["now"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        try:
+            threading.Event().wait(0.002)  # long enough for threads to overlap
+            return site(request)
+        finally:
+            with count:
+                in_flight["now"] -= 1
+
+    profile = load_profile(write_profile(RATE_PROFILE), base_url="http://127.0.0.1:9")
+    session = Session.open(ApiTarget(profile, transport=httpx.MockTransport(counted)), 5, "r1")
+    probe = ProbeSpec("canary-zh-a", MUST_BLOCK, "zh", canary="canary-zh-a")
+    runs = [RateCaseRun(session, build_case("bio", "create", probe, 100 + i),
+                        Policy(grace_seconds=0.2), 100 + i, control=CONTROL) for i in range(6)]
+    results = run_rate_cases(runs, at_once=2, threads=True)
+    assert [r.observations[0].verdict for r in results] == [Verdict.FAIL] * 6
+    assert in_flight["most"] <= 2
+    events = [e for e in site.log if not e.endswith(" 1")]  # user 1 is the viewer
+    submitted = [i for i, e in enumerate(events) if e.startswith("submit")]
+    reads = Counter(e.split()[1] for e in events if e.startswith("read"))
+    assert len(submitted) == 6
+    assert set(reads.values()) == {4}  # viewer and anonymous, first and after the window
+    again = [i for i, e in enumerate(events) if e.startswith("read")
+             and events[:i].count(e) == 2]  # the first read after a window
+    assert max(submitted) < min(again)  # no case waited for another's window
+
+
 def test_threads_and_batches_judge_the_same(write_profile: Callable[..., Path]) -> None:
     threaded = run_rate_cases(_rate_runs(write_profile, LeakySite(), 4, MUST_ALLOW),
                               at_once=2, threads=True)
