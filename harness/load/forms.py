@@ -38,6 +38,7 @@ from harness.targets.browser import (
     NoElement,
     PageResult,
     _vars,
+    read_pattern,
 )
 from harness.targets.mail import Mailbox, run_mail_step
 from harness.targets.profile import Profile
@@ -439,7 +440,7 @@ class PageDriver:
             status = self._perform(actor, action, spec[action], scope, into)
         except MissingVariable as exc:
             error = f"{action}: no value for {{{exc.name}}}"
-        except (HarnessError, LookupError) as exc:
+        except HarnessError as exc:
             error = f"{action}: {exc}"
         except httpx.HTTPError as exc:
             error = f"{action}: {type(exc).__name__}: {exc}"
@@ -521,12 +522,7 @@ class PageDriver:
             attribute = arg.get("attribute")
             found = element.get(attribute) if attribute else element.get_text(" ", strip=True)
             value = " ".join(found) if isinstance(found, list) else str(found or "")
-        if "pattern" in arg:
-            match = re.search(arg["pattern"], value)
-            if match is None:
-                raise LookupError(f"{arg['pattern']!r} not found in {value[:200]!r}")
-            value = match.group(1) if match.groups() else match.group(0)
-        return value
+        return read_pattern(arg, value)
 
     def _refusals_shown(self, page: Page) -> tuple[tuple[Rule, str | None], ...]:
         """Every refusal rule the page matches, with what it says (as the browser checks)."""

@@ -67,6 +67,17 @@ class NotRead(HarnessError):
     """A `read` step's pattern is not in what it read (the page is not the one expected)."""
 
 
+def read_pattern(arg: Mapping[str, Any], value: str) -> str:
+    """What a `read` step binds from `value`: its `pattern`'s first group (or whole match),
+    or `value` itself without one; NotRead when the pattern is not there."""
+    if "pattern" not in arg:
+        return value
+    match = re.search(arg["pattern"], value)
+    if match is None:
+        raise NotRead(f"read: {arg['pattern']!r} not found in {value[:200]!r}")
+    return match.group(1) if match.groups() else match.group(0)
+
+
 def _transport_failure(error: str | None, *, navigation: bool) -> str | None:
     """The error of a page load the target never answered, for the breaker: a refused or
     dropped connection, or a navigation that timed out (a locator that waited in vain is the
@@ -833,12 +844,7 @@ class BrowserTarget:
             attribute = arg.get("attribute")
             value = (locator.get_attribute(attribute) if attribute else locator.inner_text())
             value = value or ""
-        if "pattern" in arg:
-            match = re.search(arg["pattern"], value)
-            if match is None:
-                raise NotRead(f"read: {arg['pattern']!r} not found in {value[:200]!r}")
-            value = match.group(1) if match.groups() else match.group(0)
-        return value
+        return read_pattern(arg, value)
 
     def _element(self, page: Page, spec: Any, scope: Mapping[str, Any]) -> Locator:
         """The element a step acts on, once it is in the page; NoElement, naming the locator,
