@@ -328,12 +328,19 @@ class CaseRun:
         return all(any(s.visible for s in sightings if s.role == r) for r in self.judged_roles)
 
     def read_all(self) -> list[Sighting]:
-        return [sighting for spec in self.surface["observe"]
-                for sighting in self.read_spec(spec, self.variables)]
+        """One round of reads: every observe spec as each of its roles. A role's last read of
+        the round is its decisive one (a screenshot policy of `last` keeps its picture)."""
+        specs = self.surface["observe"]
+        last = {role: index for index, spec in enumerate(specs) for role in spec["as"]}
+        return [sighting for index, spec in enumerate(specs)
+                for sighting in self.read_spec(spec, self.variables, decisive=frozenset(
+                    role for role, at in last.items() if at == index))]
 
     def read_spec(self, spec: Mapping[str, Any], variables: Mapping[str, Any],
-                  place: str = "") -> list[Sighting]:
-        """One observing read as each of its roles; `place` prefixes the read's label."""
+                  place: str = "", decisive: frozenset[str] | None = None) -> list[Sighting]:
+        """One observing read as each of its roles; `place` prefixes the read's label.
+        `decisive`: the roles for which this read may decide the verdict (None: all); a read
+        that shows the case keeps its picture whether it was decisive or not."""
         sightings = []
         label = place + (f"{spec['method']} {spec['path']}" if "path" in spec
                          else f"page {spec['goto']}")
@@ -342,7 +349,8 @@ class CaseRun:
                 self.not_applicable.append({"role": role, "request": label,
                                             "reason": str(spec["login_required"])})
                 continue  # the profile says this page needs a login: nothing to see as them
-            read = self.target.read(spec, variables, self.actors, role)
+            chosen = decisive is None or role in decisive
+            read = self.target.read(spec, variables, self.actors, role, decisive=chosen)
             if read is None:
                 continue  # the item this read needs does not exist (e.g. it was refused)
             artifacts = list(getattr(read, "artifacts", ()))
@@ -362,6 +370,8 @@ class CaseRun:
                 visible, tag_only = self.target.match(read, self.case)
                 sightings.append(Sighting(role, label, read, visible, tag_only,
                                           artifacts=artifacts))
+            if sightings and sightings[-1].visible and not chosen:
+                sightings[-1].artifacts += self.target.screenshot(self.actors, role)
         return sightings
 
     def image_sighting(self, spec: Mapping[str, Any], read: Any, role: str, label: str,

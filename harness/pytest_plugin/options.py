@@ -63,8 +63,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         parser.addini(name, help_text, default=None)
     parser.addini("harness_tracing", "browser traces: on, off, retain-on-failure (pytest-"
                   "playwright's --tracing, when given, wins)", default="retain-on-failure")
-    parser.addini("harness_screenshots", "screenshot and DOM of every observing page: on, off, "
-                  "retain-on-failure", default="on")
+    parser.addini("harness_screenshots", "screenshots and DOM of observing pages: last (the DOM "
+                  "of every read, a screenshot of each actor's decisive one), on, off, "
+                  "on-failure", default="last")
     parser.addini("harness_har", "HAR of every browser context: on, off, retain-on-failure",
                   default="retain-on-failure")
 

@@ -228,6 +228,10 @@ class ApiTarget:
         return Refusal(ERROR, f"HTTP {exchange.status}",
                        api_message(None, exchange.document, exchange.response_body))
 
+    def screenshot(self, actors: Mapping[str, Actor], role: str) -> tuple[str, ...]:
+        """An API read has no picture: its exchange is its evidence."""
+        return ()
+
     def match(self, exchange: Exchange, case: Any) -> tuple[bool, bool]:
         """Whether the case shows in a read: (visible, only its tag)."""
         document = exchange.document if exchange.document is not None else exchange.response_body
@@ -467,9 +471,10 @@ class ApiTarget:
 
     def read(
         self, spec: Mapping[str, Any], variables: Mapping[str, Any], actors: Mapping[str, Actor],
-        role: str,
+        role: str, *, decisive: bool = True,
     ) -> Exchange | None:
-        """One observing read as `role`; None when the read needs a variable the case lacks."""
+        """One observing read as `role`; None when the read needs a variable the case lacks
+        (the exchange is the evidence, decisive or not)."""
         try:
             return self.request({**spec, "as": role}, variables, actors)
         except MissingVariable:

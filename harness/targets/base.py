@@ -60,8 +60,14 @@ class Target(Protocol):
         """`classify` with the rule that decided it and the site's own message."""
 
     def read(self, spec: Mapping[str, Any], variables: Mapping[str, Any],
-             actors: Mapping[str, Actor], role: str) -> Any:
-        """One observing read as `role`; None when it needs an id the case does not have."""
+             actors: Mapping[str, Actor], role: str, *, decisive: bool = True) -> Any:
+        """One observing read as `role`; None when it needs an id the case does not have.
+        `decisive`: the read may decide the actor's verdict (its last in a round), so a
+        screenshot policy of `last` keeps a screenshot of it."""
+
+    def screenshot(self, actors: Mapping[str, Actor], role: str) -> tuple[str, ...]:
+        """Evidence of the place `role` read last, taken now (a read that was not decisive
+        but showed the case); nothing where the channel has no pictures."""
 
     def match(self, read: Any, case: Any) -> tuple[bool, bool]:
         """Whether the case shows in a read: (visible, only its tag)."""

@@ -96,7 +96,11 @@ LAUNCH_ARGS = (
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 )
-POLICIES = ("on", "off", "retain-on-failure")
+POLICIES = ("on", "off", "retain-on-failure")  # traces and HARs
+# Screenshots and DOM of observing reads: every read (`on`), none (`off`), every read but kept
+# only if the test fails (`on-failure`), or the DOM of every read and a screenshot of each
+# actor's decisive one (its last in a round, and any that showed the case: `last`).
+SCREENSHOT_POLICIES = ("last", "on", "off", "on-failure")
 PASSIVE_ACTIONS = frozenset({"read", "wait_for", "mail"})
 # Actions that can load or change the page: only after these does a step wait for the page to
 # load and look for a refusal (a fill only changes a field; an upload may submit its form).
@@ -371,11 +375,13 @@ class BrowserTarget:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def begin_case(self, sink: ArtifactSink, *, tracing: str = "retain-on-failure",
-                   screenshots: str = "on", har: str = "retain-on-failure") -> None:
+                   screenshots: str = "last", har: str = "retain-on-failure") -> None:
         """Start a test: contexts are made lazily, one per actor, with the given policies."""
-        for name, value in (("tracing", tracing), ("screenshots", screenshots), ("har", har)):
-            if value not in POLICIES:
-                raise ConfigError(f"{name} policy {value!r}: expected one of {POLICIES}")
+        for name, value, allowed in (("tracing", tracing, POLICIES),
+                                     ("screenshots", screenshots, SCREENSHOT_POLICIES),
+                                     ("har", har, POLICIES)):
+            if value not in allowed:
+                raise ConfigError(f"{name} policy {value!r}: expected one of {allowed}")
         self._scope = _CaseScope(sink=sink, tracing=tracing, screenshots=screenshots, har=har)
 
     def end_case(self, failed: bool, redact: Callable[[bytes], bytes]) -> list[str]:
@@ -610,8 +616,10 @@ class BrowserTarget:
         return Refusal(ERROR, f"HTTP {result.status}" if result.status else None)
 
     def read(self, spec: Mapping[str, Any], variables: Mapping[str, Any],
-             actors: Mapping[str, Actor], role: str) -> PageRead | None:
-        """Open the page as `role` and take what it shows; None if the URL needs a missing id."""
+             actors: Mapping[str, Actor], role: str, *,
+             decisive: bool = True) -> PageRead | None:
+        """Open the page as `role` and take what it shows, with its DOM (and a screenshot, by
+        the policy and `decisive`); None if the URL needs a missing id."""
         try:
             url = self._url(render(spec["goto"], {**variables, **_vars(actors, role)}))
         except MissingVariable:
@@ -632,7 +640,7 @@ class BrowserTarget:
             self.breaker.record(_transport_failure(error, navigation=True))
             return PageRead(url, None, "", (), (), error=error)
         self.breaker.record(None)
-        artifacts = self._observation_artifacts(page, role)
+        artifacts = self._observation_artifacts(page, role, picture=decisive)
         # After every redirect: a read counts only on the page it asked for.
         return PageRead(page.url, status, text, images, artifacts,
                         landing=landing_note(url, page.url))
@@ -894,19 +902,36 @@ class BrowserTarget:
                 found.append((rule, " ".join((message or "").split())[:MESSAGE_CHARS] or None))
         return tuple(found)
 
-    def _observation_artifacts(self, page: Page, role: str) -> tuple[str, ...]:
-        """A full-page screenshot and the DOM of what an observer saw. Under
-        `retain-on-failure` they are held back and written only if the test fails."""
+    def screenshot(self, actors: Mapping[str, Actor], role: str) -> tuple[str, ...]:
+        """A full-page screenshot of the page `role` is on (under `last`, of a read that was
+        not decisive but showed the case); nothing under a policy that took one already or
+        takes none."""
+        scope = self._scope
+        if scope is None or scope.screenshots != "last":
+            return ()
+        try:
+            data = self._page(actors[role]).screenshot(full_page=True)
+        except _driving_errors():
+            return ()
+        scope.counter += 1
+        stored = scope.sink(f"{scope.counter:02d}-{role}.png", data, False)
+        return (stored,) if stored else ()
+
+    def _observation_artifacts(self, page: Page, role: str, *,
+                               picture: bool = True) -> tuple[str, ...]:
+        """The DOM of what an observer saw and, by the screenshot policy, a full-page
+        screenshot (under `last`, only with `picture`). Under `on-failure` they are held
+        back and written only if the test fails."""
         scope = self._scope
         if scope is None or scope.screenshots == "off":
             return ()
         scope.counter += 1
         stem = f"{scope.counter:02d}-{role}"
-        files = [
-            (f"{stem}.png", page.screenshot(full_page=True), False),
-            (f"{stem}.html", scrub_hidden_fields(page.content()).encode(), True),
-        ]
-        if scope.screenshots == "retain-on-failure":
+        files = []
+        if picture or scope.screenshots != "last":
+            files.append((f"{stem}.png", page.screenshot(full_page=True), False))
+        files.append((f"{stem}.html", scrub_hidden_fields(page.content()).encode(), True))
+        if scope.screenshots == "on-failure":
             scope.pending.extend(files)
             return ()
         stored = [scope.sink(name, data, text) for name, data, text in files]

@@ -415,7 +415,7 @@ def test_browser_read_counts_only_where_it_landed(write_profile, monkeypatch, as
     page = Navigating(url="about:blank", text="Log in")
     page.redirects = {f"{BASE}{asked}": lands}
     monkeypatch.setattr(target, "_page", lambda actor: page)
-    monkeypatch.setattr(target, "_observation_artifacts", lambda page, role: ())
+    monkeypatch.setattr(target, "_observation_artifacts", lambda page, role, **_: ())
     read = target.read({"goto": asked}, {}, {"viewer": Actor("viewer", "d")}, "viewer")
     assert read is not None
     assert read.url == lands
@@ -468,3 +468,38 @@ def test_a_page_lookup_that_landed_elsewhere_is_not_a_lookup() -> None:
     assert check(desk, steps, done(f"{BASE}/reports/T1"), {"ticket": "T1"}) is None
     assert check(desk, steps, done(f"{BASE}/me/reports"), {"ticket": "T1"}) == (
         f"landed on {BASE}/me/reports, not {BASE}/reports/T1")
+
+
+class _RecordingTarget(ApiTarget):
+    """The API channel, noting which reads the flow calls decisive and what it pictures."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads: list[tuple[str, str, bool]] = []
+        self.pictured: list[str] = []
+
+    def read(self, spec: Any, variables: Any, actors: Any, role: str, *,
+             decisive: bool = True) -> Exchange | None:
+        self.reads.append((spec["path"], role, decisive))
+        return super().read(spec, variables, actors, role, decisive=decisive)
+
+    def screenshot(self, actors: Any, role: str) -> tuple[str, ...]:
+        self.pictured.append(role)
+        return (f"artifacts/{role}.png",)
+
+
+def test_each_roles_last_read_in_a_round_is_decisive_and_a_read_that_shows_is_pictured(
+        write_profile: Callable[..., Path]) -> None:
+    extra = "}\n        - {method: GET, path: \"/api/users/{author_id}?again=1\", as: [viewer]"
+    profile = load_profile(write_profile(PROFILE % extra), base_url=BASE)
+    target = _RecordingTarget(profile, transport=httpx.MockTransport(FakeSite()))
+    session = Session.open(target, 11, "n1")
+    [observation, *_] = run_case(session, build_case("bio", "create", BENIGN, 11), POLICY,
+                                 11).observations
+    assert observation.verdict is Verdict.PASS
+    assert target.reads[:3] == [("/api/users/{author_id}", "viewer", False),
+                                ("/api/users/{author_id}", "anonymous", True),
+                                ("/api/users/{author_id}?again=1", "viewer", True)]
+    assert target.pictured == ["viewer"]  # its first read showed the case: kept as well
+    sightings = observation.details["sightings"]
+    assert sightings[0]["artifacts"] == ["artifacts/viewer.png"]

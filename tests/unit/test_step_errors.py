@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from harness.errors import ConfigError
 from harness.observe.flow import outcome_of
 from harness.targets.api import Actor, ApiTarget
 from harness.targets.profile import load_profile
@@ -252,3 +253,25 @@ def test_a_sign_up_with_an_activation_mail_is_its_own_write(
     assert (done.method, done.step) == ("CLICK", "register step 3 (click {role: button, name: Go})")
     assert author.variables["link"] == f"{pages}/home?activate=ivy"
     assert author.variables["email"] == "ivy@pages.test"
+
+
+def test_the_last_policy_keeps_the_dom_of_every_read_and_a_picture_of_the_decisive_one(
+        browser_side: Any) -> None:
+    viewer = Actor("viewer", "hx-v")
+    actors = {"viewer": viewer}
+    sink = browser_side._scope.sink  # the fixture's, with the last policy instead of on
+    browser_side.end_case(False, lambda data: data)
+    browser_side.begin_case(sink, tracing="off", screenshots="last", har="off")
+    passing = browser_side.read({"goto": "/home"}, {}, actors, "viewer", decisive=False)
+    assert [path.rsplit(".", 1)[1] for path in passing.artifacts] == ["html"]
+    assert browser_side.screenshot(actors, "viewer")[0].endswith("-viewer.png")  # it showed
+    deciding = browser_side.read({"goto": "/home"}, {}, actors, "viewer", decisive=True)
+    assert sorted(path.rsplit(".", 1)[1] for path in deciding.artifacts) == ["html", "png"]
+    assert browser_side.kept[deciding.artifacts[0].rsplit("/", 1)[1]].startswith(b"\x89PNG")
+
+
+def test_an_unknown_screenshot_policy_is_refused(browser_side: Any) -> None:
+    browser_side.end_case(False, lambda data: data)
+    with pytest.raises(ConfigError, match="screenshots policy 'retain-on-failure'"):
+        browser_side.begin_case(lambda *_: None, screenshots="retain-on-failure")
+    browser_side.begin_case(lambda *_: None, tracing="off", screenshots="off", har="off")
