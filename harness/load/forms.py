@@ -37,8 +37,8 @@ from harness.targets.browser import (
     BrowserTarget,
     NoElement,
     PageResult,
-    _vars,
     read_pattern,
+    step_variables,
 )
 from harness.targets.mail import Mailbox, run_mail_step
 from harness.targets.profile import Profile
@@ -417,7 +417,7 @@ class PageDriver:
                     variables.update(actor_variables(actors[role]))
             else:
                 role = spec.get("as", "author")
-                scope = {**self._mail_variables(), **variables, **_vars(actors, role)}
+                scope = {**self._mail_variables(), **variables, **step_variables(actors, role)}
                 result = self._step(spec, scope, actors[role], variables, label)
             results.append(result)
             if not result.ok:

@@ -621,7 +621,7 @@ class BrowserTarget:
         """Open the page as `role` and take what it shows, with its DOM (and a screenshot, by
         the policy and `decisive`); None if the URL needs a missing id."""
         try:
-            url = self._url(render(spec["goto"], {**variables, **_vars(actors, role)}))
+            url = self._url(render(spec["goto"], {**variables, **step_variables(actors, role)}))
         except MissingVariable:
             return None
         if self.breaker.down:
@@ -689,7 +689,8 @@ class BrowserTarget:
         if actor is None:
             return PageRecords(url, None, (), error=f"no signed-in {role} to read it as")
         try:
-            url = self._url(render(spec["goto"], {**variables, **_vars(actors, role)}), role)
+            url = self._url(render(spec["goto"], {**variables, **step_variables(actors, role)}),
+                            role)
         except MissingVariable as exc:
             return PageRecords(url, None, (), error=f"no value for {exc}")
         if self.breaker.down:
@@ -732,7 +733,7 @@ class BrowserTarget:
         for index, spec in enumerate(steps, first):
             role = spec.get("as", default_actor)
             actor = actors[role]
-            scope = {**mail_variables, **variables, **_vars(actors, role)} \
+            scope = {**mail_variables, **variables, **step_variables(actors, role)} \
                 if bind_actor is None else {**mail_variables, **variables, **actor.variables}
             into = variables if bind_actor is None else actor.variables
             label = step_label(action, index, spec)
@@ -1126,7 +1127,7 @@ class BrowserTarget:
             raise UnsafeTargetError(f"refusing {url}: {host!r} is not in allowed_hosts")
 
 
-def _vars(actors: Mapping[str, Actor], role: str) -> dict[str, Any]:
+def step_variables(actors: Mapping[str, Actor], role: str) -> dict[str, Any]:
     """Every actor's `<role>_<name>` variables, plus the acting one's device id and
     `{email}`."""
     found: dict[str, Any] = {}
