@@ -15,8 +15,10 @@ end with the run and are never kept.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ ACCOUNT = "account"
 KINDS = ("report", "group_message", "comment", "post", "group", ACCOUNT)
 OK = "ok"
 FAILED = "failed"
+API_CONCURRENCY = 8  # deletions through the API at once
+BATCH_LINES = 64  # cleanup lines made durable together
 
 
 CHANNELS = ("api", "browser")  # whose cleanup steps are used, in this order
@@ -201,12 +205,46 @@ def run_cleanup(store: Any, items: list[Created], profile: Any, *,
         pages = None
         if any(kinds.get(item.kind, {}).get("channel") == "browser" for item in items):
             pages = stack.enter_context(_signed_in_pages(profile, api, store, browser_path))
-        for line in clean(items, profile, api, pages):
-            store.append(line)
-            lines.append(line)
-            if interrupts.received() is not None:
-                break  # the run is being stopped: what is left waits for `harness cleanup`
+        for batch in _cleaned(items, kinds, profile, api, pages):
+            store.append_many(batch)
+            lines.extend(batch)
     return summary(lines)
+
+
+def _cleaned(items: list[Created], kinds: Mapping[str, Mapping[str, Any]], profile: Any,
+             api: Any, pages: tuple[Any, Mapping[str, Any]] | None,
+             ) -> Iterator[list[dict[str, Any]]]:
+    """The cleanup lines of `items` in batches, kind after kind in deletion order: a kind
+    deleted through the API `API_CONCURRENCY` items at once, a batch as each `BATCH_LINES`
+    are done; one through the pages item after item, a line at a time. A run being stopped
+    starts no deletion more and still records those under way: what is left waits for
+    `harness cleanup`."""
+    for kind, group in itertools.groupby(items, key=lambda item: item.kind):
+        if interrupts.received() is not None:
+            return
+        todo = list(group)
+        if kinds.get(kind, {}).get("channel") != "api" or len(todo) == 1:
+            for line in clean(todo, profile, api, pages):
+                yield [line]
+                if interrupts.received() is not None:
+                    return
+            continue
+        with ThreadPoolExecutor(API_CONCURRENCY, thread_name_prefix="harness-cleanup") as pool:
+            futures = [pool.submit(lambda item: next(clean([item], profile, api, pages)), item)
+                       for item in todo]
+            batch: list[dict[str, Any]] = []
+            for future in as_completed(futures):
+                if future.cancelled():
+                    continue
+                batch.append(future.result())
+                if len(batch) == BATCH_LINES:
+                    yield batch
+                    batch = []
+                if interrupts.received() is not None:
+                    for left in futures:
+                        left.cancel()
+            if batch:
+                yield batch
 
 
 @contextmanager

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.cleanup import Created, Ledger, clean, pending, summary
+from harness import cleanup
+from harness.cleanup import BATCH_LINES, Created, Ledger, clean, cleanup_kinds, pending, summary
 from harness.targets.api import Actor, ApiTarget
 from harness.targets.profile import Profile, load_profile
 from tests.unit.conftest import ADMIN_TOKEN
@@ -110,6 +111,34 @@ def test_items_are_deleted_as_admin_and_each_recorded(profile: Profile, api: Api
     assert site.admin_tokens == [ADMIN_TOKEN, ADMIN_TOKEN]
     assert lines[0]["steps"][0]["status"] == 200
     assert summary(lines) == (2, 0)
+
+
+def test_a_kind_is_deleted_side_by_side_and_before_the_next_kind(profile: Profile, api: ApiTarget,
+                                                                  site: Site) -> None:
+    items = [*(Created("post", str(n), "api") for n in range(150)),
+             *(Created("account", str(n), "api", f"ada_{n}") for n in range(20))]
+    batches = list(cleanup._cleaned(items, cleanup_kinds(profile.data), profile, api, None))
+    lines = [line for batch in batches for line in batch]
+    assert all(len(batch) <= BATCH_LINES for batch in batches)
+    assert sorted((line["kind"], line["id"]) for line in lines) == sorted(
+        (item.kind, item.id) for item in items)
+    assert summary(lines) == (170, 0)
+    kinds = ["users" if "/users/" in path else "posts" for path in site.deleted]
+    assert kinds == ["posts"] * 150 + ["users"] * 20  # what hangs off an account goes first
+
+
+def test_a_stopped_cleanup_starts_no_deletion_more_and_records_those_under_way(
+        profile: Profile, api: ApiTarget, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cleanup.interrupts, "received",
+                        lambda: 15 if len(site.deleted) >= 10 else None)
+    items = [*(Created("post", str(n), "api") for n in range(200)),
+             Created("account", "1", "api", "ada_1")]
+    lines = [line for batch in cleanup._cleaned(items, cleanup_kinds(profile.data), profile,
+                                                api, None) for line in batch]
+    assert 10 <= len(lines) < 200
+    assert sorted(line["id"] for line in lines) == sorted(
+        path.rsplit("/", 1)[1] for path in site.deleted)  # none deleted without its line
+    assert not any("/users/" in path for path in site.deleted)
 
 
 def test_a_failed_deletion_says_why_and_the_next_is_still_tried(profile: Profile) -> None:
