@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from harness.cleanup import Ledger, cleanup_kinds
@@ -45,9 +45,12 @@ from harness.targets.scope import (
     authority,
     bypass_rules,
     in_scope,
+    outside,
     violation,
 )
 from harness.targets.templates import MissingVariable, describe_locator, render, step_label
+
+_T = TypeVar("_T")
 
 
 def _driving_errors() -> tuple[type[Exception], ...]:
@@ -808,26 +811,25 @@ class BrowserTarget:
         if action == "goto":
             page.goto(self._url(render(arg, scope)), wait_until="load")
         elif action == "fill":
-            self._element(page, arg["field"], scope).fill(str(render(arg["value"], scope)))
+            value = str(render(arg["value"], scope))
+            self._on(page, arg["field"], scope, lambda field_: field_.fill(value))
         elif action == "upload":
             data = render(arg["file"], scope)
             if not isinstance(data, bytes):
                 raise ConfigError(f"upload {arg['file']!r} is not an image variable")
             mime, ext = image_type(data)
-            self._element(page, arg["field"], scope).set_input_files(
-                {"name": f"probe.{ext}", "mimeType": mime, "buffer": data})
+            self._on(page, arg["field"], scope, lambda field_: field_.set_input_files(
+                {"name": f"probe.{ext}", "mimeType": mime, "buffer": data}))
         elif action == "choose":
-            field_ = self._element(page, arg["field"], scope)
             option = str(render(arg["option"], scope))
-            try:
-                field_.select_option(label=option, timeout=self.step_ms / 3)
-            except _driving_errors():
-                field_.select_option(value=option)  # the option named by its value
+            self._on(page, arg["field"], scope, lambda field_: self._choose(field_, option))
         elif action == "check":
-            self._element(page, arg, scope).check()
+            self._on(page, arg, scope, lambda box: box.check())
         elif action == "click":
-            target = self._element(page, arg, scope)
-            if target.evaluate(_NAVIGATES_JS):
+            # Whether it navigates is asked of the element once it is there: the one wait.
+            target, navigates = self._on(page, arg, scope,
+                                         lambda t: (t, t.evaluate(_NAVIGATES_JS)))
+            if navigates:
                 with page.expect_navigation(wait_until="load"):
                     target.click()
             else:
@@ -836,7 +838,8 @@ class BrowserTarget:
             page.once("dialog", lambda dialog: dialog.accept())
         elif action == "wait_for":
             if "selector" in arg:
-                self._element(page, arg["selector"], scope).wait_for(state="visible")
+                self._on(page, arg["selector"], scope,
+                         lambda element: element.wait_for(state="visible"))
             if "text" in arg:
                 page.get_by_text(str(render(arg["text"], scope))).first.wait_for()
             if "url" in arg:
@@ -845,28 +848,45 @@ class BrowserTarget:
             into[arg["into"]] = self._read_value(page, arg, scope)
             self.ledger.bound([arg["into"]], into)
 
+    def _choose(self, field_: Locator, option: str) -> None:
+        """Select the option named by its label, else by its value; a field that is not
+        there fails at the first try (its timeout is a third of the step's)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: PLC0415
+
+        try:
+            field_.select_option(label=option, timeout=self.step_ms / 3)
+        except PlaywrightTimeout:
+            if field_.count() == 0:
+                raise
+            field_.select_option(value=option)
+        except _driving_errors():
+            field_.select_option(value=option)
+
     def _read_value(self, page: Page, arg: Mapping[str, Any], scope: Mapping[str, Any]) -> str:
         if arg.get("url"):
             value = page.url
         else:
-            locator = self._element(page, arg["selector"], scope)
             attribute = arg.get("attribute")
-            value = (locator.get_attribute(attribute) if attribute else locator.inner_text())
+            value = self._on(page, arg["selector"], scope, lambda element: (
+                element.get_attribute(attribute) if attribute else element.inner_text()))
             value = value or ""
         return read_pattern(arg, value)
 
-    def _element(self, page: Page, spec: Any, scope: Mapping[str, Any]) -> Locator:
-        """The element a step acts on, once it is in the page; NoElement, naming the locator,
-        when it matches nothing within the step timeout (not a timeout of the action)."""
+    def _on(self, page: Page, spec: Any, scope: Mapping[str, Any],
+            act: Callable[[Locator], _T]) -> _T:
+        """Act on the element a step names, the action's own wait for it being the only one
+        (no round trip to look first); NoElement, naming the locator, when the action timed
+        out because it matches nothing (not a timeout of the action)."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: PLC0415
 
         locator = self._locate(page, spec, scope)
         try:
-            locator.wait_for(state="attached", timeout=self.step_ms)
+            return act(locator)
         except PlaywrightTimeout:
-            raise NoElement(f"no element matches {describe_locator(render(spec, scope))} "
-                            f"(waited {self.step_ms / 1000:g}s)") from None
-        return locator
+            if locator.count() == 0:
+                raise NoElement(f"no element matches {describe_locator(render(spec, scope))} "
+                                f"(waited {self.step_ms / 1000:g}s)") from None
+            raise
 
     def _locate(self, page: Page, spec: Any, scope: Mapping[str, Any]) -> Locator:
         spec = render(spec, scope)
@@ -987,7 +1007,7 @@ class BrowserTarget:
         def sockets(page: Any) -> None:
             page.on("websocket", lambda socket: self._see_socket(socket, role))
 
-        context.route("**/*", guard)
+        context.route(outside(self.profile.allowed_hosts), guard)
         context.on("request", hop)
         context.on("page", sockets)
         # WebRTC sends UDP straight past both guards (a STUN server anywhere).

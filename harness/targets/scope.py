@@ -69,6 +69,21 @@ def in_scope(url: str, allowed_hosts: Iterable[str]) -> bool:
     return scheme in ("http", "https", "ws", "wss") and host_of(url) in set(allowed_hosts)
 
 
+def outside(allowed_hosts: Iterable[str]) -> re.Pattern[str]:
+    """A pattern matching every URL that `in_scope` may refuse: all but the allowed hosts'
+    http(s) and ws(s) URLs and the local schemes. The route guard is installed with it, so
+    Playwright matches it in the browser's driver and the allowed hosts' requests never stop
+    at a handler; the guard still asks `in_scope` of whatever it is given."""
+    # A host `in_scope` can never match (upper case, an IPv6 address in brackets: it compares
+    # the URL's lower-cased, unbracketed host) is left out, so its URLs reach the guard.
+    hosts = [re.escape(f"[{host}]" if ":" in host else host) for host in allowed_hosts
+             if host == host.lower() and not host.startswith("[")]
+    allowed = (r"(?:https?|wss?)://(?:[^/?#@]*@)?(?:" + "|".join(hosts) + r")(?::\d+)?(?:[/?#]|$)"
+               if hosts else r"(?!)")
+    local = "|".join(sorted(LOCAL_SCHEMES))
+    return re.compile(rf"^(?!{allowed}|(?:{local}):)", re.IGNORECASE)
+
+
 def bypass_rules(allowed_hosts: Iterable[str]) -> str:
     """Chromium's proxy bypass list for the allowed hosts: they, and only they, connect
     directly. `<-loopback>` first, or Chromium would send every loopback address past the

@@ -10,12 +10,22 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.errors import ConfigError, UnsafeTargetError
 from harness.observe.reports import _same_site
 from harness.targets.api import ApiTarget
 from harness.targets.profile import load_profile
-from harness.targets.scope import Sinkhole, authority, bypass_rules, host_of, in_scope, violation
+from harness.targets.scope import (
+    Sinkhole,
+    authority,
+    bypass_rules,
+    host_of,
+    in_scope,
+    outside,
+    violation,
+)
 
 ALLOWED = ("127.0.0.1", "localhost")
 
@@ -35,6 +45,28 @@ ALLOWED = ("127.0.0.1", "localhost")
 ])
 def test_in_scope_is_the_exact_host(url, inside):
     assert in_scope(url, ALLOWED) is inside
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8000/x", "https://localhost/", "ws://127.0.0.1:9/socket", "http://[::1]/",
+    "http://127.0.0.2:8000/x", "http://127.0.0.1.evil.test/", "http://127.0.0.1:80@evil.test/",
+    "http://evil.test@127.0.0.1/", "file:///etc/passwd", "ftp://127.0.0.1/", "chrome://version",
+    "data:text/plain,hi", "about:blank", "HTTP://LOCALHOST/", "http://localhost",
+])
+def test_the_route_guard_sees_every_url_in_scope_may_refuse(url):
+    """The guard is installed with `outside`, matched in the driver: what it does not match
+    never reaches the guard, so it must match every URL the guard would refuse."""
+    routed = outside([*ALLOWED, "::1"]).search(url) is not None
+    assert routed or in_scope(url, [*ALLOWED, "::1"])
+    assert not routed or not in_scope(url, [*ALLOWED, "::1"])
+
+
+@given(st.sampled_from(["http", "https", "ws", "wss", "ftp", "file", "data", "blob", "about"]),
+       st.text(alphabet="abclo0127.:@[]-_", max_size=24), st.sampled_from(["", "/", "/a?b#c"]))
+def test_outside_never_lets_a_refused_url_pass(scheme, authority_, path):
+    url = f"{scheme}://{authority_}{path}"
+    for allowed in (ALLOWED, ("Example.test", "[::1]", "127.0.0.1")):
+        assert outside(allowed).search(url) is not None or in_scope(url, allowed)
 
 
 def test_bypass_rules_name_the_allowed_hosts_after_unproxying_loopback():
