@@ -29,7 +29,7 @@ from soupsieve import SelectorSyntaxError
 
 from harness.errors import ConfigError, HarnessError, UnsafeTargetError
 from harness.probes.images import image_type
-from harness.targets.api import USER_AGENT, Actor, actor_variables
+from harness.targets.api import USER_AGENT, Actor, actor_variables, unknown_actor
 from harness.targets.browser import (
     MESSAGE_CHARS,
     PAGE_CHANGING,
@@ -415,6 +415,8 @@ class PageDriver:
                 result = replace(self.register(actors[role], accounts[role]), step=label)
                 if result.ok:
                     variables.update(actor_variables(actors[role]))
+            elif (unknown := unknown_actor(spec.get("as", "author"), actors)) is not None:
+                result = PageResult.not_performed(spec, spec.get("as", "author"), unknown, label)
             else:
                 role = spec.get("as", "author")
                 scope = {**self._mail_variables(), **variables, **step_variables(actors, role)}

@@ -259,8 +259,14 @@ class ApiTarget:
         self, spec: Mapping[str, Any], variables: Mapping[str, Any],
         actors: Mapping[str, Actor], *, default_actor: str = "author",
     ) -> Exchange:
-        """Perform one request step; raises MissingVariable if a template cannot be filled."""
+        """Perform one request step; raises MissingVariable if a template cannot be filled.
+        A step that acts as an actor the action does not have fails, saying so."""
         role = spec.get("as", default_actor)
+        unknown = unknown_actor(role, actors)
+        if unknown is not None:
+            return Exchange(method=spec["method"], url=str(spec.get("path") or spec.get("url")),
+                            actor=role, started=_iso(datetime.now(timezone.utc)),
+                            elapsed_s=0.0, status=None, error=unknown)
         actor = actors.get(role) if role != ADMIN else None
         scope = {**(self.mailbox.variables if self.mailbox else {}), **variables}
         if actor is not None:
@@ -540,6 +546,16 @@ def _attempt(exchange: Exchange) -> dict[str, Any]:
     return {"started": exchange.started, "elapsed_s": round(exchange.elapsed_s, 4),
             "status": exchange.status, "error": exchange.error,
             "client": [exchange.client_ip, exchange.client_port]}
+
+
+def unknown_actor(role: str, actors: Mapping[str, Actor]) -> str | None:
+    """Why a step cannot act as `role` (None when it can): the actors its action has, and how
+    a profile gives every action another."""
+    if role == ADMIN or role in actors:
+        return None
+    return (f"the step acts as {role}, an actor this action does not have (it has: "
+            f"{', '.join(sorted(actors)) or 'none'}); an account the profile makes beforehand "
+            f"(accounts.provisioned.{role}) is signed in for every action")
 
 
 def actor_variables(actor: Actor) -> dict[str, str]:

@@ -27,7 +27,14 @@ from harness.errors import ConfigError, HarnessError, UnsafeTargetError
 from harness.evidence.redact import scrub_hidden_fields
 from harness.observe.visibility import match_text
 from harness.probes.images import image_type
-from harness.targets.api import UNREACHABLE_AFTER, Actor, ApiTarget, Breaker, actor_variables
+from harness.targets.api import (
+    UNREACHABLE_AFTER,
+    Actor,
+    ApiTarget,
+    Breaker,
+    actor_variables,
+    unknown_actor,
+)
 from harness.targets.landing import landing_note, place
 from harness.targets.mail import run_mail_step
 from harness.targets.profile import Profile
@@ -228,6 +235,16 @@ class PageResult:
                                                           compare=False)
     step: str | None = None  # which step of which action it was (see templates.step_label)
     screenshot: str | None = None  # the page when the step failed (run-relative path)
+
+    @classmethod
+    def not_performed(cls, spec: Mapping[str, Any], actor: str, error: str,
+                      step: str) -> PageResult:
+        """A step that could not be performed at all (it acts as an actor the action does
+        not have): failed, with why."""
+        return cls(method=next(k for k in spec if k != "as").upper(), url="", actor=actor,
+                   started=datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+                   .replace("+00:00", "Z"), elapsed_s=0.0, status=None, error=error,
+                   step=step)
 
     @property
     def ok(self) -> bool:
@@ -735,11 +752,15 @@ class BrowserTarget:
         mail_variables = self.admin.mailbox.variables if self.admin.mailbox else {}
         for index, spec in enumerate(steps, first):
             role = spec.get("as", default_actor)
+            label = step_label(action, index, spec)
+            unknown = unknown_actor(role, actors)
+            if unknown is not None:
+                results.append(PageResult.not_performed(spec, role, unknown, label))
+                break
             actor = actors[role]
             scope = {**mail_variables, **variables, **step_variables(actors, role)} \
                 if bind_actor is None else {**mail_variables, **variables, **actor.variables}
             into = variables if bind_actor is None else actor.variables
-            label = step_label(action, index, spec)
             if "mail" in spec:
                 result: Any = replace(run_mail_step(self.admin.mailbox, spec["mail"], scope,
                                                     into, role), step=label)

@@ -50,6 +50,32 @@ def test_an_api_step_that_fails_names_its_step_action_and_request(tmp_path: Path
                                     f"POST {BASE}/api/posts -> HTTP 400")
 
 
+UNKNOWN_ACTOR = ("the step acts as reporter, an actor this action does not have (it has: "
+                 "author, viewer); an account the profile makes beforehand "
+                 "(accounts.provisioned.reporter) is signed in for every action")
+
+
+def test_an_api_step_as_an_actor_the_action_lacks_fails_and_says_how_to_have_it(
+        tmp_path: Path) -> None:
+    path = tmp_path / "api.yaml"
+    path.write_text(API_PROFILE, encoding="utf-8")
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(200, json={"id": 1})
+
+    with ApiTarget(load_profile(path, base_url=BASE),
+                   transport=httpx.MockTransport(answer)) as api:
+        done = api.run_steps([{"method": "POST", "path": "/api/groups/1/join", "as": "reporter"}],
+                             {}, {"author": Actor("author", "hx"), "viewer": Actor("viewer", "hv")},
+                             {}, action="group_message prepare")
+    assert sent == []  # never sent without the actor's session
+    assert not done[0].ok
+    assert done[0].error == UNKNOWN_ACTOR
+    assert outcome_of(done[0]).startswith("group_message prepare step 1 (POST /api/groups/1/join)")
+
+
 # --- the browser channel ------------------------------------------------------------------------
 
 PAGE = "<!doctype html><html><body>{body}</body></html>"
@@ -169,6 +195,18 @@ def test_a_locator_that_matches_nothing_fails_fast_and_says_so(browser_side: Any
     assert "/join -> no element matches" in said
     assert said.endswith("; screenshot: artifacts/case/01-failed-post-create-step-2.png")
     assert browser_side.kept["01-failed-post-create-step-2.png"].startswith(b"\x89PNG")
+
+
+def test_a_page_step_as_an_actor_the_action_lacks_fails_and_says_how_to_have_it(
+        browser_side: Any) -> None:
+    done = browser_side.run_steps(
+        [{"goto": "/home", "as": "viewer"}, {"goto": "/home", "as": "reporter"},
+         {"goto": "/home"}],
+        {}, {"author": Actor("author", "hx-a"), "viewer": Actor("viewer", "hx-v")}, {},
+        action="group_message prepare")
+    assert [r.ok for r in done] == [True, False]
+    assert done[-1].error == UNKNOWN_ACTOR
+    assert outcome_of(done[-1]).startswith("group_message prepare step 2 (goto /home)")
 
 
 def test_a_read_whose_pattern_is_not_on_the_page_is_a_failed_step(browser_side: Any) -> None:
