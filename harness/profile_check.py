@@ -5,9 +5,12 @@ of which action does not work, why, and (pages) what the page looked like.
 The check signs the personas up (and the provisioned ones in), creates and edits benign content
 on every surface the channel describes and reads it back as every observer, finds the write's
 audit record, files a report on every kind of item and looks it up (or finds it in the
-moderator's queue), and finally deletes what it made where the profile says how. It judges
-nothing about moderation: it says whether the profile drives the site. A step that works is
-`ok`; anything else fails the check, which exits 0 only when every declared action worked.
+moderator's queue), runs each propagation case (plant, read, remove or edit, read again), finds
+the complaint page and sends a complaint through its form, has an item disposed of and appeals
+it, reads the retention setting, and finally deletes what it made where the profile says how.
+It judges nothing about moderation: it says whether the profile drives the site. A step that
+works is `ok`; anything else fails the check, which exits 0 only when every declared action
+worked.
 """
 
 from __future__ import annotations
@@ -22,15 +25,34 @@ from urllib.parse import urlsplit
 
 from harness.cleanup import OK, clean, pending
 from harness.errors import HarnessError
-from harness.observe.flow import CaseRun, Session, device_id, new_account
+from harness.observe.flow import CaseRun, Session, device_id, new_account, read_retention
+from harness.observe.propagation import (
+    A5_4_PROPAGATION,
+    KIND_SURFACES,
+    channel_section,
+    not_assessable,
+    run_propagation,
+)
+from harness.observe.propagation import CASES as PROPAGATION_CASES
 from harness.observe.records import audit_spec
-from harness.observe.reports import BENIGN, KINDS, NotObserved, ReportDesk
+from harness.observe.reports import (
+    BENIGN,
+    KINDS,
+    Absent,
+    NotObserved,
+    ReportDesk,
+    file_complaint,
+    find_complaint_page,
+)
 from harness.policy import Policy
 from harness.probes.cases import build_case
+from harness.seeds import derive_seed
 from harness.targets.api import ANONYMOUS, Actor, ApiTarget
 from harness.targets.mail import MailResult
 from harness.targets.profile import Profile
 from harness.targets.refusals import ACCEPTED, ERROR
+from harness.targets.templates import MissingVariable, render
+from harness.verdicts import Verdict
 
 SKIPPED = "skipped"
 
@@ -155,6 +177,10 @@ class _Checker:
                 else:
                     self.surface(surface, mode)
         self.reports()
+        self.moderation()
+        self.complaints()
+        self.appeal()
+        self.retention()
 
     # --- rows ---------------------------------------------------------------------------------
 
@@ -214,8 +240,10 @@ class _Checker:
         return ok
 
     def next_seed(self) -> int:
+        """A seed of its own for each case and each report desk (a desk draws a series of
+        its own from it: derived, so the two never meet)."""
         self._serial += 1
-        return self.seed + 7919 * self._serial
+        return derive_seed(self.seed, f"profile-check-{self._serial}")
 
     def surface(self, surface: str, mode: str) -> None:
         """Create (or edit) benign content, read it back as every observer, find its record."""
@@ -323,6 +351,125 @@ class _Checker:
         self.add(Row(f"{action} queue", "the moderator's queue", record is not None,
                      "found" if record is not None else
                      problem or "not in the queue"))
+
+    def moderation(self) -> None:
+        """Each propagation case once with benign content: the item planted (with its
+        forwards), read where it shows, removed or edited, read again. The rows say whether
+        the steps worked; what the site did with the item is the assessment's to judge."""
+        channel = self.result.channel
+        if channel_section(self.profile, channel) is None and \
+                self.profile.api.get("moderation") is None:
+            return  # the profile describes no moderation
+        for change, kind in PROPAGATION_CASES:
+            action = f"moderation {change} {kind}"
+            excuse = not_assessable(self.profile, channel, change, kind)
+            if excuse is not None:
+                verdict, reason = excuse
+                if verdict is Verdict.NOT_APPLICABLE:
+                    self.skip(action, reason)
+                else:
+                    self.add(Row(action, "-", False, reason))
+                continue
+            seed = self.next_seed()
+            surface = KIND_SURFACES[kind]
+            case = build_case(surface, "edit" if change == "edit" else "create", BENIGN, seed,
+                              self.profile.joiner(surface, channel))
+            result = run_propagation(self.session, case, self.policy, seed, change=change,
+                                     kind=kind)
+            steps = [done for done in result.exchanges if getattr(done, "step", None)]
+            worked = self.steps(action, steps)
+            problem = next((o.reason for o in result.observations
+                            if o.control == A5_4_PROPAGATION
+                            and o.verdict is Verdict.INCONCLUSIVE), None)
+            if problem is not None or not worked:
+                self.add(Row(action, "the case", False, problem or "a step failed"))
+            else:
+                self.add(Row(action, "read again after the change", True, " ".join(
+                    o.reason for o in result.observations if o.control == A5_4_PROPAGATION)))
+
+    def complaints(self) -> None:
+        """The complaint page found from each start page, and a complaint sent through its
+        web form (its receipt, or without one the moderator's view showing it)."""
+        try:
+            desk = ReportDesk(self.session, self.policy, self.next_seed())
+        except NotObserved:
+            return
+        if desk.pages is None or "complaints" not in desk.pages:
+            return
+        if desk.absent("complaints"):
+            self.skip("complaints", f"absent: {desk.absent('complaints')}")
+            return
+        variables: dict[str, Any] = {}
+        for kind in ("group", "post"):  # start pages may name either; a site may lack groups
+            try:
+                variables.update(desk.item(kind).variables)
+            except Absent:
+                continue
+            except NotObserved as exc:
+                self.add(Row("complaints", f"make a {kind}", False, str(exc)))
+                return
+        found = None
+        for template in desk.pages["complaints"]["start"]:
+            try:
+                start = str(render(template, variables))
+            except MissingVariable as exc:
+                self.add(Row("complaints", f"from {template}", False, f"no value for {exc}"))
+                continue
+            page, opened, _ = find_complaint_page(
+                desk, start, self.session.actors[ANONYMOUS], self.policy.complaint_max_clicks,
+                self.policy.crawl_max_pages)
+            found = found or page
+            self.add(Row("complaints", f"from {template}", page is not None,
+                         f"{page.url}: phone {page.phone}, email {page.email}" if page else
+                         f"no page within {self.policy.complaint_max_clicks} click(s) shows a "
+                         f"phone number and an email address ({opened} pages opened)"))
+        if found is None:
+            return
+        verdict, reason, done = file_complaint(
+            desk, found.url, self.session.actors["viewer"], variables,
+            reason=f"harness profile check complaint {self.session.nonce}",
+            deadline_s=self.policy.audit_wait_seconds)
+        self.steps("complaint form", done)
+        self.add(Row("complaint form", "the complaint", verdict is Verdict.PASS, reason))
+
+    def appeal(self) -> None:
+        """An item of the appeal's kind disposed of by the moderator, the appeal offered to
+        its author, and an appeal filed."""
+        try:
+            desk = ReportDesk(self.session, self.policy, self.next_seed())
+            appeal = desk.appeal()
+        except Absent as exc:
+            self.skip("appeal", f"absent: {exc}")
+            return
+        except NotObserved:
+            return  # the profile describes no appeal
+        try:
+            if "item" not in appeal:
+                raise NotObserved("the profile names no kind of item to appeal "
+                                  "(reports.appeal.item)")
+            item = desk.item(appeal["item"])
+            desk.dispose(item, f"harness profile check disposal {self.session.nonce}")
+            offered, where = desk.appeal_offered(item)
+        except NotObserved as exc:
+            self.steps("appeal", [d for d in desk.exchanges if getattr(d, "step", None)])
+            self.add(Row("appeal", "-", False, str(exc)))
+            return
+        if not offered:
+            self.add(Row("appeal", "offered to the author", False,
+                         where if offered is None else f"not offered: {where}"))
+            return
+        receipt, what = desk.submit_appeal(item, f"harness profile check appeal "
+                                                 f"{self.session.nonce}")
+        self.steps("appeal", [d for d in desk.exchanges if getattr(d, "step", None)])
+        self.add(Row("appeal", "filed", receipt is not None, f"offered ({where}); {what}"))
+
+    def retention(self) -> None:
+        """The retention setting read where the profile says."""
+        if (audit_spec(self.profile) or {}).get("retention") is None:
+            return
+        days, reason = read_retention(self.session)
+        self.add(Row("retention", "read the setting", days is not None,
+                     f"{days} days" if days is not None else reason))
 
     # --- cleanup ------------------------------------------------------------------------------
 

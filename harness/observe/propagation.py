@@ -67,6 +67,13 @@ class Item:
                 "source_id": self.variables.get("source_id")}
 
 
+# The propagation cases: each kind removed, and edited (a group's edit is its name or intro,
+# the surfaces' own edit cases).
+CASES = tuple((change, kind) for change in ("removal", "edit")
+              for kind in ("post", "group", "comment", "group_message")
+              if (change, kind) != ("edit", "group"))
+
+
 def case_id(change: str, kind: str) -> str:
     """The id of a propagation case in evidence."""
     return f"propagation/{change}/{kind}"

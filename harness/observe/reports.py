@@ -672,6 +672,28 @@ def judge_filing(desk: ReportDesk, filing: Filing, deadline_s: float
     return Verdict.PASS, f"{name}: the reporter and the moderator see it", record
 
 
+def file_complaint(desk: ReportDesk, page: str, reporter: Actor, variables: Mapping[str, Any],
+                   *, reason: str, deadline_s: float) -> tuple[Verdict, str, list[Any]]:
+    """Send a complaint through the web form on `page` (the profile's `complaints.form`
+    steps, as the reporter): passed with its receipt, or without one only when the moderator's
+    view shows it; (verdict, reason, the steps' results)."""
+    steps = [{"as": "reporter", **step}
+             for step in [{"goto": page}, *desk.pages["complaints"]["form"]]]
+    form_vars = {**variables, "reason": reason}
+    done = desk.target.run_steps(steps, form_vars, {"reporter": reporter}, {},
+                                 action="complaint form")
+    desk.exchanges.extend(done)
+    ticket = form_vars.get("ticket")
+    if ticket is not None:
+        return Verdict.PASS, f"the web form gave receipt {ticket}", done
+    if desk.absent("receipt") and done and len(done) == len(steps) and done[-1].ok:
+        verdict, why = judge_complaint(desk, reporter, reason, done, deadline_s)
+        return verdict, (f"the web form on {page} gave no receipt ({desk.absent('receipt')}); "
+                         f"{why}"), done
+    return Verdict.FAIL, (f"the web form on {page} gave no receipt: "
+                          f"{outcome_of(done[-1] if done else None)}"), done
+
+
 def judge_complaint(desk: ReportDesk, reporter: Actor, reason: str, done: list[Any],
                          deadline_s: float) -> tuple[Verdict, str]:
     """A complaint sent through the web form without a receipt passes only when the

@@ -15,6 +15,9 @@ from harness.observe.propagation import (
     plant_steps,
     run_propagation,
 )
+from harness.observe.propagation import (
+    CASES as PROPAGATION_CASES,
+)
 from harness.probes.cases import TEXT_PROBES, build_case
 from harness.verdicts import Observation, Verdict
 
@@ -32,9 +35,7 @@ def _case(change: str, kind: str) -> object:
     return pytest.param(change, kind, id=f"{change}-{kind}", marks=marker)
 
 
-CASES = [_case(change, kind) for change in ("removal", "edit")
-         for kind in ("post", "group", "comment", "group_message")
-         if (change, kind) != ("edit", "group")]
+CASES = [_case(change, kind) for change, kind in PROPAGATION_CASES]
 
 
 @pytest.mark.control(A5_4_PROPAGATION)

@@ -27,8 +27,8 @@ from harness.observe.reports import (
     Absent,
     NotObserved,
     Scenario,
+    file_complaint,
     find_complaint_page,
-    judge_complaint,
     judge_filing,
     judge_timeliness,
     parse_time,
@@ -100,25 +100,10 @@ def test_complaint_contacts_are_published(channel, scenario, harness_session, ha
     if found is None:
         scenario.observe("web form", Verdict.INCONCLUSIVE, "the complaint page was not found")
         return scenario.finish()
-    reporter = harness_session.actors["viewer"]
-    steps = [{"as": "reporter", **step} for step in [{"goto": found.url}, *spec["form"]]]
-    form_vars = {**variables, "reason": scenario.reason("web form")}
-    done = desk.target.run_steps(steps, form_vars, {"reporter": reporter}, {},
-                                 action="complaint form")
-    desk.exchanges.extend(done)
-    ticket = form_vars.get("ticket")
-    if ticket is None and desk.absent("receipt") and done and len(done) == len(steps) \
-            and done[-1].ok:
-        verdict, reason = judge_complaint(desk, reporter, form_vars["reason"], done,
-                                          harness_policy.audit_wait_seconds)
-        scenario.observe("web form", verdict, f"the web form on {found.url} gave no receipt "
-                         f"({desk.absent('receipt')}); {reason}")
-    elif ticket is None:
-        last = done[-1] if done else None
-        scenario.observe("web form", Verdict.FAIL,
-                         f"the web form on {found.url} gave no receipt: {outcome_of(last)}")
-    else:
-        scenario.observe("web form", Verdict.PASS, f"the web form gave receipt {ticket}")
+    verdict, reason, _ = file_complaint(desk, found.url, harness_session.actors["viewer"],
+                                        variables, reason=scenario.reason("web form"),
+                                        deadline_s=harness_policy.audit_wait_seconds)
+    scenario.observe("web form", verdict, reason)
     scenario.finish()
 
 

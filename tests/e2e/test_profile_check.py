@@ -1,5 +1,5 @@
 """`harness profile check` against the reference site: its own profile works (exit 0, every
-action and its cleanup shown ok); a profile with one wrong step fails (exit 1), naming that
+action, propagation, the appeal, the retention setting and its cleanup shown ok); a profile with one wrong step fails (exit 1), naming that
 step of that action, the request and the site's answer."""
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def test_the_reference_profile_works_on_the_reference_site(site: reference.Refer
     assert "every declared action works" in out
     for action in ("register (viewer)", "post create", "group_message edit observe",
                    "avatar create audit", "report profile lookup", "report post queue",
-                   "cleanup"):
+                   "moderation removal post", "moderation edit group_message", "appeal",
+                   "retention", "cleanup"):
         assert action in out, action
     assert "FAIL" not in out
 
@@ -62,5 +63,6 @@ def test_a_wrong_step_is_named_and_fails_the_check(site: reference.ReferenceSite
         "POST " in summary
     assert "/remarks -> HTTP 404" in summary
     assert "report comment: could not make a comment to report" in summary
+    assert "appeal: could not make a comment to report" in summary  # it appeals a comment
     # every other action still worked: only the comment's creation and what needs it failed
-    assert summary.splitlines()[0].startswith("2 of "), summary
+    assert summary.splitlines()[0].startswith("3 of "), summary

@@ -169,5 +169,10 @@ def test_own_corpus_drives_the_surface_controls(start_board, tmp_path):
 @pytest.mark.full
 def test_profile_check_passes(start_board, tmp_path):
     site = start_board()
+    site.env["COLUMNS"] = "200"  # the table's action column unfolded
     done = harness(site, "profile", "check", str(BOARD_PROFILE), "--base-url", site.url)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    for action in ("register (viewer)", "login (moderator)", "report post queue",
+                   "moderation removal post", "moderation edit group", "complaint form",
+                   "appeal", "retention", "cleanup"):
+        assert action in done.stdout, (action, done.stdout[-4000:])
