@@ -81,6 +81,9 @@ def rollup(verdicts: Iterable[Verdict]) -> tuple[Verdict, str]:
 # --- rate controls: evasion families and the over-blocking bank -------------------------------
 
 RATE = "rate"  # the `details` key that makes an observation count towards a rate
+# The `details` key of a pass that saw fields present it could not compare with what the
+# harness used (A5.3's source address and port through a browser).
+NOT_COMPARED = "not_compared"
 BLOCK_BOUND, FALSE_BLOCK_BOUND = "low", "high"
 
 
@@ -501,6 +504,11 @@ def _judge_control(control_id: str, plan: Plan, reported: set[Any],
                                if line["verdict"] == Verdict.NOT_APPLICABLE.value)
         if absent:
             summary += "; not applicable: " + "; ".join(absent)
+    never = _never_compared(lines) if verdict is Verdict.PASS else []
+    if never:
+        verdict = Verdict.INCONCLUSIVE
+        summary = (f"{', '.join(never)} never compared with what the harness used (a browser "
+                   "does not tell them; the api channel compares them); " + summary)
     coverage = f"{len(observed)} of {len(planned)} planned cases observed"
     if not planned:
         where = f"the run collected only {plan.narrowed}" if plan.narrowed else \
@@ -514,6 +522,17 @@ def _judge_control(control_id: str, plan: Plan, reported: set[Any],
         verdict = Verdict.INCONCLUSIVE
         summary = f"the run collected only {plan.narrowed}; {summary}"
     return ControlVerdict(control_id, verdict, summary, gating, len(planned), len(observed))
+
+
+def _never_compared(lines: list[Mapping[str, Any]]) -> list[str]:
+    """The fields some passing observation could only see present (`NOT_COMPARED`) and no
+    passing observation compared: a pass would rest on what was not checked."""
+    passed = [line.get("details") or {} for line in lines
+              if line["verdict"] == Verdict.PASS.value]
+    unseen = {name for details in passed for name in details.get(NOT_COMPARED, ())}
+    compared = {name for details in passed for name in unseen
+                if name not in details.get(NOT_COMPARED, ())}
+    return sorted(unseen - compared)
 
 
 def _complete(entries: list[Mapping[str, Any]]) -> bool:

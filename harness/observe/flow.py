@@ -19,7 +19,6 @@ from typing import Any
 from harness import controls
 from harness.errors import HarnessError
 from harness.observe.audit import (
-    LOG_FIELD_NAMES,
     ContentHash,
     check_fields,
     find_record,
@@ -36,7 +35,7 @@ from harness.targets.browser import PASSIVE_ACTIONS
 from harness.targets.landing import landing_note
 from harness.targets.refusals import ACCEPTED, ERROR, INVALID
 from harness.targets.templates import lookup
-from harness.verdicts import Observation, Verdict
+from harness.verdicts import NOT_COMPARED, Observation, Verdict
 
 POLL_SECONDS = 0.2
 A5_4_RECORDS = "A5.4-RECORDS"
@@ -525,11 +524,13 @@ class CaseRun:
                              account=account, policy=self.policy,
                              unknowable=self.target.unknowable_log_fields)
         if check.ok:
-            unknown = sorted(self.target.unknowable_log_fields & set(LOG_FIELD_NAMES))
-            note = (f"; {', '.join(unknown)} not observable through the {self.target.channel} "
-                    "channel (compared on the api channel)") if unknown else ""
+            unknown = sorted(self.target.unknowable_log_fields
+                             & set(self.policy.log_fields_must_match))
+            note = (f"; {', '.join(unknown)} present, not compared: the {self.target.channel} "
+                    "channel cannot tell what it used") if unknown else ""
+            # The judge lets the control pass only where another observation compared them.
             observe(A5_3_LOG_FIELDS, Verdict.PASS, f"all 5(3) fields present and matching{note}",
-                    **check.details)
+                    **check.details, **({NOT_COMPARED: unknown} if unknown else {}))
             return
         problems = [f"missing {', '.join(check.missing)}"] if check.missing else []
         if check.mismatched:

@@ -131,13 +131,18 @@ def test_clean_board_fails_no_control(start_board, tmp_path):
 
 @pytest.mark.full
 def test_clean_board_passes_every_control(start_board, tmp_path):
+    """Every control passes but A5.3-LOG-FIELDS: through pages alone the source address and
+    port are seen present, never compared with the harness's own, so it is inconclusive."""
     code, run_dir, output = assess(start_board(), tmp_path / "reports", SCOPE, "-n", "2")
     assert run_dir is not None, output[-4000:]
     assert verify_run(run_dir).ok
     verdicts = _not_applicable_where_absent(run_dir)
-    assert code == 0, (verdicts, output[-4000:])
+    assert code == 1, (verdicts, output[-4000:])
+    observed_all_pass(run_dir)
+    expected = dict.fromkeys(set(SCOPE) - set(NOT_APPLICABLE), "pass")
+    expected["A5.3-LOG-FIELDS"] = "inconclusive"
     assert {c: v for c, v in verdicts.items() if c in SCOPE and c not in NOT_APPLICABLE} == \
-        dict.fromkeys(set(SCOPE) - set(NOT_APPLICABLE), "pass"), verdicts
+        expected, verdicts
 
 
 @pytest.mark.parametrize("fault", sorted(FAULT_RUNS))

@@ -10,6 +10,7 @@ from harness.verdicts import (
     EXIT_INTERRUPTED,
     EXIT_PASS,
     EXIT_USAGE,
+    NOT_COMPARED,
     Plan,
     PlannedTest,
     Verdict,
@@ -49,6 +50,24 @@ def test_a_planned_case_not_observed_leaves_the_control_inconclusive() -> None:
     assert verdict is Verdict.INCONCLUSIVE
     assert "1 of 2 planned cases observed" in reason
     assert judge_run(entries).exit_code == EXIT_FAIL
+
+
+def test_fields_a_pass_could_not_compare_pass_only_where_another_compared_them() -> None:
+    """A5.3 through a browser sees the source port present but cannot tell its own: pages
+    alone never pass the control; the API's observations, which compare it, do."""
+    fields = "A5.3-LOG-FIELDS"
+    through_pages = {**_obs("a", fields), "channel": "browser",
+                     "details": {NOT_COMPARED: ["source_ip", "source_port"]}}
+    plan = Plan((fields,), ("api", "browser"), (PlannedTest("a", (fields,), "browser", None, "a"),
+                                                PlannedTest("b", (fields,), "api", None, "b")),
+                None).evidence()
+    pages_only = judge_run([{**plan, "tests": plan["tests"][:1]}, through_pages, END])
+    verdict, reason = _verdicts(pages_only)[fields]
+    assert verdict is Verdict.INCONCLUSIVE
+    assert reason.startswith("source_ip, source_port never compared with what the harness used")
+    assert pages_only.exit_code == EXIT_FAIL
+    both = judge_run([plan, through_pages, _obs("b", fields), END])
+    assert _verdicts(both)[fields][0] is Verdict.PASS
 
 
 def test_an_observed_failure_fails_even_on_partial_coverage() -> None:
