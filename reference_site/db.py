@@ -141,6 +141,18 @@ CREATE INDEX IF NOT EXISTS comments_post ON comments (post_id, id);
 CREATE INDEX IF NOT EXISTS messages_group ON group_messages (group_id, id);
 CREATE INDEX IF NOT EXISTS reports_reporter ON reports (reporter_id, created_at);
 CREATE INDEX IF NOT EXISTS reports_status ON reports (status, created_at);
+-- Every column that references another row is indexed: deleting an account (and what it made)
+-- checks each reference, and without these every check reads the whole table.
+CREATE INDEX IF NOT EXISTS credentials_user ON credentials (user_id);
+CREATE INDEX IF NOT EXISTS remarks_target ON remarks (target_id);
+CREATE INDEX IF NOT EXISTS groups_owner ON chat_groups (owner_id);
+CREATE INDEX IF NOT EXISTS groups_logo ON chat_groups (logo_sha256);
+CREATE INDEX IF NOT EXISTS users_avatar ON users (avatar_sha256);
+CREATE INDEX IF NOT EXISTS memberships_user ON memberships (user_id);
+CREATE INDEX IF NOT EXISTS messages_sender ON group_messages (sender_id);
+CREATE INDEX IF NOT EXISTS posts_forward ON posts (forward_of);
+CREATE INDEX IF NOT EXISTS comments_author ON comments (author_id);
+CREATE INDEX IF NOT EXISTS appeals_author ON appeals (author_id);
 """
 
 # Columns added since the first schema: (table, column, declaration), for older database files.
