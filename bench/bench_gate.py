@@ -4,8 +4,8 @@ and of `harness diff`, on synthetic runs laid down as the store writes them.
     .venv/bin/python bench/bench_gate.py [--cases N] [--shards K]
 
 Each of the K shards records the whole plan of N cases and observes its share, one artifact
-per case; the merge verifies every shard and writes the joined run line by line (each fsynced,
-as a run's own lines are), copies the artifacts and seals it.
+per case; the merge verifies every shard and writes the joined run (a shard's lines made durable
+together), copies the artifacts and seals it.
 """
 
 from __future__ import annotations

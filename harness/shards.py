@@ -114,9 +114,9 @@ def merge(runs: Sequence[Path], reports_dir: Path) -> tuple[Path, RunVerdict, li
     for shard in shards:
         store.append(shard.evidence())
     for shard in sorted(intact, key=lambda s: s.index):
-        for entry in shard.entries:
-            if entry["entry_type"] in CARRIED:
-                store.append(_carried(entry))
+        # A shard's lines are made durable together: a merge that stops is redone whole.
+        store.append_many(_carried(entry) for entry in shard.entries
+                          if entry["entry_type"] in CARRIED)
         _copy_artifacts(shard.run_dir, store)
     rates = [e for s in intact for e in s.entries if e["entry_type"] == "rate"]
     gate_of = recorded_gates(rates, policy_gate(_policy(first.info)))
