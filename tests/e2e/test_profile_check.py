@@ -1,6 +1,7 @@
 """`harness profile check` against the reference site: its own profile works (exit 0, every
-action, propagation, the appeal, the retention setting and its cleanup shown ok); a profile with one wrong step fails (exit 1), naming that
-step of that action, the request and the site's answer."""
+action, propagation, the appeal, the retention setting and its cleanup shown ok); a profile
+with one wrong step fails (exit 1), naming that step of that action, the request and the site's
+answer."""
 
 from __future__ import annotations
 
