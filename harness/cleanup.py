@@ -194,8 +194,9 @@ def summary(lines: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
 def run_cleanup(store: Any, items: list[Created], profile: Any, *,
                 browser_path: str | None = None) -> tuple[int, int]:
     """Delete `items` through fresh targets of `profile` (a browser only when some kind is
-    deleted through the pages), appending each `cleanup` line to `store` as it comes (nothing
-    is lost if the run stops halfway); (ok, failed) counts."""
+    deleted through the pages), appending the `cleanup` lines to `store` in batches as they
+    come (a run stopped halfway loses at most a batch, whose items `harness cleanup` tries
+    again); (ok, failed) counts."""
     from harness.targets.api import ApiTarget  # noqa: PLC0415 (api imports this module)
 
     kinds = cleanup_kinds(profile.data)

@@ -399,15 +399,11 @@ class _Checker:
         if desk.absent("complaints"):
             self.skip("complaints", f"absent: {desk.absent('complaints')}")
             return
-        variables: dict[str, Any] = {}
-        for kind in ("group", "post"):  # start pages may name either; a site may lack groups
-            try:
-                variables.update(desk.item(kind).variables)
-            except Absent:
-                continue
-            except NotObserved as exc:
-                self.add(Row("complaints", f"make a {kind}", False, str(exc)))
-                return
+        try:
+            variables = desk.start_variables()
+        except NotObserved as exc:
+            self.add(Row("complaints", "make what the start pages name", False, str(exc)))
+            return
         found = None
         for template in desk.pages["complaints"]["start"]:
             try:

@@ -206,6 +206,18 @@ class ReportDesk:
             self.secrets.append(actor.token)
         return actor
 
+    def start_variables(self) -> dict[str, Any]:
+        """What the complaint start pages may name: a group's and a post's variables, each
+        made with benign content (a site may lack groups); NotObserved when one cannot be
+        made."""
+        variables: dict[str, Any] = {}
+        for kind in ("group", "post"):
+            try:
+                variables.update(self.item(kind).variables)
+            except Absent:
+                continue
+        return variables
+
     def item(self, kind: str, probe: ProbeSpec = BENIGN) -> Item:
         """Make an item of this kind with benign content, through the channel's own steps."""
         spec = (self.part("items") or {}).get(kind)

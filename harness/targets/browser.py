@@ -870,16 +870,10 @@ class BrowserTarget:
             self.ledger.bound([arg["into"]], into)
 
     def _choose(self, field_: Locator, option: str) -> None:
-        """Select the option named by its label, else by its value; a field that is not
-        there fails at the first try (its timeout is a third of the step's)."""
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: PLC0415
-
+        """Select the option named by its label (a third of the step timeout), else by its
+        value."""
         try:
             field_.select_option(label=option, timeout=self.step_ms / 3)
-        except PlaywrightTimeout:
-            if field_.count() == 0:
-                raise
-            field_.select_option(value=option)
         except _driving_errors():
             field_.select_option(value=option)
 

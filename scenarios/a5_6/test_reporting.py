@@ -59,15 +59,11 @@ def test_complaint_contacts_are_published(channel, scenario, harness_session, ha
         scenario.observe("contacts", Verdict.INCONCLUSIVE, scenario.problem
                          or "the profile's browser section names no complaint start pages")
         return scenario.finish()
-    variables: dict[str, Any] = {}
-    for kind in ("group", "post"):  # start pages may name either; a site may lack groups
-        try:
-            variables.update(desk.item(kind).variables)
-        except Absent:
-            continue
-        except NotObserved as exc:
-            scenario.observe("contacts", Verdict.INCONCLUSIVE, str(exc))
-            return scenario.finish()
+    try:
+        variables = desk.start_variables()
+    except NotObserved as exc:
+        scenario.observe("contacts", Verdict.INCONCLUSIVE, str(exc))
+        return scenario.finish()
     spec = desk.pages["complaints"]
     visitor = harness_session.actors["anonymous"]
     found = None

