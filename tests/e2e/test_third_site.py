@@ -145,7 +145,31 @@ def test_clean_board_passes_every_control(start_board, tmp_path):
         expected, verdicts
 
 
-@pytest.mark.parametrize("fault", sorted(FAULT_RUNS))
+# A fault that stops one surface's filter can change no other surface's cases: `make test`
+# runs them all in one site, each surface's control failing there and only its own surface's
+# cases failing; `make test-full` also runs each alone.
+SURFACE_FAULTS = sorted(f for f in FAULT_RUNS
+                        if BOARD_FAULTS[f] in SURFACE_CONTROLS.values())
+
+
+def test_the_surface_faults_together_fail_each_its_own_surface(start_board, tmp_path):
+    controls_ = sorted({BOARD_FAULTS[f] for f in SURFACE_FAULTS})
+    assert len(controls_) == len(SURFACE_FAULTS)  # one surface each
+    code, run_dir, output = assess(start_board(*SURFACE_FAULTS), tmp_path / "reports",
+                                   controls_, "--", "-k", ONE_CANARY)
+    assert run_dir is not None, output[-4000:]
+    assert verify_run(run_dir).ok
+    assert code == 1, output[-4000:]
+    verdicts = control_verdicts(run_dir)
+    assert {c: verdicts.get(c) for c in controls_} == dict.fromkeys(controls_, "fail"), verdicts
+    failing = {e["surface"] for e in read_entries(run_dir) if e["entry_type"] == "observation"
+               and e["verdict"] == "fail"}
+    assert failing == {s for s, c in SURFACE_CONTROLS.items() if c in controls_}, failing
+
+
+@pytest.mark.parametrize("fault", [
+    pytest.param(fault, marks=pytest.mark.full) if fault in SURFACE_FAULTS else fault
+    for fault in sorted(FAULT_RUNS)])
 def test_each_fault_fails_its_own_control(start_board, tmp_path, fault):
     control = BOARD_FAULTS[fault]
     narrow = FAULT_RUNS[fault]
