@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import ahocorasick
+
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 4
 """Shorter values are ignored: replacing them everywhere would shred ordinary evidence."""
@@ -133,7 +135,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._automaton: Any = None
         for value in secrets:
             self.add_secret(value)
 
@@ -155,7 +157,7 @@ class Redactor:
         }
         with self._lock:
             self._secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
-            self._pattern = None
+            self._automaton = None
 
     def __len__(self) -> int:
         """Number of registered secret forms (for diagnostics; the values are never exposed)."""
@@ -168,9 +170,7 @@ class Redactor:
         `learn`), so they are replaced here and in everything redacted afterwards.
         """
         self.learn(text)
-        pattern = self._compiled()
-        if pattern is not None:
-            text = pattern.sub(REDACTED, text)
+        text = self._replace(text)
         # Every field pattern needs a ':' or '=' and the token one "Bearer": most strings of an
         # observation (verdicts, roles, reasons) have none and skip the regexes.
         if ":" in text or "=" in text or "Bearer" in text:
@@ -222,18 +222,42 @@ class Redactor:
         return result
 
     def _redact_key(self, key: Any) -> Any:
-        if not isinstance(key, str):
-            return key
-        pattern = self._compiled()
-        return pattern.sub(REDACTED, key) if pattern is not None else key
+        return self._replace(key) if isinstance(key, str) else key
 
-    def _compiled(self) -> re.Pattern[str] | None:
+    def _replace(self, text: str) -> str:
+        """`text` with every stretch that any known secret covers replaced by one marker:
+        overlapping secrets go together, so no piece of either is left."""
+        automaton = self._automaton_now()
+        if automaton is None:
+            return text
+        spans: list[list[int]] = []
+        for end, length in sorted(automaton.iter(text), key=lambda hit: hit[0] - hit[1]):
+            start = end - length + 1
+            if spans and start < spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end + 1)
+            else:
+                spans.append([start, end + 1])
+        if not spans:
+            return text
+        parts, last = [], 0
+        for start, end in spans:
+            parts += [text[last:start], REDACTED]
+            last = end
+        parts.append(text[last:])
+        return "".join(parts)
+
+    def _automaton_now(self) -> Any:
+        """The secrets as an Aho-Corasick automaton (one pass over a text, however many
+        secrets: a regular expression of thousands of alternatives took 0.3 s a 10 kB text),
+        built again after a secret is added."""
         with self._lock:
-            if self._pattern is None and self._secrets:
-                # Longest first, so a secret containing another is replaced whole.
-                ordered = sorted(self._secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
-            return self._pattern
+            if self._automaton is None and self._secrets:
+                automaton = ahocorasick.Automaton()
+                for value in self._secrets:
+                    automaton.add_word(value, len(value))
+                automaton.make_automaton()
+                self._automaton = automaton
+            return self._automaton
 
 
 def _is_sensitive_key(name: str) -> bool:

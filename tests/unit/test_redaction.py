@@ -143,3 +143,18 @@ def test_scrubbing_keeps_what_is_not_a_secret() -> None:
             'content="width=device-width">')
     assert scrub_hidden_fields(page) == page
     assert Redactor().redact_text(page) == page
+
+
+def test_secrets_that_overlap_are_covered_whole_and_thousands_cost_one_pass() -> None:
+    """Every character any secret covers is replaced (two overlapping secrets leave no piece
+    of either), and a text is searched once however many secrets the run knows."""
+    redactor = Redactor(["abcdef123", "def123XYZ", "zzzz"])
+    assert redactor.redact_text("..abcdef123XYZ.. zzzzz, abcdef123.") == \
+        f"..{REDACTED}.. {REDACTED}, {REDACTED}."
+    many = [f"s{n:05d}-{n * 7919 % 100_003:06d}-tok" for n in range(5000)]
+    redactor = Redactor(many)
+    text = " | ".join(many[::97]) + " and plain words"
+    out = redactor.redact_text(text)
+    assert not any(secret in out for secret in many)
+    assert out.endswith(" and plain words")
+    assert out.count(REDACTED) == len(many[::97])
