@@ -138,7 +138,8 @@ def test_clean_board_passes_every_control(start_board, tmp_path):
     assert verify_run(run_dir).ok
     verdicts = _not_applicable_where_absent(run_dir)
     assert code == 1, (verdicts, output[-4000:])
-    observed_all_pass(run_dir)
+    assert {e["verdict"] for e in read_entries(run_dir) if e["entry_type"] == "observation"} \
+        <= {"pass", "not_applicable"}
     expected = dict.fromkeys(set(SCOPE) - set(NOT_APPLICABLE), "pass")
     expected["A5.3-LOG-FIELDS"] = "inconclusive"
     assert {c: v for c, v in verdicts.items() if c in SCOPE and c not in NOT_APPLICABLE} == \
