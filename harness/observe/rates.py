@@ -153,7 +153,7 @@ def run_rate_cases(runs: Sequence[RateCaseRun], *, at_once: int,
         return [run.result for run in runs]
     for first in range(0, len(runs), at_once):
         batch = runs[first:first + at_once]
-        for step in (RateCaseRun.start, RateCaseRun.first_read, RateCaseRun.finish):
+        for step in STEPS:
             for run in batch:
                 wait_until(run.due)
                 step(run)

@@ -819,13 +819,20 @@ class BrowserTarget:
         scope = self._scope
         if scope is None or scope.screenshots == "off":
             return None
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", label.partition(" (")[0]).strip("-")
+        return self._keep_screenshot(page, f"failed-{stem}")
+
+    def _keep_screenshot(self, page: Page, name: str) -> str | None:
+        """A full-page screenshot kept now as the case's next picture; None when the page is
+        gone (a crash, a closed context) or the sink kept nothing."""
+        scope = self._scope
+        assert scope is not None
         try:
             data = page.screenshot(full_page=True)
         except _driving_errors():
-            return None  # the page is gone (a crash, a closed context)
+            return None
         scope.counter += 1
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", label.partition(" (")[0]).strip("-")
-        return scope.sink(f"{scope.counter:02d}-failed-{stem}.png", data, False)
+        return scope.sink(f"{scope.counter:02d}-{name}.png", data, False)
 
     def _perform(self, page: Page, action: str, arg: Any, scope: Mapping[str, Any],
                  into: dict[str, Any]) -> None:
@@ -945,12 +952,7 @@ class BrowserTarget:
         scope = self._scope
         if scope is None or scope.screenshots != "last":
             return ()
-        try:
-            data = self._page(actors[role]).screenshot(full_page=True)
-        except _driving_errors():
-            return ()
-        scope.counter += 1
-        stored = scope.sink(f"{scope.counter:02d}-{role}.png", data, False)
+        stored = self._keep_screenshot(self._page(actors[role]), role)
         return (stored,) if stored else ()
 
     def _observation_artifacts(self, page: Page, role: str, *,
