@@ -13,7 +13,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
+from types import FrameType, TracebackType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -80,3 +80,18 @@ def deferred(*, swallow: bool = False) -> Iterator[None]:
             if not _State.depth and _State.pending is not None and not swallow:
                 signum, _State.pending = _State.pending, None
                 raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def drop_lineless_frames(exc: BaseException) -> None:
+    """Unlink, from `exc`'s traceback and from those of the exceptions it chains, the entries
+    Python 3.11 gives no line number (a signal delivered at an instruction that has none),
+    so the traceback of an interruption prints instead of crashing the printer."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb: TracebackType | None = exc.__traceback__
+        while tb is not None:
+            while tb.tb_next is not None and tb.tb_next.tb_lineno is None:
+                tb.tb_next = tb.tb_next.tb_next
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__

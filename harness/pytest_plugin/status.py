@@ -11,6 +11,7 @@ import pytest
 from harness.errors import UnsafeTargetError
 from harness.evidence.recorder import CONTROLS, VIOLATION
 from harness.evidence.scenario import Inconclusive
+from harness.interrupts import drop_lineless_frames
 
 from .collection import control_ids
 from .keys import CALL_FAILED, STATUS
@@ -42,3 +43,10 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
             and (STATUS, "inconclusive") in getattr(report, "user_properties", [])):
         return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
     return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """A signal can land where Python records no line; pytest's printer would crash on that
+    entry and the run would exit 1, not as interrupted."""
+    drop_lineless_frames(excinfo.value)

@@ -88,3 +88,32 @@ def test_a_signal_after_the_seal_is_noted_not_raised(installed: None) -> None:
     assert interrupts.received() is None
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_frame_without_a_line_is_dropped_so_the_interruption_prints() -> None:
+    """Python 3.11 gives no line to a frame a signal caught at an instruction that has none;
+    pytest's printer crashed on it and the interrupted run exited 1, not 130."""
+    import types
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt("SIGINT")
+
+    try:
+        try:
+            interrupted()
+        except KeyboardInterrupt as inner:
+            raise KeyboardInterrupt("SIGTERM") from inner
+    except KeyboardInterrupt as caught:
+        exc = caught
+    for link in (exc, exc.__cause__):
+        head = link.__traceback__
+        lineless = types.TracebackType(head.tb_next, head.tb_frame, 10**6, -1)
+        assert lineless.tb_lineno is None
+        head.tb_next = lineless
+    with pytest.raises(TypeError):
+        pytest.ExceptionInfo.from_exception(exc).getrepr(funcargs=True)
+
+    interrupts.drop_lineless_frames(exc)
+
+    text = str(pytest.ExceptionInfo.from_exception(exc).getrepr(funcargs=True))
+    assert all(word in text for word in ("SIGTERM", "SIGINT", "interrupted"))
