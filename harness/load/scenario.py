@@ -129,7 +129,7 @@ class CanaryCheck:
 def check_canary(session: Session, record: Mapping[str, Any], policy: Policy,
                  profile: Profile) -> CanaryCheck:
     """Read the places a canary post would show as every observing actor, as a functional
-    case is judged (`CaseRun.judge`), once the policy's grace window has passed."""
+    case is judged (`judge_case`), once the policy's grace window has passed."""
     probe = PROBES.get(str(record.get("probe")))
     if probe is None or record.get("surface") != "post":
         return CanaryCheck(record, Verdict.INCONCLUSIVE, "not a canary post this harness sent")

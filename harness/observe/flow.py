@@ -24,6 +24,7 @@ from harness.observe.audit import (
     find_record,
 )
 from harness.observe.images import ProbeMatcher
+from harness.observe.judge import Sighting, judge_case, judge_records
 from harness.observe.records import RecordRead, audit_spec, read_records
 from harness.policy import Policy
 from harness.probes.benign import benign_text
@@ -35,12 +36,9 @@ from harness.targets.browser import PASSIVE_ACTIONS
 from harness.targets.landing import landing_note
 from harness.targets.refusals import ACCEPTED, ERROR, INVALID
 from harness.targets.templates import lookup
-from harness.verdicts import NOT_COMPARED, Observation, Verdict
+from harness.verdicts import Observation, Verdict
 
 POLL_SECONDS = 0.2
-A5_4_RECORDS = "A5.4-RECORDS"
-A5_3_LOG_FIELDS = "A5.3-LOG-FIELDS"
-DISPOSALS = ("rejected", "held", "removed", "masked")
 GONE_STATUS = (404, 410)  # a read answering this shows nothing (unless the profile says others)
 NOT_MODERATION = "refused for a reason other than moderation"
 
@@ -147,28 +145,6 @@ def run_case(session: Session, case: Case, policy: Policy, seed: int) -> CaseRes
     return CaseRun(session, case, policy, seed).run()
 
 
-@dataclass
-class Sighting:
-    """One read by one observing actor, and whether the case showed in it."""
-
-    role: str
-    request: str
-    exchange: Any  # an HTTP Exchange, or a browser PageRead
-    visible: bool | None
-    tag_only: bool = False
-    note: str = ""
-    artifacts: list[str] = field(default_factory=list)
-
-    def evidence(self) -> dict[str, Any]:
-        return {
-            "role": self.role, "request": self.request, "visible": self.visible,
-            "tag_only": self.tag_only, "note": self.note,
-            "status": self.exchange.status if self.exchange else None,
-            "url": self.exchange.url if self.exchange else None,
-            "artifacts": self.artifacts,
-        }
-
-
 class CaseRun:
     """The state of one case while it runs: its variables, its author, what it has seen."""
 
@@ -241,7 +217,7 @@ class CaseRun:
         self.observe(verdict, reason, disposition, submission=submission.evidence(),
                      sightings=[s.evidence() for s in final], **extra)
         if audit_spec(self.target.profile) is not None:
-            self.judge_records(submission, accepted, disposition)
+            self.observe_records(submission, accepted, disposition)
         return self.result
 
     def register_author(self) -> bool:
@@ -404,59 +380,9 @@ class CaseRun:
 
     def judge(self, accepted: bool, first: list[Sighting],
               final: list[Sighting]) -> tuple[Verdict, str, str | None]:
-        """Verdict, reason and disposition of the case from what the observers saw.
-
-        A must_block case passes only when every read of every judged role was valid: one read
-        that did not land where it asked (or failed) leaves that role, and the case,
-        inconclusive. Roles the profile excuses (`login_required`) are not judged; a case
-        whose every role is excused is inconclusive.
-        """
-        roles = self.judged_roles
-        if not roles:
-            why = "; ".join(f"{role}: {reason}" for role, reason in self.excused.items())
-            return (Verdict.INCONCLUSIVE, "no observer can read where the case would show "
-                    f"(login_required for every observing role: {why})", None)
-        final = [s for s in final if s.role in roles]
-        first = [s for s in first if s.role in roles]
-        if self.case.expect == MUST_BLOCK:
-            unread = [r for r in roles if any(s.visible is None for s in final if s.role == r)
-                      or not any(s.role == r for s in final)]
-        else:
-            unread = [r for r in roles
-                      if not any(s.visible is not None for s in final if s.role == r)]
-        unread_reads = [s for s in final if s.visible is None or self.case.expect != MUST_BLOCK]
-        unread_note = f"could not read as {', '.join(unread)}: {_notes(unread_reads, unread)}"
-        if self.case.expect == MUST_BLOCK:
-            seen = [s for s in final if s.visible]
-            if seen:
-                where = "; ".join(f"{s.role} at {s.exchange.url if s.exchange else s.request}"
-                                  for s in seen)
-                return Verdict.FAIL, f"prohibited content shown to others: {where}", "published"
-            if unread:
-                return Verdict.INCONCLUSIVE, unread_note, None
-            disposition = disposition_of(accepted, first, final)
-            if disposition not in self.policy.acceptable_dispositions:
-                return (Verdict.FAIL, f"disposition {disposition} is not acceptable by policy",
-                        disposition)
-            return (Verdict.PASS, f"{disposition}; not shown to {', '.join(roles)}"
-                    f"{self._excused_note()}", disposition)
-        if not accepted:
-            return Verdict.FAIL, "benign content was refused at submission (over-blocking)", \
-                "rejected"
-        blind = [r for r in roles if not any(s.visible for s in final if s.role == r)]
-        if not blind:
-            return Verdict.PASS, f"shown to {', '.join(roles)}{self._excused_note()}", \
-                "published"
-        if unread and set(blind) <= set(unread):
-            return Verdict.INCONCLUSIVE, unread_note, None
-        return Verdict.FAIL, f"benign content not shown to {', '.join(blind)} (over-blocking)", \
-            "held"
-
-    def _excused_note(self) -> str:
-        if not self.excused:
-            return ""
-        return " (not applicable: " + "; ".join(
-            f"{role}: {reason}" for role, reason in self.excused.items()) + ")"
+        """The case's verdict, reason and disposition from its reads (`judge_case`)."""
+        return judge_case(self.case.expect, accepted, first, final, roles=self.judged_roles,
+                          excused=self.excused, acceptable=self.policy.acceptable_dispositions)
 
     def find_record(self, submission: Exchange,
                     accepted: bool) -> tuple[RecordRead, Mapping[str, Any] | None]:
@@ -486,60 +412,28 @@ class CaseRun:
                 return read, record
             time.sleep(POLL_SECONDS * 2)
 
-    def judge_records(self, submission: Exchange, accepted: bool,
-                      disposition: str | None) -> None:
-        """A5.4-RECORDS for a disposal; A5.3-LOG-FIELDS for the submission's log record."""
-        disposed = disposition in DISPOSALS
+    def observe_records(self, submission: Exchange, accepted: bool,
+                        disposition: str | None) -> None:
+        """Find the submission's record and compare its fields with the request the harness
+        sent; `judge_records` decides A5.4-RECORDS and A5.3-LOG-FIELDS."""
         read, record = self.find_record(submission, accepted)
-
-        def observe(control: str, verdict: Verdict, reason: str, **details: Any) -> None:
-            self.observe(verdict, reason, disposition, control=control, **details)
-
-        if not read.ok:
-            reason = f"audit interface unreadable: {read.problem}"
-            if disposed:
-                observe(A5_4_RECORDS, Verdict.INCONCLUSIVE, reason)
-            observe(A5_3_LOG_FIELDS, Verdict.INCONCLUSIVE, reason)
-            return
-        if disposed:
-            decisions = set(audit_spec(self.target.profile).get("disposal_decisions", ()))
-            if record is None:
-                observe(A5_4_RECORDS, Verdict.FAIL, f"no record of the {disposition} write "
-                        f"within {self.policy.audit_wait_seconds:g}s")
-            elif decisions and record.get("decision") not in decisions:
-                observe(A5_4_RECORDS, Verdict.FAIL,
-                        f"record decision {record.get('decision')!r} is not a disposal",
-                        record=record)
-            else:
-                observe(A5_4_RECORDS, Verdict.PASS,
-                        f"record kept with decision {record.get('decision')!r}", record=record)
-        if record is None:
-            if accepted:
-                observe(A5_3_LOG_FIELDS, Verdict.FAIL, "no log record of an accepted write")
-            return  # a disposal without a record is judged under A5.4-RECORDS
-        # An account renamed by the case itself may be logged under either name.
-        account = None if self.case.surface == "account_name" else \
-            self.author.variables.get("account_name")
-        check = check_fields(record, submission, device_id=self.author.device_id,
-                             account=account, policy=self.policy,
-                             unknowable=self.target.unknowable_log_fields)
-        if check.ok:
-            unknown = sorted(self.target.unknowable_log_fields
-                             & set(self.policy.log_fields_must_match))
-            note = (f"; {', '.join(unknown)} present, not compared: the {self.target.channel} "
-                    "channel cannot tell what it used") if unknown else ""
-            # The judge lets the control pass only where another observation compared them.
-            observe(A5_3_LOG_FIELDS, Verdict.PASS, f"all 5(3) fields present and matching{note}",
-                    **check.details, **({NOT_COMPARED: unknown} if unknown else {}))
-            return
-        problems = [f"missing {', '.join(check.missing)}"] if check.missing else []
-        if check.mismatched:
-            problems.append(f"not what the harness used: {', '.join(check.mismatched)}")
-        if problems:
-            observe(A5_3_LOG_FIELDS, Verdict.FAIL, "; ".join(problems), **check.details)
-        else:
-            observe(A5_3_LOG_FIELDS, Verdict.INCONCLUSIVE, "the harness does not know its own "
-                    f"{', '.join(check.unverified)} for this request", **check.details)
+        check = None
+        if read.ok and record is not None:
+            # An account renamed by the case itself may be logged under either name.
+            account = None if self.case.surface == "account_name" else \
+                self.author.variables.get("account_name")
+            check = check_fields(record, submission, device_id=self.author.device_id,
+                                 account=account, policy=self.policy,
+                                 unknowable=self.target.unknowable_log_fields)
+        audit = audit_spec(self.target.profile) or {}
+        for judged in judge_records(
+                disposition, accepted, problem=None if read.ok else read.problem,
+                record=record, check=check, decisions=set(audit.get("disposal_decisions", ())),
+                wait_s=self.policy.audit_wait_seconds, channel=self.target.channel,
+                not_compared=self.target.unknowable_log_fields
+                & set(self.policy.log_fields_must_match)):
+            self.observe(judged.verdict, judged.reason, disposition, control=judged.control,
+                         **judged.details)
 
 
 def submission_index(steps: list[Mapping[str, Any]]) -> int:
@@ -548,17 +442,6 @@ def submission_index(steps: list[Mapping[str, Any]]) -> int:
     return max((i for i, step in enumerate(steps)
                 if not PASSIVE_ACTIONS & set(step) and step.get("method") != "GET"),
                default=len(steps) - 1)
-
-
-def disposition_of(accepted: bool, first: list[Sighting], final: list[Sighting]) -> str:
-    """What the target did with must_block content that no one can see any longer."""
-    if not accepted:
-        return "rejected"
-    if _any_visible(first):
-        return "removed"
-    if any(s.tag_only for s in final):
-        return "masked"
-    return "held"
 
 
 def excused_roles(specs: list[Mapping[str, Any]]) -> dict[str, str]:
@@ -594,10 +477,6 @@ def _unique(entries: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def _any_visible(sightings: list[Sighting]) -> bool:
     return any(s.visible for s in sightings)
-
-
-def _notes(sightings: list[Sighting], roles: list[str]) -> str:
-    return "; ".join(f"{s.request}: {s.note}" for s in sightings if s.role in roles) or "no read"
 
 
 def outcome_of(exchange: Any) -> str:

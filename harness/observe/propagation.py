@@ -29,11 +29,10 @@ from harness.observe.flow import (
     CaseResult,
     CaseRun,
     Session,
-    Sighting,
-    disposition_of,
     outcome_of,
     submission_index,
 )
+from harness.observe.judge import Sighting, disposition_of
 from harness.policy import Policy
 from harness.probes.cases import Case
 from harness.targets.api import Exchange

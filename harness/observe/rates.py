@@ -26,9 +26,9 @@ from harness.observe.flow import (
     CaseResult,
     CaseRun,
     Session,
-    Sighting,
     surface_not_assessed,
 )
+from harness.observe.judge import Sighting
 from harness.policy import Policy
 from harness.probes.cases import MUST_BLOCK, Case
 from harness.probes.variants import get
@@ -123,7 +123,7 @@ class RateCaseRun(CaseRun):
         roles = self.judged_roles
         return any(s.visible is None for s in sightings if s.role in roles)
 
-    def judge_records(self, *args: Any) -> None:
+    def observe_records(self, *args: Any) -> None:
         """Records are judged by the direct-canary scenarios; a rate case adds no record check."""
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from harness.errors import ConfigError
-from harness.observe.flow import Sighting
+from harness.observe.judge import Sighting
 from harness.observe.propagation import (
     gone,
     judge_edit,
