@@ -370,7 +370,7 @@ def _process_number(name: str) -> int:
 
 def _report_steps(profile: Profile, steps: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """How a member reports a post, and the profile's post item (empty when it cannot): the
-    API's submit steps; or, on the pages, the post's page, its report control, the form."""
+    API's submit steps; or, on the pages, the post's page, its report entry point, the form."""
     if steps == "api":
         reports = profile.api.get("reports") or {}
         item = (reports.get("items") or {}).get("post") or {}

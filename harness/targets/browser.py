@@ -52,6 +52,7 @@ from harness.targets.scope import (
     authority,
     bypass_rules,
     in_scope,
+    network_refusals,
     outside,
     violation,
 )
@@ -387,7 +388,7 @@ class BrowserTarget:
         bypass_rules(profile.allowed_hosts)  # refuses, before any browser starts, a bad host
         self._sinkhole: Sinkhole | None = None
         self._violations: list[dict[str, str]] = []
-        self._network_refusals: list[dict[str, str]] = []
+        self._network_refusals: list[dict[str, Any]] = []
         self._explained: set[str] = set()  # where the violations went (host:port)
         # What the pages created, deleted at the end of the run (see harness.cleanup).
         self.ledger = Ledger(cleanup_kinds(profile.data), self.channel)
@@ -496,7 +497,7 @@ class BrowserTarget:
         """What this channel (and its admin API) created since last asked (harness.cleanup)."""
         return self.ledger.take() + self.admin.take_created()
 
-    def take_network_refusals(self) -> list[dict[str, str]]:
+    def take_network_refusals(self) -> list[dict[str, Any]]:
         """Requests the network guard refused that no page of the target asked for (the
         browser's own service calls, such as form-autofill lookups): stopped like every other,
         but not the target's doing, so not scope violations."""
@@ -513,14 +514,9 @@ class BrowserTarget:
     def _drain_sinkhole(self) -> None:
         """Sort what the sinkhole refused: a request a page made is already a violation (seen
         by the guard or as a redirect hop); anything else is a network refusal."""
-        if self._sinkhole is None:
-            return
-        for method, target in self._sinkhole.take():
-            if authority(target) not in self._explained:
-                self._network_refusals.append(violation(
-                    target, method=method, resource_type="browser", actor="",
-                    reason="refused by the network guard: not a request of any page",
-                    channel=self.channel))
+        if self._sinkhole is not None:
+            self._network_refusals += network_refusals(self._sinkhole.take(), self._explained,
+                                                       channel=self.channel)
 
     # --- the Target protocol ------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ the request line, answers 403 and forwards nothing. Allowed hosts bypass it, so 
 go straight to the target at the browser's usual speed and with their server address known.
 
 Every refusal becomes a scope violation (`violation`): URL, host, method, resource type, actor,
-channel and reason, never a body.
+channel and reason, never a body. What the sinkhole refused that no page asked for (the browser's
+own service calls) is a network refusal, one line per place with its count (`network_refusals`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import re
 import socket
 import socketserver
 import threading
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import ConfigError
@@ -50,6 +53,20 @@ def violation(url: str, *, method: str, resource_type: str, actor: str, reason: 
     return {"url": url, "host": host_of(url) or "", "method": method,
             "resource_type": resource_type, "actor": actor, "channel": channel,
             "reason": reason}
+
+
+def network_refusals(refused: Iterable[tuple[str, str]], explained: Collection[str], *,
+                     channel: str) -> list[dict[str, Any]]:
+    """The sinkhole's refusals (method, URL or CONNECT authority) that no page's request
+    explains (`explained`: the `host:port`s of the scope violations), one line per method and
+    place with how many times it was refused: a form-autofill lookup on every page is one line
+    a test, not hundreds a run."""
+    counted = Counter((method, target) for method, target in refused
+                      if authority(target) not in explained)
+    return [{**violation(target, method=method, resource_type="browser", actor="",
+                         reason="refused by the network guard: not a request of any page",
+                         channel=channel), "count": count}
+            for (method, target), count in counted.items()]
 
 
 def host_of(url: str) -> str | None:
