@@ -58,6 +58,15 @@ def faults() -> dict[str, tuple[str, str]]:
     return reference.list_faults()
 
 
+@functools.cache
+def board_faults() -> dict[str, str]:
+    """Corkboard's faults (name -> control), as `app.py --list-faults` prints them: one
+    subprocess per test process."""
+    done = subprocess.run([sys.executable, str(BOARD_DIR / "app.py"), "--list-faults"],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return dict(line.split()[:2] for line in done.stdout.splitlines() if line.strip())
+
+
 def assess(out: Path, *args: str) -> tuple[int, Path | None, str]:
     """Run `harness assess` into `out` (seed 7, the fast policy); returns the exit code, the
     run directory and the output."""

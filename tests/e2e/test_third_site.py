@@ -20,6 +20,7 @@ from .runs import (
     BOARD_PROFILE,
     FAST_POLICY,
     RunningBoard,
+    board_faults,
     control_verdicts,
     observed_all_pass,
 )
@@ -58,14 +59,7 @@ FAULT_RUNS = {
 }
 
 
-def _board_faults() -> dict[str, str]:
-    """The site's faults (name -> control), as `app.py --list-faults` prints them."""
-    done = subprocess.run([sys.executable, str(BOARD_DIR / "app.py"), "--list-faults"],
-                          capture_output=True, text=True, check=True, timeout=60)
-    return dict(line.split()[:2] for line in done.stdout.splitlines() if line.strip())
-
-
-BOARD_FAULTS = _board_faults()
+BOARD_FAULTS = board_faults()
 
 
 def harness(site: RunningBoard, *args: str,
