@@ -79,11 +79,12 @@ def test_load_fault_fails_its_control_at_a_loaded_stage(fault, tmp_path):
 
 # --- a pages-only site: Corkboard through its form posts -------------------------------------
 
-# Two stages of 2 s, 1 then 4 users; four canaries a stage are the fewest that clear the
+# Two stages of 3 s, 1 then 4 users; four canaries a stage are the fewest that clear the
 # policy's limit of 0.5 (a fixed limit, which also fails a site whose filter never works): a
-# quota of six lets a loaded machine fall short by two and still show a pass.
+# quota of six lets a loaded machine fall short by two and still show a pass (with stages of
+# 2 s, a machine running three assessments beside it sent only three through one user).
 BOARD_SHORT = """grace_seconds: 1
-load: {users: 4, spawn_rate: 8, seconds: 4, stages: 2, canaries_per_stage: 6,
+load: {users: 4, spawn_rate: 8, seconds: 6, stages: 2, canaries_per_stage: 6,
        leak_rate_max: 0.5}
 """
 
