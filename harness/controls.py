@@ -16,7 +16,19 @@ from harness.errors import ConfigError
 from harness.readers import parse_yaml
 
 CATALOG_PATH = Path(__file__).parent / "data" / "controls.yaml"
+# The ids code names (each in the catalog: tests/unit/test_controls.py checks).
+A5_3_LOG_FIELDS = "A5.3-LOG-FIELDS"
+A5_4_RECORDS = "A5.4-RECORDS"
+A5_4_RETENTION = "A5.4-RETENTION"
+A5_4_PROPAGATION = "A5.4-PROPAGATION"
 A5_4_OVERBLOCK = "A5.4-OVERBLOCK"  # the over-blocking bank's rate control
+A5_4_UNDER_LOAD = "A5.4-UNDER-LOAD"
+A5_6_PUBLISHED = "A5.6-PUBLISHED"
+A5_6_ENTRY_POINTS = "A5.6-ENTRY-POINTS"
+A5_6_INTAKE = "A5.6-INTAKE"
+A5_6_TIMELY = "A5.6-TIMELY"
+A5_6_APPEAL = "A5.6-APPEAL"
+A5_6_INTAKE_UNDER_LOAD = "A5.6-INTAKE-UNDER-LOAD"
 _REQUIRED = ("id", "clause", "title", "criterion", "source", "automation")
 # How much of a control the harness checks: all of it, part (the rest is the assessor's), none.
 AUTOMATED, PARTIAL, MANUAL = "automated", "partial", "manual"

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.controls import A5_6_TIMELY
 from harness.verdicts import Observation, RunVerdict, Verdict, judge_run
 
 STATE_ENV = "HARNESS_STATE_DIR"
@@ -52,8 +53,6 @@ def pending_check(filing: Any, timeline: Any, limits: tuple[float, float], *, ca
                   channel: str, test: str, expect: str) -> dict[str, Any]:
     """What a later poll of a report needs (the format `save_pending` keeps): its ticket, the
     times on both clocks, the published limits, the reported item and the reporter."""
-    from harness.observe.reports import A5_6_TIMELY  # noqa: PLC0415
-
     item = filing.item
     return {
         "control": A5_6_TIMELY, "case_id": case_id, "channel": channel, "test": test,

@@ -24,16 +24,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.cleanup import OK, clean, pending
+from harness.controls import A5_4_PROPAGATION
 from harness.errors import HarnessError
 from harness.observe.flow import CaseRun, Session, device_id, new_account, read_retention
+from harness.observe.propagation import CASES as PROPAGATION_CASES
 from harness.observe.propagation import (
-    A5_4_PROPAGATION,
     KIND_SURFACES,
     channel_section,
     not_assessable,
     run_propagation,
 )
-from harness.observe.propagation import CASES as PROPAGATION_CASES
 from harness.observe.records import audit_spec
 from harness.observe.reports import (
     BENIGN,

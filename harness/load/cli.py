@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.controls import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD
+
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
 
@@ -90,7 +92,6 @@ def _check_plan(bounds: Any) -> None:
 def broke_at(run_dir: Path) -> list[str]:
     """For each load control that failed, the first stage it failed at, from the evidence."""
     from harness.evidence import read_entries  # noqa: PLC0415
-    from harness.load.scenario import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD  # noqa: PLC0415
 
     if not (run_dir / "evidence.jsonl").is_file():
         return []

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from harness.controls import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD
 from harness.errors import UnsafeTargetError
 from harness.load.forms import PageDriver
 from harness.load.judge import (
@@ -39,8 +40,6 @@ from harness.targets.profile import Profile
 from harness.targets.scope import in_scope
 from harness.verdicts import Observation, Verdict
 
-A5_4_UNDER_LOAD = "A5.4-UNDER-LOAD"
-A5_6_INTAKE_UNDER_LOAD = "A5.6-INTAKE-UNDER-LOAD"
 CHANNEL = "load"
 PROBES = {probe.id: probe for probe in TEXT_PROBES}
 STAGE_TABLE = pytest.StashKey[list[str]]()  # the table the terminal summary prints

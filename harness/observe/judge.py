@@ -13,12 +13,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.controls import A5_3_LOG_FIELDS, A5_4_RECORDS
 from harness.observe.audit import FieldCheck
 from harness.probes.cases import MUST_BLOCK
 from harness.verdicts import NOT_COMPARED, Verdict
 
-A5_4_RECORDS = "A5.4-RECORDS"
-A5_3_LOG_FIELDS = "A5.3-LOG-FIELDS"
 DISPOSALS = ("rejected", "held", "removed", "masked")
 
 

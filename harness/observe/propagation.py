@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.controls import A5_4_PROPAGATION
 from harness.observe.flow import (
     GONE_STATUS,
     NOT_MODERATION,
@@ -40,7 +41,6 @@ from harness.targets.profile import Profile
 from harness.targets.templates import MissingVariable, render
 from harness.verdicts import Verdict
 
-A5_4_PROPAGATION = "A5.4-PROPAGATION"
 FORWARD = "forward"
 # The surface whose filter a planted kind skips (the case is built for it).
 KIND_SURFACES = {"post": "post", "group": "group_name", "comment": "comment",

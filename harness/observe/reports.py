@@ -33,11 +33,6 @@ from harness.targets.landing import landing_note
 from harness.targets.templates import lookup_one, render
 from harness.verdicts import Observation, Verdict
 
-A5_6_PUBLISHED = "A5.6-PUBLISHED"
-A5_6_ENTRY_POINTS = "A5.6-ENTRY-POINTS"
-A5_6_INTAKE = "A5.6-INTAKE"
-A5_6_TIMELY = "A5.6-TIMELY"
-A5_6_APPEAL = "A5.6-APPEAL"
 KINDS = ("post", "comment", "profile", "group", "group_message")
 BENIGN = ProbeSpec("benign-zh", MUST_ALLOW, "zh")
 PLANTED = ProbeSpec("canary-zh-a", MUST_BLOCK, "zh", canary="canary-zh-a")

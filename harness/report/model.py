@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.controls import MANUAL, Control, catalog
+from harness.controls import A5_6_TIMELY, MANUAL, Control, catalog
 from harness.errors import ConfigError, EvidenceError
 from harness.evidence import read_entries, read_run_info
 from harness.evidence.chain import atomic_write
@@ -29,7 +29,6 @@ from harness.verdicts import (
 )
 
 NOT_ASSESSED = "not_assessed"  # an automated control outside the run's scope
-A5_6_TIMELY = "A5.6-TIMELY"
 STAGE = "stage"  # the `details` key of a load observation: which stage its figures are of
 STAGE_NOISE = frozenset({STAGE, "plan", "artifacts"})  # details that are not stage figures
 RUN_WIDE = "run-wide"  # the group of observations that belong to no surface

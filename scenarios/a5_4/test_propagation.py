@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 
 from harness import controls
+from harness.controls import A5_4_PROPAGATION
 from harness.observe.propagation import (
-    A5_4_PROPAGATION,
+    CASES as PROPAGATION_CASES,
+)
+from harness.observe.propagation import (
     KIND_SURFACES,
     case_id,
     not_assessable,
     plant_steps,
     run_propagation,
-)
-from harness.observe.propagation import (
-    CASES as PROPAGATION_CASES,
 )
 from harness.probes.cases import TEXT_PROBES, build_case
 from harness.verdicts import Observation, Verdict

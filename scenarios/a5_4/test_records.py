@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.controls import A5_4_RETENTION
 from harness.observe.flow import read_retention
 from harness.verdicts import Observation, Verdict
-
-A5_4_RETENTION = "A5.4-RETENTION"
 
 
 @pytest.mark.control(A5_4_RETENTION)

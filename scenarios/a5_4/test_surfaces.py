@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from harness import controls
+from harness.controls import A5_3_LOG_FIELDS, A5_4_RECORDS
 from harness.observe.flow import run_case, surface_not_assessed
-from harness.observe.judge import A5_3_LOG_FIELDS, A5_4_RECORDS
 from harness.probes.cases import MODES, build_case, probes_for
 from harness.probes.corpora import organisation_corpora
 from harness.pytest_plugin import run_corpora

@@ -15,13 +15,15 @@ from typing import Any
 
 import pytest
 
-from harness.observe.flow import outcome_of
-from harness.observe.reports import (
+from harness.controls import (
     A5_6_APPEAL,
     A5_6_ENTRY_POINTS,
     A5_6_INTAKE,
     A5_6_PUBLISHED,
     A5_6_TIMELY,
+)
+from harness.observe.flow import outcome_of
+from harness.observe.reports import (
     KINDS,
     PLANTED,
     Absent,

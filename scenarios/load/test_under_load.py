@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.controls import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD
 from harness.load.display import live_progress
 from harness.load.runner import run_load
 from harness.load.scenario import (
-    A5_4_UNDER_LOAD,
-    A5_6_INTAKE_UNDER_LOAD,
     STAGE_TABLE,
     judge_load,
     make_accounts,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.controls import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD
 from harness.evidence import read_entries, verify_run
 from harness.evidence.redact import REDACTED
-from harness.load.scenario import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD
 
 from .runs import BOARD_PROFILE, RunningBoard, control_verdicts
 

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.controls import A5_3_LOG_FIELDS, A5_4_RECORDS
 from harness.observe.audit import FieldCheck
 from harness.observe.judge import (
-    A5_3_LOG_FIELDS,
-    A5_4_RECORDS,
     Sighting,
     disposition_of,
     judge_case,

@@ -86,3 +86,12 @@ def test_check_patterns_refuses_a_pattern_matching_nothing() -> None:
     controls.check_patterns(["A5.4-*", "A5.3-LOG-FIELDS"])
     with pytest.raises(ConfigError, match="matches no control"):
         controls.check_patterns(["A5.4-NOPE*"])
+
+
+def test_every_id_the_code_names_is_in_the_catalog() -> None:
+    named = {name: value for name, value in vars(controls).items()
+             if name.startswith("A5_") and isinstance(value, str)}
+    assert len(named) >= 12
+    for name, value in named.items():
+        assert value in controls.catalog(), name
+        assert name == value.replace(".", "_").replace("-", "_"), name

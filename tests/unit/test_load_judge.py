@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.controls import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD
 from harness.load.judge import (
     CanaryCount,
     Filing,
@@ -16,7 +17,7 @@ from harness.load.judge import (
     reconcile,
 )
 from harness.load.plan import stages_for
-from harness.load.scenario import A5_4_UNDER_LOAD, A5_6_INTAKE_UNDER_LOAD, StageTable, observations
+from harness.load.scenario import StageTable, observations
 from harness.stats import wilson
 from harness.verdicts import Plan, PlannedTest, Verdict, judge_run
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from harness.controls import A5_6_INTAKE
 from harness.evidence.scenario import Inconclusive
 from harness.observe.reports import (
-    A5_6_INTAKE,
     Absent,
     Filing,
     Item,
