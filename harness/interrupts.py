@@ -87,11 +87,12 @@ def drop_lineless_frames(exc: BaseException) -> None:
     Python 3.11 gives no line number (a signal delivered at an instruction that has none),
     so the traceback of an interruption prints instead of crashing the printer."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        tb: TracebackType | None = exc.__traceback__
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        tb: TracebackType | None = link.__traceback__
         while tb is not None:
             while tb.tb_next is not None and tb.tb_next.tb_lineno is None:
                 tb.tb_next = tb.tb_next.tb_next
             tb = tb.tb_next
-        exc = exc.__cause__ or exc.__context__
+        link = link.__cause__ or link.__context__

@@ -388,7 +388,7 @@ class BrowserTarget:
         bypass_rules(profile.allowed_hosts)  # refuses, before any browser starts, a bad host
         self._sinkhole: Sinkhole | None = None
         self._violations: list[dict[str, str]] = []
-        self._network_refusals: list[dict[str, Any]] = []
+        self._unexplained: list[tuple[str, str]] = []  # the sinkhole's, no page's (method, URL)
         self._explained: set[str] = set()  # where the violations went (host:port)
         # What the pages created, deleted at the end of the run (see harness.cleanup).
         self.ledger = Ledger(cleanup_kinds(profile.data), self.channel)
@@ -500,10 +500,10 @@ class BrowserTarget:
     def take_network_refusals(self) -> list[dict[str, Any]]:
         """Requests the network guard refused that no page of the target asked for (the
         browser's own service calls, such as form-autofill lookups): stopped like every other,
-        but not the target's doing, so not scope violations."""
+        but not the target's doing, so not scope violations. One line per place, counted."""
         self._drain_sinkhole()
-        taken, self._network_refusals = self._network_refusals, []
-        return taken
+        taken, self._unexplained = self._unexplained, []
+        return network_refusals(taken, channel=self.channel)
 
     def _refuse(self, url: str, *, method: str, resource_type: str, actor: str,
                 reason: str) -> None:
@@ -515,8 +515,8 @@ class BrowserTarget:
         """Sort what the sinkhole refused: a request a page made is already a violation (seen
         by the guard or as a redirect hop); anything else is a network refusal."""
         if self._sinkhole is not None:
-            self._network_refusals += network_refusals(self._sinkhole.take(), self._explained,
-                                                       channel=self.channel)
+            self._unexplained += [(method, target) for method, target in self._sinkhole.take()
+                                  if authority(target) not in self._explained]
 
     # --- the Target protocol ------------------------------------------------------------------
 

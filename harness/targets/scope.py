@@ -22,7 +22,7 @@ import socket
 import socketserver
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,18 +55,15 @@ def violation(url: str, *, method: str, resource_type: str, actor: str, reason: 
             "reason": reason}
 
 
-def network_refusals(refused: Iterable[tuple[str, str]], explained: Collection[str], *,
+def network_refusals(refused: Iterable[tuple[str, str]], *,
                      channel: str) -> list[dict[str, Any]]:
-    """The sinkhole's refusals (method, URL or CONNECT authority) that no page's request
-    explains (`explained`: the `host:port`s of the scope violations), one line per method and
-    place with how many times it was refused: a form-autofill lookup on every page is one line
-    a test, not hundreds a run."""
-    counted = Counter((method, target) for method, target in refused
-                      if authority(target) not in explained)
+    """Refusals no page's request explains (method, URL or CONNECT authority), one line per
+    method and place with how many times it was refused: a form-autofill lookup on every page
+    is one line a test, not hundreds a run."""
     return [{**violation(target, method=method, resource_type="browser", actor="",
                          reason="refused by the network guard: not a request of any page",
                          channel=channel), "count": count}
-            for (method, target), count in counted.items()]
+            for (method, target), count in Counter(refused).items()]
 
 
 def host_of(url: str) -> str | None:
