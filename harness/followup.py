@@ -118,7 +118,6 @@ def followup(run_dir: Path, wait_seconds: float) -> FollowupResult:
 def _settle(desk: Any, check: dict[str, Any], deadline: float) -> Observation:
     """Poll one pending report until `deadline` and judge it again."""
     from harness.observe.reports import (  # noqa: PLC0415
-        A5_6_TIMELY,
         Filing,
         Item,
         Timeline,
