@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,8 @@ def pending_check(filing: Any, timeline: Any, limits: tuple[float, float], *, ca
     return {
         "control": A5_6_TIMELY, "case_id": case_id, "channel": channel, "test": test,
         "expect": expect, "ticket": filing.ticket, "submitted": filing.submitted,
-        "clock_offset_s": filing.clock_offset_s, "events": timeline.events,
+        "received": filing.received, "clock_offset_s": filing.clock_offset_s,
+        "events": timeline.events, "open_at": timeline.open_at,
         "limits": list(limits),
         "item": {"kind": item.kind,
                  "variables": {k: item.variables[k] for k in ("item_id", "item_type")}},
@@ -122,23 +122,20 @@ def _settle(desk: Any, check: dict[str, Any], deadline: float) -> Observation:
         Item,
         Timeline,
         judge_timeliness,
-        parse_time,
     )
     from harness.targets.api import Actor  # noqa: PLC0415
 
     reporter = Actor("reporter", check["reporter"]["device_id"],
                      dict(check["reporter"]["variables"]))
     item = Item(check["item"]["kind"], dict(check["item"]["variables"]), None)
-    filing = Filing(item, reporter, check["ticket"], check["submitted"], check["submitted"], [],
+    received = check.get("received") or check["submitted"]
+    filing = Filing(item, reporter, check["ticket"], check["submitted"], received, [],
                     check["clock_offset_s"])
-    timeline = Timeline(check["submitted"], check["clock_offset_s"], dict(check["events"]))
+    timeline = Timeline(check["submitted"], check["clock_offset_s"], dict(check["events"]),
+                        received=received, open_at=check.get("open_at"))
     timeline, moderator_handled = desk.follow(filing, deadline, timeline)
-    started = parse_time(check["submitted"])
-    assert started is not None
-    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     verdict, reason = judge_timeliness(timeline, tuple(check["limits"]),
-                                       moderator_handled=moderator_handled,
-                                       elapsed_s=round(elapsed, 1))
+                                       moderator_handled=moderator_handled)
     if verdict is Verdict.PASS and check["expect"] == "must_block":
         reason += "; its removal was checked only in the run itself"
     return Observation(

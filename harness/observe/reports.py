@@ -110,6 +110,17 @@ class Timeline:
     submitted: str
     clock_offset_s: float | None
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    received: str | None = None  # harness clock, when the filing's answer came
+    open_at: str | None = None  # harness clock, when the last look-up that found it unhandled went
+
+    def open_for(self) -> float | None:
+        """Seconds the report was seen unhandled for: from when the site surely had it (the
+        filing's answer) to when the last look-up that still found it unhandled was sent. A
+        lower bound, so a report judged late on it was late."""
+        start, seen = parse_time(self.received or self.submitted), parse_time(self.open_at)
+        if start is None or seen is None:
+            return None
+        return round(max(0.0, (seen - start).total_seconds()), 3)
 
     def see(self, phase: str, target_time: Any = None) -> None:
         """Record a phase the first time it is seen."""
@@ -133,9 +144,10 @@ class Timeline:
         return round(max(0.0, (moment - start).total_seconds()), 3)
 
     def evidence(self) -> dict[str, Any]:
-        return {"submitted": self.submitted, "clock_offset_s": self.clock_offset_s,
-                "events": self.events,
-                "elapsed_s": {phase: self.elapsed(phase) for phase in self.events}}
+        return {"submitted": self.submitted, "received": self.received,
+                "clock_offset_s": self.clock_offset_s, "events": self.events,
+                "elapsed_s": {phase: self.elapsed(phase) for phase in self.events},
+                "open_at": self.open_at, "open_for_s": self.open_for()}
 
 
 class ReportDesk:
@@ -415,17 +427,20 @@ class ReportDesk:
     def follow(self, filing: Filing, until: float,
                timeline: Timeline | None = None) -> tuple[Timeline, bool]:
         """Poll a ticket until the reporter sees it handled with a result, or `until` (a
-        time.monotonic() deadline). Returns the timeline and whether the moderator side shows
-        it handled: a report handled there but not fed back within the policy's grace window
-        ends the wait early."""
+        time.monotonic() deadline; the last look-up is sent at or after it). Returns the
+        timeline and whether the moderator side shows it handled: a report handled there but
+        not fed back within the policy's grace window ends the wait early."""
         if timeline is None:
-            timeline = Timeline(filing.submitted, filing.clock_offset_s)
+            timeline = Timeline(filing.submitted, filing.clock_offset_s, received=filing.received)
             timeline.events["submitted"] = {"harness": filing.submitted, "target": None}
         handled_since = None
         while True:
+            sent, sent_at = time.monotonic(), utc()
             document = self.look_up(filing)
             if document is not None:
                 self.mark(timeline, document)
+                if "handled" not in timeline.events:
+                    timeline.open_at = sent_at
             if "fed_back" in timeline.events:
                 return timeline, True
             record, _ = self.in_queue(filing)
@@ -433,9 +448,9 @@ class ReportDesk:
                 handled_since = handled_since or time.monotonic()
                 if time.monotonic() - handled_since >= self.policy.grace_seconds:
                     return timeline, True
-            if time.monotonic() >= until:
+            if sent >= until:
                 return timeline, handled_since is not None
-            time.sleep(POLL_SECONDS * 2.5)
+            time.sleep(max(0.0, min(POLL_SECONDS * 2.5, until - time.monotonic())))
 
     def mark(self, timeline: Timeline, document: Any) -> None:
         """Note the phases a lookup shows."""
@@ -614,11 +629,11 @@ def _same_site(links: Any, origin: Any) -> Iterator[tuple[str, str]]:
 # --- timeliness -------------------------------------------------------------------------------
 
 
-def judge_timeliness(timeline: Timeline, limits: tuple[float, float], *, moderator_handled: bool,
-                     elapsed_s: float) -> tuple[Verdict, str]:
-    """The A5.6-TIMELY verdict of one report from what has been seen `elapsed_s` after it was
-    filed. A report not yet handled and still inside its limit is pending: inconclusive, with a
-    reason that starts with `pending`, to be settled by `harness followup`."""
+def judge_timeliness(timeline: Timeline, limits: tuple[float, float], *,
+                     moderator_handled: bool) -> tuple[Verdict, str]:
+    """The A5.6-TIMELY verdict of one report from its timeline. A report last seen unhandled
+    inside its limit is pending: inconclusive, with a reason that starts with `pending`, to be
+    settled by `harness followup`."""
     ack_limit, handle_limit = limits
     acknowledged = timeline.elapsed("acknowledged")
     handled = timeline.elapsed("handled")
@@ -634,13 +649,16 @@ def judge_timeliness(timeline: Timeline, limits: tuple[float, float], *, moderat
                               f"{handled:g}s (limits {ack_limit:g}s / {handle_limit:g}s)")
     if handled is not None or moderator_handled:
         return Verdict.FAIL, "handled, but the result was not fed back to the reporter"
-    if acknowledged is None and elapsed_s > ack_limit:
+    open_for = timeline.open_for()
+    if open_for is None:
+        return Verdict.INCONCLUSIVE, "the reporter's look-ups of the report never answered"
+    if acknowledged is None and open_for > ack_limit:
         problems.append(f"not acknowledged within {ack_limit:g}s")
-    if elapsed_s > handle_limit:
+    if open_for > handle_limit:
         problems.append(f"not handled within {handle_limit:g}s")
     if problems:
-        return Verdict.FAIL, "; ".join(problems)
-    return Verdict.INCONCLUSIVE, (f"pending: not handled after {elapsed_s:g}s, inside the "
+        return Verdict.FAIL, "; ".join(problems) + f" (still open {open_for:g}s after filing)"
+    return Verdict.INCONCLUSIVE, (f"pending: still open {open_for:g}s after filing, inside the "
                                   f"{handle_limit:g}s limit; run `harness followup` later")
 
 

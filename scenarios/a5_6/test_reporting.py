@@ -39,6 +39,10 @@ from harness.probes.cases import MUST_ALLOW, MUST_BLOCK
 from harness.targets.templates import MissingVariable, render
 from harness.verdicts import Verdict
 
+# How long past the handling limit the last look-up of a followed report is sent: a report
+# still open then was not handled within the limit, on any clock.
+LOOKUP_PAST_LIMIT_S = 0.2
+
 
 @pytest.fixture
 def scenario(request, harness_session, evidence, harness_policy, case_seed):
@@ -215,14 +219,13 @@ def test_reports_are_handled_in_time_with_feedback(expect, channel, scenario, ha
                          "`status`), so its handling cannot be followed", expect=expect)
         return scenario.finish()
     limits = desk.limits()
-    submitted = parse_time(filing.submitted)
-    assert submitted is not None
-    wait = min(limits[1], harness_policy.report_wait_seconds)
-    elapsed_before = (datetime.now(timezone.utc) - submitted).total_seconds()
+    received = parse_time(filing.received)
+    assert received is not None
+    # Followed up to the handling limit and a look-up just past it, or the policy's wait.
+    wait = min(limits[1] + LOOKUP_PAST_LIMIT_S, harness_policy.report_wait_seconds)
+    elapsed_before = (datetime.now(timezone.utc) - received).total_seconds()
     timeline, moderator_handled = desk.follow(filing, time.monotonic() + wait - elapsed_before)
-    elapsed = round((datetime.now(timezone.utc) - submitted).total_seconds(), 1)
-    verdict, reason = judge_timeliness(timeline, limits, moderator_handled=moderator_handled,
-                                       elapsed_s=elapsed)
+    verdict, reason = judge_timeliness(timeline, limits, moderator_handled=moderator_handled)
     if verdict is Verdict.PASS and expect == MUST_BLOCK:
         assert item.run is not None
         reads = item.run.read_all()
