@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import cli
@@ -36,10 +36,9 @@ from harness.probes.corpora import (
 from harness.readers import MAX_CONFIG_NODES
 from harness.targets.profile import REFERENCE_PROFILE, load_profile
 
-# File I/O on a shared two-core machine has no stable timing, so the deadline is off on purpose;
-# the example counts keep the whole module to a few seconds.
-BOUNDED = settings(max_examples=40, deadline=None, derandomize=True,
-                   suppress_health_check=[HealthCheck.too_slow])
+# The example counts keep the whole module to a few seconds (the deadline and the seed are the
+# suite's profile, tests/conftest.py).
+BOUNDED = settings(max_examples=40)
 
 SCALARS = (st.none() | st.booleans() | st.integers() | st.floats()
            | st.text(max_size=12) | st.dates())
