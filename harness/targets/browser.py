@@ -109,8 +109,9 @@ LAUNCH_ARGS = (
 )
 # Chromium features turned off on top of Playwright's own: every browser context's headless
 # window still preloads its omnibox's popup pages, two renderers per context that no page the
-# harness drives uses (on a run of fresh authors, a third of Chromium's CPU).
-DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+# harness drives uses (on a run of fresh authors, a third of Chromium's CPU); and every page
+# with a form asks Google's autofill service about it, a call the network guard refuses.
+DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "AutofillServerCommunication")
 # Where Playwright's driver lists the features its launch turns off (its bundle, or the
 # module it is built from in older releases).
 _SWITCH_SOURCES = ("lib/coreBundle.js", "lib/server/chromium/chromiumSwitches.js")
@@ -529,7 +530,7 @@ class BrowserTarget:
 
     def take_network_refusals(self) -> list[dict[str, Any]]:
         """Requests the network guard refused that no page of the target asked for (the
-        browser's own service calls, such as form-autofill lookups): stopped like every other,
+        browser's own service calls, those `DISABLED_FEATURES` leaves): stopped like every other,
         but not the target's doing, so not scope violations. One line per place, counted."""
         self._drain_sinkhole()
         taken, self._unexplained = self._unexplained, []

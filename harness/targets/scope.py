@@ -58,8 +58,8 @@ def violation(url: str, *, method: str, resource_type: str, actor: str, reason: 
 def network_refusals(refused: Iterable[tuple[str, str]], *,
                      channel: str) -> list[dict[str, Any]]:
     """Refusals no page's request explains (method, URL or CONNECT authority), one line per
-    method and place with how many times it was refused: a form-autofill lookup on every page
-    is one line a test, not hundreds a run."""
+    method and place with how many times it was refused: a browser service's call on every
+    page is one line a test, not hundreds a run."""
     return [{**violation(target, method=method, resource_type="browser", actor="",
                          reason="refused by the network guard: not a request of any page",
                          channel=channel), "count": count}

@@ -1,10 +1,13 @@
 """How the harness launches Chromium: Playwright's own disabled features kept, with the ones no
-assessment uses added in the one switch Chromium reads, and the pages they would have opened
-gone."""
+assessment uses added in the one switch Chromium reads, and the pages and calls they would have
+made gone."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
 from typing import Any
 
 import pytest
@@ -12,9 +15,13 @@ import pytest
 from harness.targets import browser
 from harness.targets.browser import (
     DISABLED_FEATURES,
+    find_browser,
     launch_options,
     playwright_disabled_features,
 )
+from harness.targets.scope import Sinkhole
+
+FORM = b"<form method=post action=/in><input name=email type=email><button>go</button></form>"
 
 
 @pytest.fixture
@@ -47,16 +54,98 @@ def test_without_playwrights_list_its_own_switch_stands_alone(unreadable_driver:
     assert _feature_switches(launch_options("/usr/bin/chromium")) == []
 
 
-def test_a_new_context_opens_no_omnibox_pages(harness_browser: Any) -> None:
-    contexts = [harness_browser.new_context() for _ in range(2)]
+def _omnibox_pages(launched: Any) -> list[str]:
+    """The omnibox pages Chromium opened beside two contexts' pages."""
+    contexts = [launched.new_context() for _ in range(2)]
     try:
         for context in contexts:
             context.new_page().goto("data:text/html,<p>page</p>")
-        session = harness_browser.new_browser_cdp_session()
-        targets = session.send("Target.getTargets")["targetInfos"]
+        targets = launched.new_browser_cdp_session().send("Target.getTargets")["targetInfos"]
     finally:
         for context in contexts:
             context.close()
-    pages = [t["url"] for t in targets if t["type"] == "page"]
-    assert len(pages) == 2, targets
-    assert not [t["url"] for t in targets if "omnibox" in t["url"]], targets
+    assert len([t for t in targets if t["type"] == "page"]) == 2, targets
+    return [t["url"] for t in targets if "omnibox" in t["url"]]
+
+
+def _without_the_harnesss_features(harness_browser: Any) -> Any:
+    """A second Chromium with Playwright's own switches alone (from the same Playwright: a
+    second Playwright would stop the first)."""
+    options = launch_options(find_browser())
+    options["args"] = [a for a in options["args"] if not a.startswith("--disable-features=")]
+    return harness_browser.browser_type.launch(**options)
+
+
+def test_a_new_context_opens_no_omnibox_pages(harness_browser: Any) -> None:
+    assert _omnibox_pages(harness_browser) == []
+
+
+def test_without_the_harnesss_features_a_context_opens_omnibox_pages(
+        harness_browser: Any) -> None:
+    """The control of the test above, where Chromium has them (Debian's does)."""
+    launched = _without_the_harnesss_features(harness_browser)
+    try:
+        found = _omnibox_pages(launched)
+    finally:
+        launched.close()
+    if not found and find_browser() is None:
+        pytest.skip("Playwright's own headless Chromium opens no omnibox pages")
+    assert found
+
+
+@pytest.fixture(scope="module")
+def form_page() -> Iterator[str]:
+    """A loopback page with a form, the kind Chromium's autofill asks its service about."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(FORM)))
+            self.end_headers()
+            self.wfile.write(FORM)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+def _refused_while_filling(launched: Any, url: str, seconds: float = 3.0) -> list[Any]:
+    """What the sinkhole refused while a page with a form was opened and filled, polled for
+    `seconds` (it is asked once a call comes)."""
+    sinkhole = Sinkhole()
+    context = launched.new_context(proxy=sinkhole.proxy(["127.0.0.1"]))
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.fill("input[name=email]", "ann@example.test")
+        deadline = time.monotonic() + seconds
+        refused: list[Any] = []
+        while not refused and time.monotonic() < deadline:
+            refused = sinkhole.take()
+            time.sleep(0.1)
+        return refused
+    finally:
+        context.close()
+        sinkhole.close()
+
+
+def test_a_page_with_a_form_makes_no_autofill_call(harness_browser: Any, form_page: str) -> None:
+    assert _refused_while_filling(harness_browser, form_page) == []
+
+
+def test_without_the_harnesss_features_the_same_page_calls_autofill(
+        harness_browser: Any, form_page: str) -> None:
+    """The control of the test above: Playwright's own switches alone let the call go out."""
+    launched = _without_the_harnesss_features(harness_browser)
+    try:
+        refused = _refused_while_filling(launched, form_page)
+    finally:
+        launched.close()
+    if not refused and find_browser() is None:
+        pytest.skip("Playwright's own headless Chromium makes no autofill call")
+    assert any("autofill" in target for _, target in refused), refused
