@@ -120,7 +120,7 @@ class Timeline:
         start, seen = parse_time(self.received or self.submitted), parse_time(self.open_at)
         if start is None or seen is None:
             return None
-        return round(max(0.0, (seen - start).total_seconds()), 3)
+        return max(0.0, (seen - start).total_seconds())
 
     def see(self, phase: str, target_time: Any = None) -> None:
         """Record a phase the first time it is seen."""
@@ -147,7 +147,11 @@ class Timeline:
         return {"submitted": self.submitted, "received": self.received,
                 "clock_offset_s": self.clock_offset_s, "events": self.events,
                 "elapsed_s": {phase: self.elapsed(phase) for phase in self.events},
-                "open_at": self.open_at, "open_for_s": self.open_for()}
+                "open_at": self.open_at, "open_for_s": _rounded(self.open_for())}
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return round(seconds, 3) if seconds is not None else None
 
 
 class ReportDesk:
@@ -657,9 +661,9 @@ def judge_timeliness(timeline: Timeline, limits: tuple[float, float], *,
     if open_for > handle_limit:
         problems.append(f"not handled within {handle_limit:g}s")
     if problems:
-        return Verdict.FAIL, "; ".join(problems) + f" (still open {open_for:g}s after filing)"
-    return Verdict.INCONCLUSIVE, (f"pending: still open {open_for:g}s after filing, inside the "
-                                  f"{handle_limit:g}s limit; run `harness followup` later")
+        return Verdict.FAIL, "; ".join(problems) + f" (still open {open_for:.1f}s after filing)"
+    return Verdict.INCONCLUSIVE, (f"pending: still open {open_for:.1f}s after filing, inside "
+                                  f"the {handle_limit:g}s limit; run `harness followup` later")
 
 
 def judge_filing(desk: ReportDesk, filing: Filing, deadline_s: float
