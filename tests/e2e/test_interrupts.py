@@ -42,7 +42,9 @@ POINTS = [("api", signal.SIGINT if i % 2 else signal.SIGTERM) for i in range(10)
 # A point's moment, seeded, measured on the run itself so that a loaded machine moves it no
 # more than an idle one: every third point lands in start-up (a fraction of the time an
 # uninterrupted run took to write its first evidence line), the others once the run's evidence
-# holds a seeded number of lines (the plan, then observations), short of its seal.
+# holds a seeded number of lines (the plan, then observations), short of its seal. The first
+# such points of each channel, as many as it has runs to resume, land while it still observes
+# (past its first observation, in the first half of them), whatever its line count.
 STARTUP = (0.1, 1.0)
 POLL_S = 0.05
 TIMEOUT_S = 300
@@ -144,11 +146,16 @@ class Clean:
     verdicts: dict[str, str]
     first_line_s: float
     before_seal: int  # its lines before the seal's first
+    observing: tuple[int, int]  # line counts at which it still has cases to observe
 
 
-def _before_seal(run_dir: Path) -> int:
+def _lines(run_dir: Path) -> tuple[int, tuple[int, int]]:
+    """A run's lines before its seal, and the line counts from its first observation to the
+    middle of its observations."""
     types = [entry["entry_type"] for entry in read_entries(run_dir)]
-    return next(i for i, kind in enumerate(types) if kind in ("rate", "control", "run_end"))
+    seal = next(i for i, kind in enumerate(types) if kind in ("rate", "control", "run_end"))
+    observed = [i + 1 for i, kind in enumerate(types) if kind == "observation"]
+    return seal, (observed[0], max(observed[0], (observed[0] + observed[-1]) // 2))
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +168,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clean]:
         assert outcome.run_dir is not None
         assert outcome.first_line_s is not None, outcome.output[-3000:]
         found[channel] = Clean(_verdicts(outcome.run_dir), outcome.first_line_s,
-                               _before_seal(outcome.run_dir))
+                               *_lines(outcome.run_dir))
     return found
 
 
@@ -170,6 +177,7 @@ def test_random_interrupts_seal_the_run_and_leave_nothing_running(
     draw = random.Random(SEED)
     interrupted: list[str] = []
     wanted = {"api": 2, "browser": 1}  # runs to resume, per channel
+    observing = dict(wanted)  # points still to land while the run observes
     for index, (channel, signum) in enumerate(POINTS):
         run = clean[channel]
         delay = after_lines = None
@@ -177,7 +185,11 @@ def test_random_interrupts_seal_the_run_and_leave_nothing_running(
             delay = round(draw.uniform(*STARTUP) * run.first_line_s, 2)
             moment = f"{delay}s"
         else:
-            after_lines = draw.randint(1, run.before_seal)
+            if observing[channel]:
+                observing[channel] -= 1
+                after_lines = draw.randint(*run.observing)
+            else:
+                after_lines = draw.randint(1, run.before_seal)
             moment = f"evidence line {after_lines} of {run.before_seal} before the seal"
         scope = API_SCOPE if channel == "api" else BROWSER_SCOPE
         outcome = _assess(tmp_path / f"run-{index}", *scope, signum=signum, delay=delay,
