@@ -38,7 +38,11 @@ from .fixtures import (
 from .keys import MAIL_KEY, RUN_DIR_KEY, SEED_KEY, SITE_KEY
 from .options import pytest_addoption
 from .run import pytest_configure, pytest_configure_node, pytest_report_header
-from .status import pytest_report_teststatus, pytest_runtest_makereport
+from .status import (
+    pytest_keyboard_interrupt,
+    pytest_report_teststatus,
+    pytest_runtest_makereport,
+)
 
 __all__ = [
     "MAIL_KEY",
@@ -64,6 +68,7 @@ __all__ = [
     "pytest_configure",
     "pytest_configure_node",
     "pytest_generate_tests",
+    "pytest_keyboard_interrupt",
     "pytest_report_header",
     "pytest_report_teststatus",
     "pytest_runtest_makereport",

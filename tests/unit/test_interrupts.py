@@ -117,3 +117,30 @@ def test_a_frame_without_a_line_is_dropped_so_the_interruption_prints() -> None:
 
     text = str(pytest.ExceptionInfo.from_exception(exc).getrepr(funcargs=True))
     assert all(word in text for word in ("SIGTERM", "SIGINT", "interrupted"))
+
+
+def test_the_plugin_drops_them_first_when_pytest_is_interrupted(
+        pytestconfig: pytest.Config) -> None:
+    """The hook is the plugin's (registered with it, not only defined in its module) and runs
+    before pytest's printer."""
+    from harness import pytest_plugin
+
+    impls = pytestconfig.pluginmanager.hook.pytest_keyboard_interrupt.get_hookimpls()
+    ours = [impl for impl in impls if impl.plugin is pytest_plugin]
+    assert len(ours) == 1
+    assert ours[0].tryfirst
+
+
+def test_every_hook_the_plugins_modules_define_is_the_plugins() -> None:
+    """pytest registers the package's namespace only: a hook left in a module is never called."""
+    import importlib
+    import pkgutil
+
+    from harness import pytest_plugin
+
+    for info in pkgutil.iter_modules(pytest_plugin.__path__):
+        module = importlib.import_module(f"{pytest_plugin.__name__}.{info.name}")
+        for name, value in vars(module).items():
+            if name.startswith("pytest_") and callable(value) \
+                    and value.__module__ == module.__name__:
+                assert getattr(pytest_plugin, name, None) is value, f"{info.name}.{name}"
