@@ -68,12 +68,15 @@ def _omnibox_pages(launched: Any) -> list[str]:
     return [t["url"] for t in targets if "omnibox" in t["url"]]
 
 
-def _without_the_harnesss_features(harness_browser: Any) -> Any:
-    """A second Chromium with Playwright's own switches alone (from the same Playwright: a
-    second Playwright would stop the first)."""
+@pytest.fixture(scope="module")
+def playwrights_switches_only(harness_browser: Any) -> Iterator[Any]:
+    """A second Chromium with Playwright's own switches alone, the controls' browser (from the
+    same Playwright: a second Playwright would stop the first)."""
     options = launch_options(find_browser())
     options["args"] = [a for a in options["args"] if not a.startswith("--disable-features=")]
-    return harness_browser.browser_type.launch(**options)
+    launched = harness_browser.browser_type.launch(**options)
+    yield launched
+    launched.close()
 
 
 def test_a_new_context_opens_no_omnibox_pages(harness_browser: Any) -> None:
@@ -81,13 +84,9 @@ def test_a_new_context_opens_no_omnibox_pages(harness_browser: Any) -> None:
 
 
 def test_without_the_harnesss_features_a_context_opens_omnibox_pages(
-        harness_browser: Any) -> None:
+        playwrights_switches_only: Any) -> None:
     """The control of the test above, where Chromium has them (Debian's does)."""
-    launched = _without_the_harnesss_features(harness_browser)
-    try:
-        found = _omnibox_pages(launched)
-    finally:
-        launched.close()
+    found = _omnibox_pages(playwrights_switches_only)
     if not found and find_browser() is None:
         pytest.skip("Playwright's own headless Chromium opens no omnibox pages")
     assert found
@@ -139,13 +138,9 @@ def test_a_page_with_a_form_makes_no_autofill_call(harness_browser: Any, form_pa
 
 
 def test_without_the_harnesss_features_the_same_page_calls_autofill(
-        harness_browser: Any, form_page: str) -> None:
+        playwrights_switches_only: Any, form_page: str) -> None:
     """The control of the test above: Playwright's own switches alone let the call go out."""
-    launched = _without_the_harnesss_features(harness_browser)
-    try:
-        refused = _refused_while_filling(launched, form_page)
-    finally:
-        launched.close()
+    refused = _refused_while_filling(playwrights_switches_only, form_page)
     if not refused and find_browser() is None:
         pytest.skip("Playwright's own headless Chromium makes no autofill call")
     assert any("autofill" in target for _, target in refused), refused
